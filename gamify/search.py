@@ -1,0 +1,239 @@
+"""AlphaZero-style Gumbel MuZero search over the true game dynamics (mctx).
+
+``recurrent_fn`` steps the real game (no learned model) and evaluates the network
+on the child. Conventions, shared by both action spaces:
+
+* reward = the transition's reward; discount = 0 once the game is over
+  (terminated or truncated), 1 otherwise, so nothing is bootstrapped past the end;
+* value = the network's value in reward units (0 at ended states). Returns of
+  single-player games are unbounded; mctx's default ``qtransform_completed_by_mix_value``
+  rescales Q by the min/max seen in each tree, so no value range is assumed;
+* legal masks hold at every node: the root through ``invalid_actions``, interior
+  nodes by setting illegal prior logits to the dtype's minimum.
+
+**Sampled search for factored actions** (Sampled MuZero, Hubert et al. 2021).
+mctx needs a fixed, small ``num_actions``; a factored space (e.g. all factor
+triples) is far too large to enumerate. At every node we draw ``K`` actions from
+the autoregressive policy (tempered by ``sample_temperature``) and store them in
+the node's embedding; mctx sees ``num_actions = K`` "slots" and ``recurrent_fn``
+maps the chosen slot back to the real action. Duplicate draws share one slot:
+the first copy keeps it with prior ``log(count) + log pi - log beta`` (the
+empirical distribution corrected by pi/beta, which is the Sampled MuZero
+prior), later copies and illegal actions are masked. To waste fewer slots on
+illegal actions, ``oversample * K`` actions are drawn and the first K legal ones
+kept: that samples beta restricted to legal actions, whose normaliser is the
+same for every slot and so leaves the prior unchanged. The search's improved
+policy (``action_weights``) is a distribution over the K candidates; training
+fits pi to it on exactly those candidates.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from typing import Any, NamedTuple
+
+import chex
+import jax
+import jax.numpy as jnp
+import mctx
+
+from gamify.env import Env, EnvState
+from gamify.networks import Network, sample_actions
+
+Array = jax.Array
+
+
+@dataclasses.dataclass(frozen=True)
+class SearchConfig:
+    """Settings of the Gumbel MuZero search."""
+
+    num_simulations: int = 32
+    max_num_considered_actions: int = 16
+    num_samples: int = 16  # K, candidate actions per node (factored spaces only)
+    sample_temperature: float = 1.0  # beta ∝ pi^(1/T) when drawing candidates
+    oversample: int = 2  # draw oversample*K actions, keep the first K legal ones
+    gumbel_scale: float = 1.0  # 0 gives a deterministic (evaluation) search
+
+    def __post_init__(self):
+        if self.num_simulations < 1:
+            raise ValueError(f"num_simulations must be >= 1, got {self.num_simulations}")
+        if self.max_num_considered_actions < 1:
+            raise ValueError(
+                f"max_num_considered_actions must be >= 1, got {self.max_num_considered_actions}"
+            )
+        if self.num_samples < 1:
+            raise ValueError(f"num_samples must be >= 1, got {self.num_samples}")
+        if self.oversample < 1:
+            raise ValueError(f"oversample must be >= 1, got {self.oversample}")
+        if self.sample_temperature <= 0:
+            raise ValueError(f"sample_temperature must be > 0, got {self.sample_temperature}")
+        if self.gumbel_scale < 0:
+            raise ValueError(f"gumbel_scale must be >= 0, got {self.gumbel_scale}")
+
+
+class SearchOutput(NamedTuple):
+    """The result of one search per state. B is the batch."""
+
+    action: Array  # [B] (flat) or [B, T] (factored): the env action chosen
+    action_weights: Array  # [B, A]: improved policy over actions (flat) or over the K candidates
+    candidates: Array  # [B, K, T] candidate actions (factored); [B, 0, 0] for flat games
+    root_value: Array  # [B] search value of the root, in reward units
+
+
+SearchFn = Callable[[Any, Array, EnvState], SearchOutput]  # (params, rng_key, states[B]) -> output
+
+
+def _where_done(done: Array, value: Array) -> Array:
+    return jnp.where(done, 0.0, value)
+
+
+def _evaluate(env: Env, network: Network, params: Any, states: EnvState) -> tuple[Array, Array]:
+    obs = jax.vmap(env.observe)(states)
+    return network.evaluate(params, obs, jax.vmap(env.time_left)(states))
+
+
+def _flat_fns(env: Env, network: Network):
+    def root_fn(params, rng_key, states):
+        del rng_key
+        value, logits = _evaluate(env, network, params, states)
+        invalid = ~jax.vmap(env.legal_action_mask)(states)
+        root = mctx.RootFnOutput(prior_logits=logits, value=_where_done(states.done, value), embedding=states)
+        return root, invalid
+
+    def recurrent_fn(params, rng_key, action, states):
+        del rng_key
+        children = jax.vmap(env.step)(states, action)
+        value, logits = _evaluate(env, network, params, children)
+        legal = jax.vmap(env.legal_action_mask)(children)
+        logits = jnp.where(legal, logits, jnp.finfo(logits.dtype).min)
+        out = mctx.RecurrentFnOutput(
+            reward=children.reward,
+            discount=jnp.where(children.done, 0.0, 1.0),
+            prior_logits=logits,
+            value=_where_done(children.done, value),
+        )
+        return out, children
+
+    return root_fn, recurrent_fn
+
+
+class SampledEmbedding(NamedTuple):
+    state: EnvState  # batched states
+    candidates: Array  # [B, K, T] sampled actions at this node
+
+
+def _is_legal(env: Env, states: EnvState, actions: Array) -> Array:
+    # states: [B]; actions: [B, N, T] -> [B, N]
+    return jax.vmap(lambda s, acts: jax.vmap(lambda a: env.is_legal(s, a))(acts))(states, actions)
+
+
+def keep_legal_first(actions: Array, legal: Array, log_pi: Array, log_beta: Array, num_keep: int):
+    """Keeps ``num_keep`` of N draws per state, legal ones first, in draw order.
+
+    Args:
+      actions: [B, N, T]; legal, log_pi, log_beta: [B, N].
+    Returns:
+      the same four arrays cut to [B, num_keep, ...].
+    """
+    order = jnp.argsort(~legal, axis=-1, stable=True)[:, :num_keep]
+    take = lambda x: jnp.take_along_axis(x, order.reshape(order.shape + (1,) * (x.ndim - 2)), axis=1)
+    return take(actions), take(legal), take(log_pi), take(log_beta)
+
+
+def candidate_prior(candidates: Array, legal: Array, log_pi: Array, log_beta: Array) -> tuple[Array, Array]:
+    """Sampled MuZero prior over K candidate slots, with duplicates and illegal actions masked.
+
+    Args:
+      candidates: [B, K, T]; legal, log_pi, log_beta: [B, K].
+    Returns:
+      ``(logits [B, K], invalid [B, K])``; logits of invalid slots are the dtype's minimum.
+    """
+    num_samples = candidates.shape[1]
+    same = jnp.all(candidates[:, :, None, :] == candidates[:, None, :, :], axis=-1)  # [B, K, K]
+    earlier = jnp.tril(jnp.ones((num_samples, num_samples), bool), k=-1)
+    duplicate = jnp.any(same & earlier, axis=-1)  # a copy of an earlier slot
+    counts = same.sum(axis=-1).astype(jnp.float32)
+    invalid = duplicate | ~legal
+    logits = jnp.log(counts) + log_pi - log_beta
+    return jnp.where(invalid, jnp.finfo(logits.dtype).min, logits), invalid
+
+
+def _sampled_fns(env: Env, network: Network, config: SearchConfig):
+    def expand(params, rng_key, states):
+        value, context = _evaluate(env, network, params, states)
+        draws, log_pi, log_beta = sample_actions(
+            network,
+            params,
+            rng_key,
+            context,
+            num_samples=config.num_samples * config.oversample,
+            temperature=config.sample_temperature,
+        )
+        legal = _is_legal(env, states, draws)
+        candidates, legal, log_pi, log_beta = keep_legal_first(
+            draws, legal, log_pi, log_beta, config.num_samples
+        )
+        logits, invalid = candidate_prior(candidates, legal, log_pi, log_beta)
+        embedding = SampledEmbedding(state=states, candidates=candidates)
+        return _where_done(states.done, value), logits, invalid, embedding
+
+    def root_fn(params, rng_key, states):
+        value, logits, invalid, embedding = expand(params, rng_key, states)
+        # If every candidate is illegal, let mctx pick one; the env then ends the game.
+        invalid = invalid & ~jnp.all(invalid, axis=-1, keepdims=True)
+        return mctx.RootFnOutput(prior_logits=logits, value=value, embedding=embedding), invalid
+
+    def recurrent_fn(params, rng_key, slot, embedding):
+        action = jnp.take_along_axis(embedding.candidates, slot[:, None, None], axis=1)[:, 0]
+        children = jax.vmap(env.step)(embedding.state, action)
+        value, logits, _, child_embedding = expand(params, rng_key, children)
+        out = mctx.RecurrentFnOutput(
+            reward=children.reward,
+            discount=jnp.where(children.done, 0.0, 1.0),
+            prior_logits=logits,
+            value=value,
+        )
+        return out, child_embedding
+
+    return root_fn, recurrent_fn
+
+
+def make_search(env: Env, network: Network, config: SearchConfig = SearchConfig()) -> SearchFn:
+    """Returns ``search(params, rng_key, states) -> SearchOutput`` (not jitted; jit the caller).
+
+    ``states`` is a batch of :class:`EnvState` (leading axis B).
+    """
+    factored = env.factored
+
+    def search(params, rng_key, states: EnvState) -> SearchOutput:
+        root_key, search_key = jax.random.split(rng_key)
+        if factored:
+            root_fn, recurrent_fn = _sampled_fns(env, network, config)
+        else:
+            root_fn, recurrent_fn = _flat_fns(env, network)
+        root, invalid = root_fn(params, root_key, states)
+        chex.assert_equal_shape_prefix([root.prior_logits, invalid], 2)
+        out = mctx.gumbel_muzero_policy(
+            params,
+            search_key,
+            root,
+            recurrent_fn,
+            num_simulations=config.num_simulations,
+            invalid_actions=invalid,
+            max_depth=env.max_steps,
+            max_num_considered_actions=config.max_num_considered_actions,
+            gumbel_scale=config.gumbel_scale,
+        )
+        root_value = out.search_tree.summary().value
+        if factored:
+            candidates = root.embedding.candidates
+            action = jnp.take_along_axis(candidates, out.action[:, None, None], axis=1)[:, 0]
+        else:
+            candidates = jnp.zeros((out.action.shape[0], 0, 0), jnp.int32)
+            action = out.action
+        return SearchOutput(
+            action=action, action_weights=out.action_weights, candidates=candidates, root_value=root_value
+        )
+
+    return search
