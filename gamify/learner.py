@@ -1,0 +1,86 @@
+"""Losses and the optax update step.
+
+* value: squared error to the observed return, in reward units;
+* policy, flat games: cross-entropy to the search's improved policy;
+* policy, factored games: cross-entropy to the search policy over the K
+  candidates the search saw (Sampled MuZero), each candidate's log-probability
+  computed autoregressively with teacher forcing.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import optax
+
+from gamify.networks import Network, token_log_probs
+from gamify.replay import Example
+
+Array = jax.Array
+
+
+@dataclasses.dataclass(frozen=True)
+class LearnerConfig:
+    learning_rate: float = 1e-3
+    weight_decay: float = 1e-4
+    value_loss_weight: float = 0.25
+    max_grad_norm: float = 1.0
+
+    def __post_init__(self):
+        if self.learning_rate <= 0:
+            raise ValueError(f"learning_rate must be > 0, got {self.learning_rate}")
+        if self.weight_decay < 0 or self.value_loss_weight < 0 or self.max_grad_norm <= 0:
+            raise ValueError("weight_decay and value_loss_weight must be >= 0, max_grad_norm > 0")
+
+
+class LossInfo(NamedTuple):
+    loss: Array
+    value_loss: Array
+    policy_loss: Array
+
+
+def make_optimizer(config: LearnerConfig) -> optax.GradientTransformation:
+    return optax.chain(
+        optax.clip_by_global_norm(config.max_grad_norm),
+        optax.adamw(config.learning_rate, weight_decay=config.weight_decay),
+    )
+
+
+def make_loss(network: Network, config: LearnerConfig):
+    """Returns ``loss(params, batch: Example) -> (scalar, LossInfo)``."""
+
+    def policy_loss(params, batch: Example, policy: Array) -> Array:
+        if network.token_logits is None:
+            log_probs = jax.nn.log_softmax(policy, axis=-1)
+            return -jnp.sum(batch.action_weights * log_probs, axis=-1)
+        batch_size, num_candidates, num_tokens = batch.candidates.shape
+        context = jnp.repeat(policy, num_candidates, axis=0)
+        tokens = batch.candidates.reshape(batch_size * num_candidates, num_tokens)
+        logits = network.token_logits(params, context, tokens)
+        log_probs = token_log_probs(logits, tokens).reshape(batch_size, num_candidates)
+        # Masked candidates carry weight 0; where() keeps their -inf-like log-probs out of the sum.
+        return -jnp.sum(jnp.where(batch.action_weights > 0, batch.action_weights * log_probs, 0.0), axis=-1)
+
+    def loss(params, batch: Example):
+        value, policy = network.evaluate(params, batch.observation, batch.time_left)
+        value_loss = jnp.mean(jnp.square(value - batch.value_target))
+        pol_loss = jnp.mean(policy_loss(params, batch, policy))
+        total = pol_loss + config.value_loss_weight * value_loss
+        return total, LossInfo(loss=total, value_loss=value_loss, policy_loss=pol_loss)
+
+    return loss
+
+
+def make_update(network: Network, optimizer: optax.GradientTransformation, config: LearnerConfig):
+    """Returns ``update(params, opt_state, batch) -> (params, opt_state, LossInfo)``."""
+    grad_fn = jax.grad(make_loss(network, config), has_aux=True)
+
+    def update(params: Any, opt_state: Any, batch: Example):
+        grads, info = grad_fn(params, batch)
+        updates, opt_state = optimizer.update(grads, opt_state, params)
+        return optax.apply_updates(params, updates), opt_state, info
+
+    return update
