@@ -30,7 +30,7 @@ import numpy as np
 from gamify import checkpoint, replay
 from gamify.env import Env
 from gamify.game import Game
-from gamify.learner import LearnerConfig, LossInfo, make_optimizer, make_update
+from gamify.learner import LearnerConfig, make_optimizer, make_update
 from gamify.networks import NetworkConfig, make_network
 from gamify.search import SearchConfig, make_search
 from gamify.selfplay import make_selfplay
