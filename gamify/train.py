@@ -273,10 +273,15 @@ class Run:
         if solution is not None:
             checkpoint.atomic_write_bytes(self.dir / BEST, json.dumps(solution, indent=2).encode())
 
-    def load(self, trainer: Trainer) -> tuple[TrainState, float]:
+    def has_checkpoint(self) -> bool:
+        return (self.dir / CHECKPOINT).exists()
+
+    def load(self, trainer: Trainer, *, resume: bool = True) -> tuple[TrainState, float]:
+        """Loads the checkpoint; with ``resume``, also drops metrics logged after it."""
         state, progress = checkpoint.load(self.dir / CHECKPOINT, trainer.init())
         state = jax.tree.map(jnp.asarray, state)
-        self._truncate_metrics(int(state.iteration))
+        if resume:
+            self._truncate_metrics(int(state.iteration))
         return state, float(progress["elapsed"])
 
     def _truncate_metrics(self, iteration: int) -> None:
