@@ -236,13 +236,11 @@ def _cmd_eval(args) -> int:
     if args.json:
         print(json.dumps(result, indent=2))
         return 0
-    print(
-        f"run {args.run_dir}: {record['game']} after {result['games_trained']} games (iteration {result['iteration']})"
-    )
+    trained = f"{result['games_trained']} games (iteration {result['iteration']})"
+    print(f"run {args.run_dir}: {record['game']} after {trained}")
     print(f"training best return: {result['training_best_return']}")
-    print(
-        f"search over {args.games} games: mean return {result['eval_mean_return']:g}, best {solution['return']:g}"
-    )
+    mean, best = result["eval_mean_return"], solution["return"]
+    print(f"search over {args.games} games: mean return {mean:g}, best {best:g}")
     print(f"best solution ({solution['length']} moves):")
     print(solution["text"])
     return 0
