@@ -64,6 +64,10 @@ class Env:
 
     def is_legal(self, state: EnvState, action: Array) -> Array:
         """bool scalar: the action is legal in this (not yet ended) state."""
+        action = jnp.asarray(action, jnp.int32)
+        expected = (self.action_space.num_tokens,) if self.factored else ()
+        if action.shape != expected:
+            raise ValueError(f"an action of {self.game.name!r} has shape {expected}, got {action.shape}")
         if self.factored:
             sizes = jnp.asarray(self.action_space.token_sizes, jnp.int32)
             in_range = jnp.all((action >= 0) & (action < sizes))
@@ -80,6 +84,7 @@ class Env:
         action = jnp.asarray(action, jnp.int32)
         legal = self.is_legal(state, action)
         next_game, reward, terminated = self.game.step(state.game, action)
+        terminated = jnp.asarray(terminated, jnp.bool_)
         count = state.step_count + 1
         truncated = ~terminated & (count >= self.max_steps)
         reward = jnp.asarray(reward, jnp.float32)

@@ -81,6 +81,8 @@ class Game(abc.ABC, Generic[S]):
 
     Every method sees one unbatched state; use ``jax.numpy`` only (no Python
     control flow on array values) so the methods can be jitted and vmapped.
+    A state that is not over must have at least one legal action (end the game,
+    or let ``max_steps`` end it, before that can happen).
     """
 
     name: str = ""

@@ -63,9 +63,9 @@ class ProgressDisplay:
         if self._live is not None:
             self._live.update(Text(line))
         elif not self.quiet and time.monotonic() - self._last_print >= self.every:
-            self.console.print(line, highlight=False)
+            self.console.print(line, highlight=False, soft_wrap=True)
             self._last_print = time.monotonic()
 
     def message(self, text: str) -> None:
         if not self.quiet:
-            self.console.print(text, highlight=False)
+            self.console.print(text, highlight=False, soft_wrap=True)

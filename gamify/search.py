@@ -22,7 +22,11 @@ empirical distribution corrected by pi/beta, which is the Sampled MuZero
 prior), later copies and illegal actions are masked. To waste fewer slots on
 illegal actions, ``oversample * K`` actions are drawn and the first K legal ones
 kept: that samples beta restricted to legal actions, whose normaliser is the
-same for every slot and so leaves the prior unchanged. The search's improved
+same for every slot and so leaves the prior unchanged. If no draw at a node is
+legal, mctx still has to pick a slot there; the env then ends the game with
+``illegal_action_reward`` (by default the worst outcome), so the search sees
+that node as a dead end. At the root such a pick is never made while a legal
+candidate exists. The search's improved
 policy (``action_weights``) is a distribution over the K candidates; training
 fits pi to it on exactly those candidates.
 """
@@ -199,6 +203,16 @@ def _sampled_fns(env: Env, network: Network, config: SearchConfig):
     return root_fn, recurrent_fn
 
 
+def search_functions(env: Env, network: Network, config: SearchConfig):
+    """``(root_fn, recurrent_fn)`` for mctx.
+
+    ``root_fn(params, rng_key, states) -> (mctx.RootFnOutput, invalid_actions)``;
+    ``recurrent_fn`` has mctx's signature. Embeddings are batched :class:`EnvState`
+    (flat) or :class:`SampledEmbedding` (factored).
+    """
+    return _sampled_fns(env, network, config) if env.factored else _flat_fns(env, network)
+
+
 def make_search(env: Env, network: Network, config: SearchConfig = SearchConfig()) -> SearchFn:
     """Returns ``search(params, rng_key, states) -> SearchOutput`` (not jitted; jit the caller).
 
@@ -206,12 +220,10 @@ def make_search(env: Env, network: Network, config: SearchConfig = SearchConfig(
     """
     factored = env.factored
 
+    root_fn, recurrent_fn = search_functions(env, network, config)
+
     def search(params, rng_key, states: EnvState) -> SearchOutput:
         root_key, search_key = jax.random.split(rng_key)
-        if factored:
-            root_fn, recurrent_fn = _sampled_fns(env, network, config)
-        else:
-            root_fn, recurrent_fn = _flat_fns(env, network)
         root, invalid = root_fn(params, root_key, states)
         chex.assert_equal_shape_prefix([root.prior_logits, invalid], 2)
         out = mctx.gumbel_muzero_policy(

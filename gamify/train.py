@@ -152,9 +152,6 @@ class Trainer:
         self._update = make_update(self.network, self.optimizer, config.learner)
         self.iterate = jax.jit(self._iterate)
         self.evaluate = jax.jit(self._evaluate)
-        self.num_simulations_per_iteration = (
-            config.games_per_iteration * env.max_steps * config.search.num_simulations
-        )
 
     def _key(self, purpose: str) -> Array:
         """Independent streams of randomness derived from the seed."""
@@ -216,6 +213,7 @@ class Trainer:
             "mean_return": returns.mean(),
             "max_return": returns.max(),
             "solved_fraction": result.final_state.terminated.mean(),
+            "moves": trajectory.valid.sum(),
         }
         return state, metrics
 
@@ -319,6 +317,7 @@ def run(
     (which is then re-raised).
     """
     state = trainer.init() if state is None else state
+    run_dir.dir.mkdir(parents=True, exist_ok=True)
     start, last_save = time.monotonic() - elapsed, time.monotonic()
     progress = {"games": int(state.games), "updates": int(state.updates), "elapsed": elapsed}
     progress["best_return"] = _best(state)
@@ -337,7 +336,10 @@ def run(
                 "updates": int(state.updates),
                 "elapsed": round(time.monotonic() - start, 3),
                 "best_return": _best(state),
-                "sims_per_second": round(trainer.num_simulations_per_iteration / seconds, 1),
+                # Searches on moves after a game ended are not counted: they are wasted work.
+                "sims_per_second": round(
+                    metrics["moves"] * trainer.config.search.num_simulations / seconds, 1
+                ),
                 **metrics,
             }
             run_dir.append_metrics(progress)
