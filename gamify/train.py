@@ -280,6 +280,8 @@ class Run:
         state = jax.tree.map(jnp.asarray, state)
         if resume:
             self._truncate_metrics(int(state.iteration))
+            for torn in self.dir.glob(".*.tmp"):  # left by a kill during an atomic write
+                torn.unlink()
         return state, float(progress["elapsed"])
 
     def _truncate_metrics(self, iteration: int) -> None:
