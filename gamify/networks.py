@@ -7,7 +7,9 @@ A :class:`Network` is a bundle of pure functions built with ``hk.multi_transform
   games it is a context vector ``[B, H]`` that conditions the token decoder.
 * ``token_logits(params, context, tokens) -> logits[B, T, V]`` (factored only):
   an autoregressive decoder in one pass, position ``t`` sees only tokens ``< t``
-  (teacher forcing in training; sampling calls it once per position).
+  (teacher forcing in training).
+* ``sample(params, rng_key, context, num_samples, temperature)`` (factored only):
+  draws K actions per state token by token (used by the sampled search).
 
 Values are in reward units (returns of -1-per-move games are unbounded below);
 the search normalises Q per node (mctx's ``qtransform_completed_by_mix_value``)
@@ -54,6 +56,8 @@ class Network(NamedTuple):
     init: Callable[..., Params]  # (rng_key, obs[B, ...], time_left[B]) -> params
     evaluate: Callable[..., tuple[Array, Array]]  # (params, obs, time_left) -> (value[B], policy)
     token_logits: Callable[..., Array] | None  # (params, context[B, H], tokens[B, T]) -> [B, T, V]
+    # (params, rng_key, context[B, H], num_samples, temperature) -> (tokens[B, K, T], log_pi, log_beta)
+    sample: Callable[..., tuple[Array, Array, Array]] | None
     action_space: ActionSpace
 
 
@@ -77,30 +81,66 @@ _TORSOS = {"mlp": _mlp_torso, "resnet": _resnet_torso}
 
 
 class TokenDecoder(hk.Module):
-    """Autoregressive logits over the tokens of a factored action, all positions in one pass."""
+    """Autoregressive logits over the tokens of a factored action.
+
+    Position t sees the context and the sum of the embeddings of tokens < t.
+    ``__call__`` computes every position in one pass (teacher forcing);
+    ``sample`` draws actions one token at a time, projecting the context once
+    per state and evaluating only the current position at each step.
+    """
 
     def __init__(self, token_sizes: tuple[int, ...], config: NetworkConfig, name: str = "token_decoder"):
         super().__init__(name=name)
-        self.token_sizes = token_sizes
-        self.config = config
+        self.sizes = np.asarray(token_sizes)
+        self.vocab = int(self.sizes.max())
+        self.width = config.token_embed_size
+        self.hidden = config.head_hidden_size
+        self.offsets = np.concatenate([[0], np.cumsum(self.sizes)[:-1]]).astype(np.int32)
+
+    def _embed(self, tokens: Array, positions: Array) -> Array:
+        table = hk.Embed(vocab_size=int(self.sizes.sum()), embed_dim=self.width, name="token_embed")
+        return table(tokens + jnp.asarray(self.offsets)[positions])
+
+    def _context(self, context: Array) -> Array:
+        return hk.Linear(self.width, name="context")(context)
+
+    def _head(self, x: Array, positions: Array) -> Array:
+        # x: [..., D] inputs at ``positions`` (broadcastable to x's leading shape) -> [..., V]
+        position = hk.get_parameter(
+            "position", [len(self.sizes), self.width], init=hk.initializers.TruncatedNormal()
+        )
+        x = jax.nn.relu(x + position[positions])
+        x = jax.nn.relu(hk.Linear(self.hidden, name="hidden")(x))
+        logits = hk.Linear(self.vocab, name="logits")(x)
+        in_vocab = jnp.arange(self.vocab) < jnp.asarray(self.sizes)[positions][..., None]
+        return jnp.where(in_vocab, logits, jnp.finfo(logits.dtype).min)
 
     def __call__(self, context: Array, tokens: Array) -> Array:
-        # context: [B, H]; tokens: [B, T] -> logits [B, T, V] with V = max token size.
-        sizes = np.asarray(self.token_sizes)
-        num_tokens, vocab = len(sizes), int(sizes.max())
-        width = self.config.token_embed_size
-        offsets = jnp.asarray(np.concatenate([[0], np.cumsum(sizes)[:-1]]), jnp.int32)
-        embed = hk.Embed(vocab_size=int(sizes.sum()), embed_dim=width, name="token_embed")
-        token_embeddings = embed(tokens + offsets)  # [B, T, D]
-        # Strictly lower-triangular: position t sums the embeddings of tokens < t.
-        causal = jnp.tril(jnp.ones((num_tokens, num_tokens), token_embeddings.dtype), k=-1)
-        prefix = jnp.einsum("ts,bsd->btd", causal, token_embeddings)
-        position = hk.get_parameter("position", [num_tokens, width], init=hk.initializers.TruncatedNormal())
-        x = hk.Linear(width)(context)[:, None, :] + prefix + position
-        x = jax.nn.relu(hk.Linear(self.config.head_hidden_size)(jax.nn.relu(x)))
-        logits = hk.Linear(vocab)(x)
-        in_vocab = jnp.arange(vocab)[None, :] < jnp.asarray(sizes)[:, None]  # [T, V]
-        return jnp.where(in_vocab, logits, jnp.finfo(logits.dtype).min)
+        # context: [B, H]; tokens: [B, T] -> logits [B, T, V].
+        num_tokens = len(self.sizes)
+        positions = jnp.arange(num_tokens)
+        embeddings = self._embed(tokens, positions)  # [B, T, D]
+        causal = jnp.tril(jnp.ones((num_tokens, num_tokens), embeddings.dtype), k=-1)
+        prefix = jnp.einsum("ts,bsd->btd", causal, embeddings)
+        return self._head(self._context(context)[:, None, :] + prefix, positions)
+
+    def sample(self, rng_key: Array, context: Array, num_samples: int, temperature: float):
+        # context: [B, H] -> (tokens [B, K, T], log_pi [B, K], log_beta [B, K]); T is unrolled (small).
+        x = jnp.repeat(self._context(context)[:, None, :], num_samples, axis=1)  # [B, K, D]
+        tokens, log_pi, log_beta = [], 0.0, 0.0
+        for t, key in enumerate(jax.random.split(rng_key, len(self.sizes))):
+            logits = self._head(x, jnp.int32(t))
+            tempered = logits / temperature
+            choice = jax.random.categorical(key, tempered, axis=-1)  # [B, K]
+            log_pi += _log_prob(logits, choice)
+            log_beta += _log_prob(tempered, choice)
+            tokens.append(choice.astype(jnp.int32))
+            x = x + self._embed(tokens[-1], jnp.int32(t))
+        return jnp.stack(tokens, axis=-1), log_pi, log_beta
+
+
+def _log_prob(logits: Array, choice: Array) -> Array:
+    return jnp.take_along_axis(jax.nn.log_softmax(logits, axis=-1), choice[..., None], axis=-1)[..., 0]
 
 
 def make_network(action_space: ActionSpace, config: NetworkConfig = NetworkConfig()) -> Network:
@@ -124,20 +164,24 @@ def make_network(action_space: ActionSpace, config: NetworkConfig = NetworkConfi
         def token_logits(context, tokens):
             return decoder(context, tokens)
 
+        def sample(rng_key, context, num_samples, temperature):
+            return decoder.sample(rng_key, context, num_samples, temperature)
+
         def init(obs, time_left):
             value, policy = evaluate(obs, time_left)
             if factored:
                 token_logits(policy, jnp.zeros((obs.shape[0], action_space.num_tokens), jnp.int32))
             return value
 
-        return init, (evaluate, token_logits)
+        return init, (evaluate, token_logits, sample)
 
     transformed = hk.without_apply_rng(hk.multi_transform(forward))
-    evaluate_fn, token_logits_fn = transformed.apply
+    evaluate_fn, token_logits_fn, sample_fn = transformed.apply
     return Network(
         init=transformed.init,
         evaluate=evaluate_fn,
         token_logits=token_logits_fn if factored else None,
+        sample=sample_fn if factored else None,
         action_space=action_space,
     )
 
@@ -175,22 +219,4 @@ def sample_actions(
     Returns:
       ``(actions [B, K, T] int32, log_pi [B, K], log_beta [B, K])``.
     """
-    batch = context.shape[0]
-    num_tokens = network.action_space.num_tokens
-    flat_context = jnp.repeat(context, num_samples, axis=0)  # [B*K, H]
-    tokens = jnp.zeros((batch * num_samples, num_tokens), jnp.int32)
-    keys = jax.random.split(rng_key, num_tokens)
-
-    def body(t, carry):
-        tokens, log_pi, log_beta = carry
-        logits = network.token_logits(params, flat_context, tokens)[:, t]  # [B*K, V]
-        tempered = logits / temperature
-        choice = jax.random.categorical(keys[t], tempered, axis=-1)
-        log_pi += jnp.take_along_axis(jax.nn.log_softmax(logits), choice[:, None], axis=-1)[:, 0]
-        log_beta += jnp.take_along_axis(jax.nn.log_softmax(tempered), choice[:, None], axis=-1)[:, 0]
-        return tokens.at[:, t].set(choice.astype(jnp.int32)), log_pi, log_beta
-
-    zeros = jnp.zeros((batch * num_samples,), jnp.float32)
-    tokens, log_pi, log_beta = jax.lax.fori_loop(0, num_tokens, body, (tokens, zeros, zeros))
-    shape = (batch, num_samples)
-    return tokens.reshape(*shape, num_tokens), log_pi.reshape(shape), log_beta.reshape(shape)
+    return network.sample(params, rng_key, context, num_samples, temperature)

@@ -20,14 +20,15 @@ maps the chosen slot back to the real action. Duplicate draws share one slot:
 the first copy keeps it with prior ``log(count) + log pi - log beta`` (the
 empirical distribution corrected by pi/beta, which is the Sampled MuZero
 prior), later copies and illegal actions are masked. To waste fewer slots on
-illegal actions, ``oversample * K`` actions are drawn and the first K legal ones
-kept: that samples beta restricted to legal actions, whose normaliser is the
-same for every slot and so leaves the prior unchanged. If no draw at a node is
-legal, mctx still has to pick a slot there; the env then ends the game with
-``illegal_action_reward`` (by default the worst outcome), so the search sees
-that node as a dead end. At the root such a pick is never made while a legal
-candidate exists. The search's improved
-policy (``action_weights``) is a distribution over the K candidates; training
+illegal actions, when some of a batch's K draws are illegal, ``(oversample - 1) * K``
+more are drawn and the first K legal ones in draw order kept: those are i.i.d.
+draws from beta restricted to legal actions, whose normaliser is the same for
+every slot, so the prior is unchanged. Games whose draws are all legal skip this
+(a real branch, not a select). If no draw at a node is legal, mctx still has to
+pick a slot there; the env then ends the game with ``illegal_action_reward`` (by
+default the worst outcome), so the search sees that node as a dead end. At the
+root such a pick is never made while a legal candidate exists. The search's
+improved policy (``action_weights``) is a distribution over the K candidates; training
 fits pi to it on exactly those candidates.
 """
 
@@ -56,7 +57,7 @@ class SearchConfig:
     max_num_considered_actions: int = 16
     num_samples: int = 16  # K, candidate actions per node (factored spaces only)
     sample_temperature: float = 1.0  # beta ∝ pi^(1/T) when drawing candidates
-    oversample: int = 2  # draw oversample*K actions, keep the first K legal ones
+    oversample: int = 2  # up to oversample*K draws when some are illegal; keep the first K legal
     gumbel_scale: float = 1.0  # 0 gives a deterministic (evaluation) search
 
     def __post_init__(self):
@@ -164,20 +165,30 @@ def candidate_prior(candidates: Array, legal: Array, log_pi: Array, log_beta: Ar
 
 
 def _sampled_fns(env: Env, network: Network, config: SearchConfig):
+    def draw(params, rng_key, states, context, num_samples):
+        actions, log_pi, log_beta = sample_actions(
+            network, params, rng_key, context, num_samples=num_samples, temperature=config.sample_temperature
+        )
+        return actions, _is_legal(env, states, actions), log_pi, log_beta
+
     def expand(params, rng_key, states):
         value, context = _evaluate(env, network, params, states)
-        draws, log_pi, log_beta = sample_actions(
-            network,
-            params,
-            rng_key,
-            context,
-            num_samples=config.num_samples * config.oversample,
-            temperature=config.sample_temperature,
-        )
-        legal = _is_legal(env, states, draws)
-        candidates, legal, log_pi, log_beta = keep_legal_first(
-            draws, legal, log_pi, log_beta, config.num_samples
-        )
+        first_key, extra_key = jax.random.split(rng_key)
+        candidates, legal, log_pi, log_beta = draw(params, first_key, states, context, config.num_samples)
+
+        def redraw(_):
+            # Some draw in the batch was illegal: draw more and keep the first K legal ones.
+            extra = draw(params, extra_key, states, context, config.num_samples * (config.oversample - 1))
+            joined = [
+                jnp.concatenate(pair, axis=1)
+                for pair in zip((candidates, legal, log_pi, log_beta), extra, strict=True)
+            ]
+            return keep_legal_first(*joined, config.num_samples)
+
+        if config.oversample > 1:  # a real branch: games whose draws are all legal pay nothing
+            candidates, legal, log_pi, log_beta = jax.lax.cond(
+                jnp.all(legal), lambda _: (candidates, legal, log_pi, log_beta), redraw, None
+            )
         logits, invalid = candidate_prior(candidates, legal, log_pi, log_beta)
         embedding = SampledEmbedding(state=states, candidates=candidates)
         return _where_done(states.done, value), logits, invalid, embedding
