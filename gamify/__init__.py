@@ -2,15 +2,30 @@
 
 from gamify.env import Env, EnvState
 from gamify.game import ActionSpace, FactoredActions, FlatActions, Game
+from gamify.networks import Network, NetworkConfig, make_network
+from gamify.registry import list_games, load_game
+from gamify.search import SearchConfig, SearchOutput, make_search
+from gamify.train import Budget, TrainConfig, Trainer
 
 __version__ = "0.1.0"
 
 __all__ = [
     "ActionSpace",
+    "Budget",
     "Env",
     "EnvState",
     "FactoredActions",
     "FlatActions",
     "Game",
+    "Network",
+    "NetworkConfig",
+    "SearchConfig",
+    "SearchOutput",
+    "TrainConfig",
+    "Trainer",
     "__version__",
+    "list_games",
+    "load_game",
+    "make_network",
+    "make_search",
 ]
