@@ -174,3 +174,26 @@ def test_env_rejects_bad_games():
     game.action_space = 3
     with pytest.raises(TypeError, match="action_space"):
         gamify.Env(game)
+
+
+def test_integer_terminated_flags_become_bool():
+    class IntFlag(gamify.Game):
+        name = "int_flag"
+        action_space = gamify.FlatActions(2)
+        max_steps = 3
+
+        def init(self, key):
+            return jnp.int32(0)
+
+        def step(self, state, action):
+            return state + 1, jnp.float32(-1), (state + 1 == 2).astype(jnp.int32)
+
+        def observe(self, state):
+            return state[None]
+
+        def legal_action_mask(self, state):
+            return jnp.ones(2, bool)
+
+    env = gamify.Env(IntFlag())
+    state = env.step(env.step(env.init(jax.random.PRNGKey(0)), 0), 1)
+    assert state.terminated.dtype == jnp.bool_ and bool(state.terminated) and not bool(state.truncated)

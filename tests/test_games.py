@@ -289,12 +289,6 @@ class GrowingState(Counter):
         return CounterState(next_state.remaining[None]), reward, terminated
 
 
-class IntTerminated(Counter):
-    def step(self, state, action):
-        next_state, reward, terminated = super().step(state, action)
-        return next_state, reward, terminated.astype(jnp.int32)
-
-
 class NoLegalAction(Counter):
     def legal_action_mask(self, state):
         return jnp.zeros(2, jnp.bool_)
@@ -329,7 +323,6 @@ class Nameless(Counter):
     [
         (WeakInit(), "changed type"),
         (GrowingState(), "changed type"),
-        (IntTerminated(), "changed type"),
         (NoLegalAction(), "no legal action after init"),
         (WrongMask(), r"must be bool\[2\]"),
         (NanReward(), r"reward after move 1 \(action 0\) is not finite"),
