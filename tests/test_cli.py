@@ -119,7 +119,9 @@ def test_kill_9_then_resume_continues(tmp_path):
     out_dir = tmp_path / "run"
     command = [sys.executable, "-m", "gamify.cli", "train", "lights_out", "--out", str(out_dir), *SMALL]
     env = {**os.environ, "JAX_PLATFORMS": "cpu"}
-    proc = subprocess.Popen([*command, "--time", "10m", "--checkpoint-every", "0.5"], env=env)
+    # cwd=tmp_path: ``python -m`` puts the working directory first on sys.path, and the
+    # repository root would shadow the installed package.
+    proc = subprocess.Popen([*command, "--time", "10m", "--checkpoint-every", "0.5"], env=env, cwd=tmp_path)
     try:
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
@@ -138,7 +140,11 @@ def test_kill_9_then_resume_continues(tmp_path):
         proc.wait()
     before = len((out_dir / "metrics.jsonl").read_text().splitlines())
     result = subprocess.run(
-        [*command, "--resume", "--games", str(4 * (before + 3))], env=env, capture_output=True, text=True
+        [*command, "--resume", "--games", str(4 * (before + 3))],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
     )
     assert result.returncode == 0, result.stderr
     assert "stopped: games spent" in result.stdout
