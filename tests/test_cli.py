@@ -50,7 +50,9 @@ def test_train_then_eval(tmp_path, capsys):
     assert code == 0
     result = json.loads(out)
     assert result["game"] == "lights_out" and result["games_trained"] == 8
-    assert result["eval_best"]["length"] == len(result["eval_best"]["actions"])
+    best = result["best"]
+    assert best["length"] == len(best["actions"]) and best["found_by"] in ("training", "this search")
+    assert best["return"] >= result["eval_best_return"]
 
 
 @pytest.mark.parametrize(
