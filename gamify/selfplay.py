@@ -1,4 +1,4 @@
-"""Batched self-play under jit: ``lax.scan`` over moves, search at every move."""
+"""Batched self-play under jit: a loop over moves that stops when every game is over."""
 
 from __future__ import annotations
 
@@ -40,17 +40,16 @@ def returns_to_go(rewards: Array, valid: Array) -> Array:
 def make_selfplay(env: Env, search: SearchFn, num_games: int):
     """Returns ``selfplay(params, rng_key) -> SelfPlayResult`` playing ``num_games`` games to the end.
 
-    Every game runs ``env.max_steps`` moves; moves after the end are no-ops and
-    are marked ``valid = False``.
+    The trajectory has room for ``env.max_steps`` moves; moves after a game's end
+    (or never played, once all games are over) are marked ``valid = False``.
     """
 
     def selfplay(params: Any, rng_key: Array) -> SelfPlayResult:
         init_key, play_key = jax.random.split(rng_key)
         states = jax.vmap(env.init)(jax.random.split(init_key, num_games))
 
-        def move(states, key):
-            out = search(params, key, states)
-            record = (
+        def record(states, out):
+            return (
                 jax.vmap(env.observe)(states),
                 jax.vmap(env.time_left)(states),
                 out.action,
@@ -58,11 +57,28 @@ def make_selfplay(env: Env, search: SearchFn, num_games: int):
                 out.candidates,
                 ~states.done,
             )
-            states = jax.vmap(env.step)(states, out.action)
-            return states, (*record, states.reward)
 
         keys = jax.random.split(play_key, env.max_steps)
-        final, (obs, time_left, action, weights, candidates, valid, reward) = jax.lax.scan(move, states, keys)
+        # Buffers shaped like one move's record, for every move; moves never played stay
+        # zero with valid = False.
+        shapes = jax.eval_shape(lambda s: record(s, search(params, keys[0], s)), states)
+        buffers = jax.tree.map(lambda x: jnp.zeros((env.max_steps,) + x.shape, x.dtype), shapes)
+        rewards = jnp.zeros((env.max_steps, num_games), jnp.float32)
+
+        def move(carry):
+            t, states, buffers, rewards = carry
+            out = search(params, keys[t], states)
+            buffers = jax.tree.map(lambda buf, x: buf.at[t].set(x), buffers, record(states, out))
+            states = jax.vmap(env.step)(states, out.action)
+            return t + 1, states, buffers, rewards.at[t].set(states.reward)
+
+        def running(carry):
+            t, states, _, _ = carry
+            return (t < env.max_steps) & ~jnp.all(states.done)
+
+        # A while loop, not a scan: once every game is over, no search is wasted on no-op moves.
+        _, final, buffers, reward = jax.lax.while_loop(running, move, (jnp.int32(0), states, buffers, rewards))
+        obs, time_left, action, weights, candidates, valid = buffers
         trajectory = Trajectory(
             observation=obs,
             time_left=time_left,
