@@ -1,6 +1,7 @@
 """Losses and the optax update step.
 
-* value: squared error to the observed return, in reward units;
+* value: squared error to the observed return, in reward units (scalar head), or
+  quantile regression (quantile head);
 * policy, flat games: cross-entropy to the search's improved policy;
 * policy, factored games: cross-entropy to the search policy over the K
   candidates the search saw (Sampled MuZero), each candidate's log-probability
@@ -49,6 +50,20 @@ def make_optimizer(config: LearnerConfig) -> optax.GradientTransformation:
     )
 
 
+def quantile_regression_loss(quantiles: Array, target: Array, kappa: float = 1.0) -> Array:
+    """Quantile Huber loss (Dabney et al. 2018) of quantiles [B, Q] against returns [B] -> [B].
+
+    With Q = 1 it is plain squared error (a scalar value head).
+    """
+    if quantiles.shape[-1] == 1:
+        return jnp.square(quantiles[:, 0] - target)
+    num = quantiles.shape[-1]
+    taus = (jnp.arange(num) + 0.5) / num
+    error = target[:, None] - quantiles
+    huber = jnp.where(jnp.abs(error) <= kappa, 0.5 * error**2, kappa * (jnp.abs(error) - 0.5 * kappa))
+    return jnp.sum(jnp.abs(taus - (error < 0)) * huber / kappa, axis=-1)
+
+
 def make_loss(network: Network, config: LearnerConfig):
     """Returns ``loss(params, batch: Example) -> (scalar, LossInfo)``."""
 
@@ -64,9 +79,11 @@ def make_loss(network: Network, config: LearnerConfig):
         # Masked candidates carry weight 0; where() keeps their -inf-like log-probs out of the sum.
         return -jnp.sum(jnp.where(batch.action_weights > 0, batch.action_weights * log_probs, 0.0), axis=-1)
 
+    value_loss_fn = quantile_regression_loss
+
     def loss(params, batch: Example):
-        value, policy = network.evaluate(params, batch.observation, batch.time_left)
-        value_loss = jnp.mean(jnp.square(value - batch.value_target))
+        quantiles, policy = network.outputs(params, batch.observation, batch.time_left)
+        value_loss = jnp.mean(value_loss_fn(quantiles, batch.value_target))
         pol_loss = jnp.mean(policy_loss(params, batch, policy))
         total = pol_loss + config.value_loss_weight * value_loss
         return total, LossInfo(loss=total, value_loss=value_loss, policy_loss=pol_loss)

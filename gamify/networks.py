@@ -28,6 +28,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from gamify.axial import axial_torso
 from gamify.game import ActionSpace, FactoredActions
 
 Array = jax.Array
@@ -38,52 +39,83 @@ Params = Any
 class NetworkConfig:
     """Sizes of the generic policy-value network."""
 
-    torso: str = "resnet"  # "mlp" (plain layers) or "resnet" (pre-norm residual MLP blocks)
+    # "mlp" (plain layers), "resnet" (pre-norm residual MLP blocks) or "axial"
+    # (AlphaTensor's attention across tensor modes; observations [I, J, K, C]).
+    torso: str = "resnet"
     hidden_size: int = 128
-    num_layers: int = 2  # layers (mlp) or residual blocks (resnet)
+    num_layers: int = 2  # layers (mlp), residual blocks (resnet) or attentive-modes blocks (axial)
+    num_heads: int = 4  # attention heads (axial torso and the decoder's cross-attention)
     head_hidden_size: int = 128
     token_embed_size: int = 64  # factored decoder width
+    # Value head: 1 = a scalar regressed with squared error; more = quantiles trained by
+    # quantile regression, and the search uses the risk-seeking mean of the quantiles
+    # above ``risk_seeking_level`` (AlphaTensor: the best outcomes matter, not the average).
+    num_quantiles: int = 1
+    risk_seeking_level: float = 0.75
 
     def __post_init__(self):
         if self.torso not in _TORSOS:
             raise ValueError(f"torso must be one of {sorted(_TORSOS)}, got {self.torso!r}")
-        for field in ("hidden_size", "num_layers", "head_hidden_size", "token_embed_size"):
+        for field in ("hidden_size", "num_layers", "num_heads", "head_hidden_size", "token_embed_size"):
             if getattr(self, field) < 1:
                 raise ValueError(f"{field} must be >= 1, got {getattr(self, field)}")
+        if self.num_quantiles < 1:
+            raise ValueError(f"num_quantiles must be >= 1, got {self.num_quantiles}")
+        if not 0 <= self.risk_seeking_level < 1:
+            raise ValueError(f"risk_seeking_level must be in [0, 1), got {self.risk_seeking_level}")
 
 
 class Network(NamedTuple):
+    """Pure functions; ``context`` is [B, H], or [B, 1 + N, D] (pooled vector + cells) for the axial torso."""
+
     init: Callable[..., Params]  # (rng_key, obs[B, ...], time_left[B]) -> params
     evaluate: Callable[..., tuple[Array, Array]]  # (params, obs, time_left) -> (value[B], policy)
+    # (params, obs, time_left) -> (value quantiles [B, Q], policy); what the learner fits
+    outputs: Callable[..., tuple[Array, Array]]
     token_logits: Callable[..., Array] | None  # (params, context[B, H], tokens[B, T]) -> [B, T, V]
     # (params, rng_key, context[B, H], num_samples, temperature) -> (tokens[B, K, T], log_pi, log_beta)
     sample: Callable[..., tuple[Array, Array, Array]] | None
     action_space: ActionSpace
 
 
-def _mlp_torso(config: NetworkConfig, x: Array) -> Array:
+def _flatten(obs: Array, time_left: Array) -> Array:
+    return jnp.concatenate([obs.reshape(obs.shape[0], -1), time_left[:, None]], axis=-1)
+
+
+def _mlp_torso(config: NetworkConfig, obs: Array, time_left: Array) -> tuple[Array, Array]:
+    x = _flatten(obs, time_left)
     for _ in range(config.num_layers):
         x = jax.nn.relu(hk.Linear(config.hidden_size)(x))
-    return x
+    return x, x
 
 
-def _resnet_torso(config: NetworkConfig, x: Array) -> Array:
-    x = hk.Linear(config.hidden_size)(x)
+def _resnet_torso(config: NetworkConfig, obs: Array, time_left: Array) -> tuple[Array, Array]:
+    x = hk.Linear(config.hidden_size)(_flatten(obs, time_left))
     for _ in range(config.num_layers):
         y = hk.LayerNorm(axis=-1, create_scale=True, create_offset=True)(x)
         y = hk.Linear(config.hidden_size)(jax.nn.relu(y))
         y = hk.Linear(config.hidden_size)(jax.nn.relu(y))
         x = x + y
-    return jax.nn.relu(hk.LayerNorm(axis=-1, create_scale=True, create_offset=True)(x))
+    x = jax.nn.relu(hk.LayerNorm(axis=-1, create_scale=True, create_offset=True)(x))
+    return x, x
 
 
-_TORSOS = {"mlp": _mlp_torso, "resnet": _resnet_torso}
+def _axial_torso(config: NetworkConfig, obs: Array, time_left: Array) -> tuple[Array, Array]:
+    pooled, cells = axial_torso(
+        obs, time_left, width=config.hidden_size, num_blocks=config.num_layers, num_heads=config.num_heads
+    )
+    return pooled, jnp.concatenate([pooled[:, None, :], cells], axis=1)
+
+
+# Each torso maps (obs, time_left) to (pooled [B, H], policy context: [B, H] or [B, 1 + N, H]).
+_TORSOS = {"mlp": _mlp_torso, "resnet": _resnet_torso, "axial": _axial_torso}
 
 
 class TokenDecoder(hk.Module):
     """Autoregressive logits over the tokens of a factored action.
 
-    Position t sees the context and the sum of the embeddings of tokens < t.
+    Position t sees the context and the sum of the embeddings of tokens < t; with a
+    cell context ``[B, 1 + N, D]`` (axial torso) it also cross-attends to the cells.
     ``__call__`` computes every position in one pass (teacher forcing);
     ``sample`` draws actions one token at a time, projecting the context once
     per state and evaluating only the current position at each step.
@@ -95,41 +127,57 @@ class TokenDecoder(hk.Module):
         self.vocab = int(self.sizes.max())
         self.width = config.token_embed_size
         self.hidden = config.head_hidden_size
+        self.num_heads = config.num_heads
         self.offsets = np.concatenate([[0], np.cumsum(self.sizes)[:-1]]).astype(np.int32)
 
     def _embed(self, tokens: Array, positions: Array) -> Array:
         table = hk.Embed(vocab_size=int(self.sizes.sum()), embed_dim=self.width, name="token_embed")
         return table(tokens + jnp.asarray(self.offsets)[positions])
 
-    def _context(self, context: Array) -> Array:
-        return hk.Linear(self.width, name="context")(context)
+    def _context(self, context: Array) -> tuple[Array, Array | None]:
+        # -> (query start [B, D], memory [B, N, D] or None)
+        pooled = context[:, 0] if context.ndim == 3 else context
+        start = hk.Linear(self.width, name="context")(pooled)
+        memory = hk.Linear(self.width, name="memory")(context[:, 1:]) if context.ndim == 3 else None
+        return start, memory
 
-    def _head(self, x: Array, positions: Array) -> Array:
-        # x: [..., D] inputs at ``positions`` (broadcastable to x's leading shape) -> [..., V]
+    def _head(self, x: Array, positions: Array, memory: Array | None) -> Array:
+        # x: [B, S, D] queries at ``positions`` ([S] or a scalar); memory: [B, N, D] -> logits [B, S, V]
         position = hk.get_parameter(
             "position", [len(self.sizes), self.width], init=hk.initializers.TruncatedNormal()
         )
-        x = jax.nn.relu(x + position[positions])
-        x = jax.nn.relu(hk.Linear(self.hidden, name="hidden")(x))
+        x = x + position[positions]
+        if memory is not None:
+            attention = hk.MultiHeadAttention(
+                num_heads=self.num_heads,
+                key_size=max(self.width // self.num_heads, 1),
+                model_size=self.width,
+                w_init=hk.initializers.VarianceScaling(1.0),
+                name="cross_attention",
+            )
+            x = x + attention(hk.LayerNorm(-1, True, True, name="query_norm")(x), memory, memory)
+        x = jax.nn.relu(hk.Linear(self.hidden, name="hidden")(jax.nn.relu(x)))
         logits = hk.Linear(self.vocab, name="logits")(x)
         in_vocab = jnp.arange(self.vocab) < jnp.asarray(self.sizes)[positions][..., None]
         return jnp.where(in_vocab, logits, jnp.finfo(logits.dtype).min)
 
     def __call__(self, context: Array, tokens: Array) -> Array:
-        # context: [B, H]; tokens: [B, T] -> logits [B, T, V].
+        # context: [B, H] or [B, 1 + N, H]; tokens: [B, T] -> logits [B, T, V].
         num_tokens = len(self.sizes)
         positions = jnp.arange(num_tokens)
         embeddings = self._embed(tokens, positions)  # [B, T, D]
         causal = jnp.tril(jnp.ones((num_tokens, num_tokens), embeddings.dtype), k=-1)
         prefix = jnp.einsum("ts,bsd->btd", causal, embeddings)
-        return self._head(self._context(context)[:, None, :] + prefix, positions)
+        start, memory = self._context(context)
+        return self._head(start[:, None, :] + prefix, positions, memory)
 
     def sample(self, rng_key: Array, context: Array, num_samples: int, temperature: float):
-        # context: [B, H] -> (tokens [B, K, T], log_pi [B, K], log_beta [B, K]); T is unrolled (small).
-        x = jnp.repeat(self._context(context)[:, None, :], num_samples, axis=1)  # [B, K, D]
+        # context: [B, ...] -> (tokens [B, K, T], log_pi [B, K], log_beta [B, K]); T is unrolled (small).
+        start, memory = self._context(context)
+        x = jnp.repeat(start[:, None, :], num_samples, axis=1)  # [B, K, D]: the K draws are the queries
         tokens, log_pi, log_beta = [], 0.0, 0.0
         for t, key in enumerate(jax.random.split(rng_key, len(self.sizes))):
-            logits = self._head(x, jnp.int32(t))
+            logits = self._head(x, jnp.int32(t), memory)
             tempered = logits / temperature
             choice = jax.random.categorical(key, tempered, axis=-1)  # [B, K]
             log_pi += _log_prob(logits, choice)
@@ -143,23 +191,33 @@ def _log_prob(logits: Array, choice: Array) -> Array:
     return jnp.take_along_axis(jax.nn.log_softmax(logits, axis=-1), choice[..., None], axis=-1)[..., 0]
 
 
+def risk_seeking_value(quantiles: Array, level: float) -> Array:
+    """Mean of the quantiles whose level is above ``level``. quantiles: [B, Q] -> [B]."""
+    num = quantiles.shape[-1]
+    taus = (np.arange(num) + 0.5) / num
+    keep = taus > level if num > 1 else np.ones(1, bool)
+    return jnp.sort(quantiles, axis=-1)[:, keep].mean(axis=-1)
+
+
 def make_network(action_space: ActionSpace, config: NetworkConfig = NetworkConfig()) -> Network:
     """Builds the policy-value network for a game's action space."""
     factored = isinstance(action_space, FactoredActions)
 
     def forward():
         torso = _TORSOS[config.torso]
-        value_head = hk.nets.MLP([config.head_hidden_size, 1], name="value_head")
+        value_head = hk.nets.MLP([config.head_hidden_size, config.num_quantiles], name="value_head")
         if factored:
             decoder = TokenDecoder(action_space.token_sizes, config)
         else:
             policy_head = hk.nets.MLP([config.head_hidden_size, action_space.num_actions], name="policy_head")
 
+        def outputs(obs, time_left):
+            pooled, context = torso(config, obs, time_left)
+            return value_head(pooled), (context if factored else policy_head(pooled))
+
         def evaluate(obs, time_left):
-            x = jnp.concatenate([obs.reshape(obs.shape[0], -1), time_left[:, None]], axis=-1)
-            h = torso(config, x)
-            value = value_head(h)[:, 0]
-            return value, (h if factored else policy_head(h))
+            quantiles, policy = outputs(obs, time_left)
+            return risk_seeking_value(quantiles, config.risk_seeking_level), policy
 
         def token_logits(context, tokens):
             return decoder(context, tokens)
@@ -173,13 +231,14 @@ def make_network(action_space: ActionSpace, config: NetworkConfig = NetworkConfi
                 token_logits(policy, jnp.zeros((obs.shape[0], action_space.num_tokens), jnp.int32))
             return value
 
-        return init, (evaluate, token_logits, sample)
+        return init, (evaluate, outputs, token_logits, sample)
 
     transformed = hk.without_apply_rng(hk.multi_transform(forward))
-    evaluate_fn, token_logits_fn, sample_fn = transformed.apply
+    evaluate_fn, outputs_fn, token_logits_fn, sample_fn = transformed.apply
     return Network(
         init=transformed.init,
         evaluate=evaluate_fn,
+        outputs=outputs_fn,
         token_logits=token_logits_fn if factored else None,
         sample=sample_fn if factored else None,
         action_space=action_space,

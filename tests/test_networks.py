@@ -1,0 +1,103 @@
+"""Networks: torsos and heads, decoder parity between teacher forcing and sampling, value heads."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import gamify
+from gamify.learner import quantile_regression_loss
+from gamify.networks import NetworkConfig, make_network, risk_seeking_value, token_log_probs
+
+SIZES = (4, 6, 6)  # a non-cubic tensor shape, as for ⟨2,2,3⟩
+CHANNELS = 3
+
+
+def _inputs(batch=2, seed=0):
+    obs = jax.random.normal(jax.random.PRNGKey(seed), (batch, *SIZES, CHANNELS))
+    return obs, jnp.linspace(0.2, 1.0, batch)
+
+
+@pytest.fixture(
+    scope="module",
+    params=[
+        NetworkConfig(torso="resnet", hidden_size=16, head_hidden_size=16, token_embed_size=8, num_layers=1),
+        NetworkConfig(
+            torso="axial",
+            hidden_size=16,
+            head_hidden_size=16,
+            token_embed_size=8,
+            num_layers=1,
+            num_quantiles=8,
+        ),
+    ],
+    ids=["resnet", "axial-quantiles"],
+)
+def factored_network(request):
+    network = make_network(gamify.FactoredActions((16, 16, 9)), request.param)
+    obs, time_left = _inputs()
+    return network, network.init(jax.random.PRNGKey(0), obs, time_left), request.param
+
+
+def test_shapes(factored_network):
+    network, params, config = factored_network
+    obs, time_left = _inputs()
+    value, context = network.evaluate(params, obs, time_left)
+    quantiles, _ = network.outputs(params, obs, time_left)
+    assert value.shape == (2,) and quantiles.shape == (2, config.num_quantiles)
+    if config.torso == "axial":
+        i, j, k = SIZES
+        assert context.shape == (2, 1 + i * j + j * k + k * i, config.hidden_size)
+    logits = network.token_logits(params, context, jnp.zeros((2, 3), jnp.int32))
+    assert logits.shape == (2, 3, 16)
+    assert np.all(np.asarray(logits[:, 2, 9:]) == np.finfo(np.float32).min)  # beyond the last vocab
+
+
+def test_sampling_matches_teacher_forcing(factored_network):
+    """log pi returned while sampling equals the teacher-forced log-probability of the same draws."""
+    network, params, _ = factored_network
+    obs, time_left = _inputs()
+    _, context = network.evaluate(params, obs, time_left)
+    tokens, log_pi, log_beta = network.sample(params, jax.random.PRNGKey(1), context, 5, 1.0)
+    assert tokens.shape == (2, 5, 3)
+    assert np.all(np.asarray(tokens[..., 2]) < 9)
+    flat_context = jnp.repeat(context, 5, axis=0)
+    logits = network.token_logits(params, flat_context, tokens.reshape(10, 3))
+    np.testing.assert_allclose(
+        np.asarray(token_log_probs(logits, tokens.reshape(10, 3))), log_pi.reshape(10), atol=1e-4
+    )
+    np.testing.assert_allclose(np.asarray(log_beta), np.asarray(log_pi), atol=1e-6)  # temperature 1
+
+
+def test_tempered_sampling_reports_both_log_probs(factored_network):
+    network, params, _ = factored_network
+    obs, time_left = _inputs()
+    _, context = network.evaluate(params, obs, time_left)
+    _, log_pi, log_beta = network.sample(params, jax.random.PRNGKey(2), context, 64, 2.0)
+    assert not np.allclose(np.asarray(log_pi), np.asarray(log_beta))
+
+
+def test_axial_torso_rejects_flat_observations():
+    network = make_network(gamify.FlatActions(3), NetworkConfig(torso="axial", hidden_size=8))
+    with pytest.raises(ValueError, match=r"\[I, J, K, C\]"):
+        network.init(jax.random.PRNGKey(0), jnp.zeros((1, 5)), jnp.ones(1))
+
+
+def test_risk_seeking_value_averages_the_top_quantiles():
+    quantiles = jnp.array([[4.0, 1.0, 3.0, 2.0], [0.0, 0.0, 0.0, 8.0]])
+    np.testing.assert_allclose(np.asarray(risk_seeking_value(quantiles, 0.5)), [3.5, 4.0])
+    np.testing.assert_allclose(np.asarray(risk_seeking_value(quantiles[:, :1], 0.75)), [4.0, 0.0])
+
+
+def test_quantile_loss_is_minimised_at_the_quantiles():
+    targets = jnp.arange(1.0, 101.0)  # uniform on 1..100
+    loss = lambda q: quantile_regression_loss(jnp.broadcast_to(q, (100, 2)), targets).mean()
+    grad = jax.jit(jax.grad(loss))
+    q = jnp.zeros(2)
+    for _ in range(3000):
+        q = q - 0.5 * grad(q)
+    # Levels 1/4 and 3/4 of 1..100.
+    np.testing.assert_allclose(np.asarray(q), [25.5, 75.5], atol=1.0)
+    np.testing.assert_allclose(
+        np.asarray(quantile_regression_loss(jnp.array([[1.0]]), jnp.array([3.0]))), [4.0]
+    )  # one quantile: squared error
