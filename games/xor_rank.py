@@ -84,6 +84,16 @@ class XorRank(gamify.Game[XorRankState]):
     def truncation_reward(self, state: XorRankState) -> Array:
         return -gf2_rank(state.residual).astype(jnp.float32)
 
+    def demonstration(self, key: Array) -> tuple[XorRankState, Array, Array]:
+        """A random sum of 1..max_steps random terms, and those terms as the moves that clear it."""
+        count_key, token_key = jax.random.split(key)
+        length = jax.random.randint(count_key, (), 1, self.max_steps + 1)
+        actions = jax.random.randint(token_key, (self.max_steps, 2), 0, 2**self.n - 1)
+        terms = jax.vmap(lambda a: jnp.outer(*self.factors(a)))(actions)  # [L, n, n]
+        used = jnp.arange(self.max_steps) < length
+        residual = jnp.sum(terms & used[:, None, None], axis=0) % 2
+        return XorRankState(residual.astype(jnp.bool_)), actions, length
+
     def factors(self, action: Array) -> tuple[Array, Array]:
         """Decodes int32[2] tokens into the vectors (u, v), each bool[n]."""
         bits = jnp.arange(self.n)

@@ -52,9 +52,13 @@ class Env:
         self.factored = isinstance(game.action_space, FactoredActions)
 
     def init(self, key: Array) -> EnvState:
+        return self.start_from(self.game.init(key))
+
+    def start_from(self, game_state: Any) -> EnvState:
+        """An episode starting from ``game_state`` (e.g. a demonstration's start)."""
         zero = jnp.float32(0.0)
         return EnvState(
-            game=self.game.init(key),
+            game=game_state,
             reward=zero,
             terminated=jnp.bool_(False),
             truncated=jnp.bool_(False),

@@ -128,6 +128,17 @@ class Game(abc.ABC, Generic[S]):
         """Human-readable text for a solution (a numpy array of actions), used by the CLI."""
         return "\n".join(f"{i + 1:3d}: {a}" for i, a in enumerate(actions.tolist()))
 
+    def demonstration(self, key: Array) -> tuple[S, Array, Array]:
+        """Optional: a synthetic solved episode to learn from (AlphaTensor's demonstrations).
+
+        Returns:
+          ``(start, actions, length)``: a state to start from (it need not be the
+          one ``init`` returns), ``actions`` [max_steps, ...] whose first ``length``
+          entries solve it, and ``length`` (int32 scalar). Entries past ``length``
+          are ignored but must have the action's shape and dtype.
+        """
+        raise NotImplementedError(f"{type(self).__name__} does not provide demonstrations")
+
     def illegal_action_reward(self, state: S, steps_left: Array) -> Array:
         """Reward for an illegal action, which ends the game (see :class:`gamify.Env`).
 

@@ -28,6 +28,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from gamify import checkpoint, replay
+from gamify.demonstrations import make_demonstrations
 from gamify.env import Env
 from gamify.game import Game
 from gamify.learner import LearnerConfig, make_optimizer, make_update
@@ -51,6 +52,8 @@ class TrainConfig:
     updates_per_iteration: int = 8
     batch_size: int = 128
     replay_capacity: int = 50_000
+    # Synthetic solved episodes (Game.demonstration) mixed into the replay per iteration.
+    demonstrations_per_iteration: int = 0
     eval_every: int = 5  # iterations; 0 disables evaluation
     eval_games: int = 8
     network: NetworkConfig = NetworkConfig()
@@ -150,6 +153,11 @@ class Trainer:
         eval_search = make_search(env, self.network, dataclasses.replace(config.search, gumbel_scale=0.0))
         self._eval_play = make_selfplay(env, eval_search, config.eval_games)
         self._update = make_update(self.network, self.optimizer, config.learner)
+        self._demonstrations = None
+        if config.demonstrations_per_iteration:
+            self._demonstrations = make_demonstrations(
+                env, config.demonstrations_per_iteration, config.search.num_samples
+            )
         self.iterate = jax.jit(self._iterate)
         self.evaluate = jax.jit(self._evaluate)
 
@@ -185,10 +193,12 @@ class Trainer:
 
     def _iterate(self, state: TrainState) -> tuple[TrainState, dict]:
         key = jax.random.fold_in(self._key("iterate"), state.iteration)
-        play_key, learn_key = jax.random.split(key)
+        play_key, learn_key, demo_key = jax.random.split(key, 3)
         result = self._selfplay(state.params, play_key)
         trajectory = result.trajectory
         buffer = replay.add(state.replay, *replay.examples_from(trajectory))
+        if self._demonstrations is not None:
+            buffer = replay.add(buffer, *self._demonstrations(demo_key))
 
         def learn(carry, k):
             params, opt_state = carry
