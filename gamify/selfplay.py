@@ -77,7 +77,9 @@ def make_selfplay(env: Env, search: SearchFn, num_games: int):
             return (t < env.max_steps) & ~jnp.all(states.done)
 
         # A while loop, not a scan: once every game is over, no search is wasted on no-op moves.
-        _, final, buffers, reward = jax.lax.while_loop(running, move, (jnp.int32(0), states, buffers, rewards))
+        _, final, buffers, reward = jax.lax.while_loop(
+            running, move, (jnp.int32(0), states, buffers, rewards)
+        )
         obs, time_left, action, weights, candidates, valid = buffers
         trajectory = Trajectory(
             observation=obs,
