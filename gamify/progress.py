@@ -14,15 +14,18 @@ def _duration(seconds: float) -> str:
     return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
 
 
-def format_record(record: dict, max_seconds: float | None = None) -> str:
-    """One line summarising a training iteration's metrics record."""
+def format_record(record: dict, max_seconds: float | None = None, rank: bool = False) -> str:
+    """One line summarising a training iteration's metrics record.
+
+    With ``rank``, returns are shown negated as ranks (tensor decomposition).
+    """
     best = record.get("best_return")
     elapsed = _duration(record["elapsed"]) + (f"/{_duration(max_seconds)}" if max_seconds else "")
     parts = [
         f"it {record['iteration']}",
         f"games {record['games']}",
-        f"best {best:g}" if best is not None else "best -",
-        f"mean {record['mean_return']:.2f}",
+        (f"best rank {-best:g}" if rank else f"best {best:g}") if best is not None else "best -",
+        f"mean rank {-record['mean_return']:.2f}" if rank else f"mean {record['mean_return']:.2f}",
         f"solved {100 * record['solved_fraction']:.0f}%",
         f"loss {record['loss']:.3f}",
         f"{record['sims_per_second']:,.0f} sims/s",
@@ -36,7 +39,15 @@ def format_record(record: dict, max_seconds: float | None = None) -> str:
 class ProgressDisplay:
     """Shows training progress; use as a context manager and call ``update(record)``."""
 
-    def __init__(self, *, max_seconds: float | None = None, quiet: bool = False, every: float = 10.0):
+    def __init__(
+        self,
+        *,
+        max_seconds: float | None = None,
+        quiet: bool = False,
+        every: float = 10.0,
+        rank: bool = False,
+    ):
+        self.rank = rank
         self.console = Console(stderr=True)
         self.max_seconds = max_seconds
         self.quiet = quiet
@@ -59,7 +70,7 @@ class ProgressDisplay:
             self._live.__exit__(*exc)
 
     def update(self, record: dict) -> None:
-        line = format_record(record, self.max_seconds)
+        line = format_record(record, self.max_seconds, self.rank)
         if self._live is not None:
             self._live.update(Text(line))
         elif not self.quiet and time.monotonic() - self._last_print >= self.every:

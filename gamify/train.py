@@ -29,7 +29,7 @@ import numpy as np
 
 from gamify import checkpoint, replay
 from gamify.demonstrations import make_demonstrations
-from gamify.env import Env
+from gamify.env import Env, EnvState
 from gamify.game import Game
 from gamify.learner import LearnerConfig, make_optimizer, make_update
 from gamify.networks import NetworkConfig, make_network
@@ -124,10 +124,12 @@ class TrainState(NamedTuple):
     best_return: Array  # float32, -inf before the first game
     best_actions: Array  # [L] or [L, T], moves of the best game (padded with -1)
     best_length: Array  # int32, moves in the best game
+    best_solved: Array  # bool, the best game ended by the game's own rules (not the step limit)
 
 
-def _track_best(state: TrainState, returns: Array, actions: Array, valid: Array) -> TrainState:
-    """Keeps the best game among ``returns [B]`` (actions [L, B, ...], valid [L, B])."""
+def _track_best(state: TrainState, final: EnvState, actions: Array, valid: Array) -> TrainState:
+    """Keeps the best of the games that ended in ``final`` [B] (actions [L, B, ...], valid [L, B])."""
+    returns = final.episode_return
     i = jnp.argmax(returns)
     better = returns[i] > state.best_return
     moves = actions[:, i]
@@ -137,6 +139,7 @@ def _track_best(state: TrainState, returns: Array, actions: Array, valid: Array)
         best_return=jnp.where(better, returns[i], state.best_return),
         best_actions=jnp.where(better, moves, state.best_actions),
         best_length=jnp.where(better, valid[:, i].sum().astype(jnp.int32), state.best_length),
+        best_solved=jnp.where(better, final.terminated[i], state.best_solved),
     )
 
 
@@ -189,6 +192,7 @@ class Trainer:
             best_return=jnp.float32(-jnp.inf),
             best_actions=jnp.full(action_shape, -1, jnp.int32),
             best_length=jnp.int32(0),
+            best_solved=jnp.bool_(False),
         )
 
     def _iterate(self, state: TrainState) -> tuple[TrainState, dict]:
@@ -209,7 +213,7 @@ class Trainer:
         keys = jax.random.split(learn_key, self.config.updates_per_iteration)
         (params, opt_state), info = jax.lax.scan(learn, (state.params, state.opt_state), keys)
         returns = result.final_state.episode_return
-        state = _track_best(state, returns, trajectory.action, trajectory.valid)
+        state = _track_best(state, result.final_state, trajectory.action, trajectory.valid)
         state = state._replace(
             params=params,
             opt_state=opt_state,
@@ -231,7 +235,7 @@ class Trainer:
         key = jax.random.fold_in(self._key("evaluate"), state.iteration)
         result = self._eval_play(state.params, key)
         returns = result.final_state.episode_return
-        state = _track_best(state, returns, result.trajectory.action, result.trajectory.valid)
+        state = _track_best(state, result.final_state, result.trajectory.action, result.trajectory.valid)
         return state, {"eval_mean_return": returns.mean(), "eval_max_return": returns.max()}
 
 
@@ -248,6 +252,7 @@ def best_solution(trainer: Trainer, state: TrainState) -> dict | None:
     return {
         "return": best,
         "length": int(state.best_length),
+        "solved": bool(state.best_solved),
         "actions": actions.tolist(),
         "text": trainer.game.describe(actions),
     }

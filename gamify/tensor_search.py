@@ -1,0 +1,185 @@
+"""``gamify search``: find a low-rank decomposition of a matmul tensor or any 3-way tensor.
+
+Trains the tensor decomposition game by self-play plus synthetic demonstrations,
+stops at the target rank or the time budget, and writes the best decomposition as
+a verified scheme (gamify JSON, plus Kauers–Moosbauer ``.exp`` for matmul), the
+metrics log and a plot of the best rank against time.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+
+import numpy as np
+
+GAME = "tensor_decomposition"
+PRESETS = ("cpu", "gpu")
+
+
+def preset(name: str):
+    """Settings per machine class: "cpu" is sized for a 2-core CPU and small tensors,
+    "gpu" is a larger AlphaTensor-like network for an accelerator."""
+    from gamify import train
+    from gamify.learner import LearnerConfig
+    from gamify.networks import NetworkConfig
+    from gamify.search import SearchConfig
+
+    return {
+        "cpu": train.TrainConfig(
+            games_per_iteration=32,
+            updates_per_iteration=8,
+            batch_size=128,
+            replay_capacity=50_000,
+            demonstrations_per_iteration=32,
+            eval_every=0,
+            network=NetworkConfig(
+                torso="axial",
+                hidden_size=32,
+                num_layers=2,
+                num_heads=4,
+                head_hidden_size=64,
+                token_embed_size=32,
+                num_quantiles=8,
+            ),
+            search=SearchConfig(num_simulations=32, num_samples=16, max_num_considered_actions=16),
+            learner=LearnerConfig(learning_rate=1e-3),
+        ),
+        "gpu": train.TrainConfig(
+            games_per_iteration=256,
+            updates_per_iteration=16,
+            batch_size=512,
+            replay_capacity=500_000,
+            demonstrations_per_iteration=256,
+            eval_every=0,
+            network=NetworkConfig(
+                torso="axial",
+                hidden_size=128,
+                num_layers=4,
+                num_heads=8,
+                head_hidden_size=256,
+                token_embed_size=128,
+                num_quantiles=16,
+            ),
+            search=SearchConfig(num_simulations=128, num_samples=32, max_num_considered_actions=16),
+            learner=LearnerConfig(learning_rate=5e-4),
+        ),
+    }[name]
+
+
+def add_parser(commands) -> None:
+    """Adds ``search matmul`` and ``search tensor`` to the CLI's subcommands."""
+    from gamify.cli import parse_duration
+
+    search = commands.add_parser(
+        "search",
+        help="find a low-rank decomposition of a matmul tensor or any tensor",
+        description="Learn and search for a low-rank decomposition (a scheme) of the matrix "
+        "multiplication tensor ⟨N,M,P⟩ or of any 3-way tensor, over Z2 or Z. Stops at "
+        "--target-rank or --budget; writes the best verified scheme, metrics and a plot.",
+    )
+    kinds = search.add_subparsers(dest="kind", metavar="KIND", required=True)
+    matmul = kinds.add_parser("matmul", help="the tensor of multiplying N×M by M×P matrices")
+    for name in ("n", "m", "p"):
+        matmul.add_argument(name, type=int, metavar=name.upper())
+    tensor = kinds.add_parser("tensor", help="any 3-way tensor from a .npy or text file")
+    tensor.add_argument("file", type=Path, metavar="FILE")
+    for sub in (matmul, tensor):
+        sub.add_argument(
+            "--field", choices=["z2", "z"], default="z2", help="coefficients mod 2 or integers (z2)"
+        )
+        sub.add_argument("--target-rank", type=int, help="stop once a decomposition of this rank is found")
+        sub.add_argument(
+            "--budget", type=parse_duration, default=600.0, help="wall time, e.g. 10m (default 10m)"
+        )
+        sub.add_argument("--seed", type=int, default=0, help="random seed (0)")
+        sub.add_argument("--out", type=Path, help="output directory (default runs/search-...)")
+        sub.add_argument("--resume", action="store_true", help="continue the search in --out")
+        sub.add_argument("--preset", choices=PRESETS, default="cpu", help="network and search sizes (cpu)")
+        sub.add_argument("--max-rank", type=int, help="step limit: longest decomposition tried")
+        sub.add_argument("--quiet", action="store_true", help="no progress display")
+
+
+def _game_args(args) -> tuple[dict, str]:
+    game_args = {"field": args.field}
+    if args.max_rank is not None:
+        game_args["max_steps"] = args.max_rank
+    if args.kind == "matmul":
+        game_args.update(n=args.n, m=args.m, p=args.p)
+        return game_args, f"search-matmul-{args.n}x{args.m}x{args.p}-{args.field}"
+    game_args["target"] = str(args.file.resolve())
+    return game_args, f"search-{args.file.stem}-{args.field}"
+
+
+def scheme_from_actions(game, actions: np.ndarray):
+    """The rank-one terms of a game's moves as a :class:`Scheme`."""
+    from gamify.scheme import Scheme
+
+    terms = [game.decode(action) for action in actions]
+    u, v, w = (np.array([term[i] for term in terms], np.int64).reshape(len(terms), -1) for i in range(3))
+    return Scheme(u=u, v=v, w=w, field=game.field, matmul=game.matmul)
+
+
+def run_search(args) -> int:
+    """The ``gamify search`` command."""
+    from gamify import train
+    from gamify.cli import UsageError, prepare_run_dir
+    from gamify.formats import write_scheme
+    from gamify.plots import plot_best_over_time
+    from gamify.progress import ProgressDisplay
+    from gamify.registry import load_game
+
+    game_args, default_name = _game_args(args)
+    out = args.out or Path("runs") / default_name
+    prepare_run_dir(out, args.resume)
+    run_dir = train.Run(out)
+    if args.resume:
+        record = run_dir.read_config()
+        if record["game"] != GAME or record["game_args"] != game_args:
+            raise UsageError(f"--resume: {out} holds a search with other settings ({record['game_args']})")
+        config = record["train"]
+    else:
+        config = dataclasses.replace(preset(args.preset), seed=args.seed)
+    game = load_game(GAME, **game_args)
+    if args.target_rank is not None and not 1 <= args.target_rank <= game.max_steps:
+        raise UsageError(
+            f"--target-rank must be in [1, {game.max_steps}] (the step limit), got {args.target_rank}"
+        )
+    if not args.resume:
+        run_dir.write_config(GAME, game_args, config)
+    trainer = train.Trainer(game, config)
+    state, elapsed = (None, 0.0)
+    if args.resume and run_dir.has_checkpoint():
+        state, elapsed = run_dir.load(trainer)
+    target = None if args.target_rank is None else -float(args.target_rank)
+    budget = train.Budget(max_seconds=args.budget, target_return=target)
+    with ProgressDisplay(max_seconds=args.budget, quiet=args.quiet, rank=True) as display:
+        state, reason = train.run(
+            trainer, run_dir, budget, state=state, elapsed=elapsed, on_iteration=display.update
+        )
+    plot_best_over_time(out / train.METRICS, out / "best_rank.png", ylabel="best rank", negate=True)
+    print(f"stopped: {reason}; {int(state.games)} games in {state_elapsed(out):.0f} s; files in {out}")
+    solution = train.best_solution(trainer, state)
+    if solution is None or not solution["solved"]:
+        bound = "" if solution is None else f" (best bound: rank ≤ {-solution['return']:g})"
+        print(f"no complete decomposition found yet{bound}")
+        return 0
+    scheme = scheme_from_actions(game, np.asarray(solution["actions"]))
+    check = scheme.verify(game.target)
+    if not check.ok:  # the game's rules guarantee this; never write an unverified scheme
+        raise RuntimeError(f"internal error: the found decomposition does not verify: {check}")
+    write_scheme(scheme, out / "scheme.json")
+    written = [out / "scheme.json"]
+    if game.matmul is not None:
+        write_scheme(scheme, out / "scheme.exp")
+        written.append(out / "scheme.exp")
+    print(f"rank {scheme.rank} decomposition, verified exactly over {game.field.upper()}:")
+    print(solution["text"])
+    print("written: " + ", ".join(str(p) for p in written + [out / "best_rank.png"]))
+    return 0
+
+
+def state_elapsed(out: Path) -> float:
+    lines = (out / "metrics.jsonl").read_text().splitlines()
+    return json.loads(lines[-1])["elapsed"] if lines else 0.0
