@@ -22,28 +22,35 @@ search over a batch of B root states, ending with ``block_until_ready``):
   interior legal mask, no value zeroing, no summary; returns mctx's ``action`` and
   ``action_weights``.
 * **gamify, sampled** (factored games) -- at every node (the root and each
-  expansion): observe + evaluate, draw ``oversample * K`` actions with
-  ``gamify.networks.sample_actions`` (default K=16, oversample=2), check the
-  legality of every draw, keep the first K legal ones (stable argsort), build the
-  Sampled MuZero prior over the K slots with duplicate detection (a ``[K, K, T]``
-  comparison) and masks; recurrent_fn maps the chosen slot back to the action and
-  steps the Env; value zeroed and discount 0 at ended states. Output as for flat,
-  plus the chosen action and the root candidates.
-* **gamify, sampled, oversample=1** (ablation row, on by default, ``--no-ablation``)
-  -- the same with ``oversample=1``: as many decoder draws as the bare baseline, so
-  the difference to bare is the wrapper's own work (legality, dedup, masks).
+  expansion): observe + evaluate, split the key, draw K actions (default 16) with
+  ``gamify.networks.sample_actions`` and check the legality of every draw. If some
+  draw in the batch is illegal, a ``lax.cond`` branch draws ``(oversample - 1) * K``
+  more (default oversample=2) and keeps the first K legal ones; when all draws are
+  legal that branch does not run. Then the Sampled MuZero prior over the K slots
+  with duplicate detection (a ``[K, K, T]`` comparison) and masks; recurrent_fn maps
+  the chosen slot back to the action and steps the Env; value zeroed and discount 0
+  at ended states. Output as for flat, plus the chosen action and the root
+  candidates.
 * **bare, sampled** -- at every node: observe + evaluate, draw exactly K actions
   with ``sample_actions``, prior logits ``log pi - log beta`` (no legality check,
-  no duplicate merging, no masks). recurrent_fn maps the slot to the action, steps
-  the Env, observe + evaluate, discount 0 at ended children. Returns mctx's
-  ``action`` and ``action_weights``.
+  no extra draws, no duplicate merging, no masks). recurrent_fn maps the slot to
+  the action, steps the Env, observe + evaluate, discount 0 at ended children.
+  Returns mctx's ``action`` and ``action_weights``.
+
+Both sides draw candidates through the same decoder path (``Network.sample``): the
+context is projected once per state, and each of the T token steps evaluates only
+the current position for the K draws. In ``xor_rank`` every in-range action is
+legal, so gamify never takes the extra-draw branch there; compared with the bare
+side, it pays only for the legality checks, the ``lax.cond`` predicate, the
+duplicate merging and the masks. An ``oversample=1`` variant would therefore cost
+the same and is not timed.
 
 Both sides use the same network and parameters, ``num_simulations``,
 ``max_depth = env.max_steps``, ``max_num_considered_actions`` (16), K, sampling
 temperature, gumbel scale and mctx's default ``qtransform_completed_by_mix_value``.
-Each repeat gives all sides the same PRNG key. Within a repeat the sides run one
+Each repeat gives both sides the same PRNG key. Within a repeat the sides run one
 after the other, each sample looping the call for about ``--min-sample-s``, and the
-order flips every repeat, so that machine noise (other processes) hits all sides
+order flips every repeat, so that machine noise (other processes) hits both sides
 alike. Compilation and one warm call are excluded (compile time is in ``--json``).
 ``overhead`` is ``t_gamify / t_bare`` (= bare sims/s / gamify sims/s), the median of
 the per-repeat paired ratios; the goal is <= 1.15.
@@ -80,7 +87,7 @@ import jax.numpy as jnp
 import mctx
 
 from gamify.env import Env
-from gamify.game import FactoredActions, Game
+from gamify.game import Game
 from gamify.networks import Network, NetworkConfig, make_network, sample_actions
 from gamify.search import SearchConfig, make_search
 
@@ -190,7 +197,7 @@ def make_bare_sampled_search(env: Env, network: Network, config: SearchConfig) -
 @dataclasses.dataclass
 class Row:
     game: str
-    search: str  # "flat" or "sampled (K=.., oversample=..)"
+    search: str  # "flat" or "sampled (K=..)"
     batch: int
     simulations: int
     repeats: int
@@ -218,23 +225,6 @@ def load_builtin_game(name: str) -> Game:
     return load_game(name)
 
 
-def search_variants(game: Game, simulations: int, ablation: bool = True) -> dict[str, SearchConfig]:
-    """gamify's search configurations to time against the bare baseline.
-
-    Flat games: the default config. Factored games: the default config (oversample 2:
-    2K draws per node) and oversample 1, which draws the same K actions per node as the
-    bare baseline and so isolates the wrapper's cost from the extra draws (``ablation``).
-    """
-    config = SearchConfig(num_simulations=simulations)
-    if not isinstance(game.action_space, FactoredActions):
-        return {"flat": config}
-    k = config.num_samples
-    variants = {f"sampled (K={k}, oversample={config.oversample})": config}
-    if ablation and config.oversample != 1:
-        variants[f"sampled (K={k}, oversample=1)"] = dataclasses.replace(config, oversample=1)
-    return variants
-
-
 def bench_game(
     game: Game,
     batches: Sequence[int],
@@ -244,24 +234,24 @@ def bench_game(
     network_config: NetworkConfig = NetworkConfig(hidden_size=128),
     min_sample_s: float = 0.3,
     big_batch_repeats: int | None = None,
-    ablation: bool = True,
     seed: int = 0,
     progress: Callable[[str], None] = lambda s: None,
 ) -> list[Row]:
-    """Times gamify's search (each variant) and the bare search on ``game`` at each batch size."""
+    """Times gamify's search (default ``SearchConfig``) and the bare search on ``game`` at each batch size."""
     env = Env(game)
     network = make_network(env.action_space, network_config)
-    variants = search_variants(game, simulations, ablation)
-    base = next(iter(variants.values()))  # K, temperature, considered actions, gumbel scale
+    config = SearchConfig(num_simulations=simulations)
+    label = f"sampled (K={config.num_samples})" if env.factored else "flat"
     key = jax.random.PRNGKey(seed)
     init_key, state_key, run_key = jax.random.split(key, 3)
     one = jax.vmap(env.init)(jax.random.split(state_key, 1))
     params = network.init(init_key, jax.vmap(env.observe)(one), jax.vmap(env.time_left)(one))
 
     bare_maker = make_bare_sampled_search if env.factored else make_bare_flat_search
-    fns = {"bare": jax.jit(bare_maker(env, network, base))}
-    for label, config in variants.items():
-        fns[label] = jax.jit(make_search(env, network, config))
+    fns = {
+        "gamify": jax.jit(make_search(env, network, config)),
+        "bare": jax.jit(bare_maker(env, network, config)),
+    }
 
     rows = []
     for batch in batches:
@@ -283,30 +273,28 @@ def bench_game(
             rep_key = jax.random.fold_in(run_key, r)
             for name in names if r % 2 == 0 else names[::-1]:  # alternate the order every repeat
                 times[name].append(_time_calls(fns[name], (params, rep_key, states), calls))
-        t_bare = statistics.median(times["bare"])
-        for label in variants:
-            t_g = statistics.median(times[label])
-            ratio = statistics.median(g / b for g, b in zip(times[label], times["bare"], strict=True))
-            row = Row(
-                game=game.name or type(game).__name__,
-                search=label,
-                batch=batch,
-                simulations=simulations,
-                repeats=reps,
-                calls_per_sample=calls,
-                gamify_s=t_g,
-                bare_s=t_bare,
-                gamify_sims_per_s=batch * simulations / t_g,
-                bare_sims_per_s=batch * simulations / t_bare,
-                overhead=ratio,
-                gamify_compile_s=compile_s[label],
-                bare_compile_s=compile_s["bare"],
-            )
-            progress(
-                f"{row.game} {label} B={batch}: gamify {t_g * 1e3:.2f} ms, bare {t_bare * 1e3:.2f} ms, "
-                f"overhead x{ratio:.3f} ({reps} repeats x {calls} calls)"
-            )
-            rows.append(row)
+        t_g, t_bare = statistics.median(times["gamify"]), statistics.median(times["bare"])
+        ratio = statistics.median(g / b for g, b in zip(times["gamify"], times["bare"], strict=True))
+        row = Row(
+            game=game.name or type(game).__name__,
+            search=label,
+            batch=batch,
+            simulations=simulations,
+            repeats=reps,
+            calls_per_sample=calls,
+            gamify_s=t_g,
+            bare_s=t_bare,
+            gamify_sims_per_s=batch * simulations / t_g,
+            bare_sims_per_s=batch * simulations / t_bare,
+            overhead=ratio,
+            gamify_compile_s=compile_s["gamify"],
+            bare_compile_s=compile_s["bare"],
+        )
+        progress(
+            f"{row.game} {label} B={batch}: gamify {t_g * 1e3:.2f} ms, bare {t_bare * 1e3:.2f} ms, "
+            f"overhead x{ratio:.3f} ({reps} repeats x {calls} calls)"
+        )
+        rows.append(row)
     return rows
 
 
@@ -327,8 +315,8 @@ def _parse_ints(text: str) -> list[int]:
     return [int(x) for x in text.split(",") if x.strip()]
 
 
-_FULL = {"batches": [1, 64, 256], "simulations": 32, "repeats": 9, "min_sample_s": 0.3, "ablation": True}
-_QUICK = {"batches": [1, 4], "simulations": 4, "repeats": 1, "min_sample_s": 0.0, "ablation": False}
+_FULL = {"batches": [1, 64, 256], "simulations": 32, "repeats": 9, "min_sample_s": 0.3}
+_QUICK = {"batches": [1, 4], "simulations": 4, "repeats": 1, "min_sample_s": 0.0}
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
@@ -346,11 +334,6 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         "--games", default=",".join(DEFAULT_GAMES), help="built-in game names (default parameters)"
     )
     parser.add_argument("--hidden-size", type=int, default=128)
-    parser.add_argument(
-        "--ablation",
-        action=argparse.BooleanOptionalAction,
-        help="also time sampled search with oversample=1 (default: on, off with --quick)",
-    )
     parser.add_argument(
         "--quick",
         action="store_true",
@@ -386,7 +369,6 @@ def run(
             network_config=NetworkConfig(hidden_size=args.hidden_size),
             min_sample_s=args.min_sample_s,
             big_batch_repeats=args.big_batch_repeats,
-            ablation=args.ablation,
             progress=lambda s: say(s, file=sys.stderr, flush=True),
         )
     total = time.perf_counter() - start
