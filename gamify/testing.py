@@ -35,7 +35,8 @@ def check_game(game: Game, *, num_random_steps: int = 64, num_samples: int = 256
     play keeps the Env bookkeeping right and ends within ``max_steps``; replay is
     bitwise deterministic; a step after the end is a no-op paying 0; the step limit
     truncates and pays ``truncation_reward``; illegal and out-of-range actions end the
-    game (terminated) without changing it; ``describe`` returns text.
+    game (terminated) without changing it; ``describe`` returns text; a game that offers
+    ``demonstration`` returns well-shaped episodes whose moves solve their start.
 
     Args:
       game: the game to check.
@@ -60,6 +61,8 @@ def check_game(game: Game, *, num_random_steps: int = 64, num_samples: int = 256
     checker.check_batch()
     text = game.describe(np.stack(actions))
     checker.require(isinstance(text, str), f"describe() returned {type(text).__name__}, not str")
+    if type(game).demonstration is not Game.demonstration:
+        checker.check_demonstrations(actions[0])
     checker.check_traces()
 
 
@@ -267,6 +270,37 @@ class _Checker:
                 _close(_index(nexts, i), step_one), f"vmapped step differs from step for element {i}"
             )
             self.require(_close(obs[i], self.observe(one)), f"vmapped observe differs for element {i}")
+
+    def check_demonstrations(self, action: np.ndarray, count: int = 4) -> None:
+        """Demonstrations vmap, have the right shapes, and their moves solve their start."""
+        env = self.env
+
+        def replay(key):
+            start, actions, length = env.game.demonstration(key)
+            state = env.start_from(start)
+
+            def move(state, inputs):
+                t, a = inputs
+                return jax.tree.map(lambda x, y: jnp.where(t < length, x, y), env.step(state, a), state), None
+
+            steps = jnp.arange(env.max_steps, dtype=jnp.int32)
+            final, _ = jax.lax.scan(move, state, (steps, actions))
+            return actions, length, final
+
+        keys = jax.random.split(jax.random.key(0), count)
+        actions, lengths, final = _host(jax.jit(jax.vmap(replay))(keys))
+        expected = (count, env.max_steps) + np.shape(action)
+        self.require(
+            actions.shape == expected, f"demonstration actions have shape {actions.shape}, not {expected}"
+        )
+        self.require(actions.dtype == np.int32, f"demonstration actions must be int32, got {actions.dtype}")
+        self.require(
+            np.all((lengths >= 1) & (lengths <= env.max_steps)),
+            f"demonstration lengths {lengths} outside [1, max_steps]",
+        )
+        self.require(
+            np.all(final.terminated), "a demonstration's moves do not solve its start (not terminated)"
+        )
 
     def check_traces(self) -> None:
         retraced = {name: n for name, n in self.traces.items() if n > 1}
