@@ -18,6 +18,7 @@ examples:
   gamify train lights_out --out runs/lo --resume --time 5m
   gamify train path/to/my_game.py:MyGame --games 2000
   gamify eval runs/lo
+  gamify verify scheme.exp --field z2
 """
 
 
@@ -107,6 +108,22 @@ def _build_parser() -> argparse.ArgumentParser:
         "--simulations", type=_positive_int, help="simulations per move (the run's setting)"
     )
     evaluate.add_argument("--json", action="store_true", help="print the result as JSON")
+
+    # gamify verify: scheme files (gamify.formats, gamify.scheme)
+    verify = commands.add_parser(
+        "verify",
+        help="check a scheme file exactly against its matrix-multiplication tensor",
+        description="Read a scheme file and check every Brent equation exactly (over Z, or mod 2 over "
+        "Z2). Prints the format, shape, field and rank, then OK or the first violated equation. "
+        "An .npz archive without --key is checked entry by entry. Exit status: 0 all OK, 1 some "
+        "scheme is wrong, 2 some input could not be read (gamify reads integer schemes only).",
+    )
+    verify.add_argument("file", metavar="FILE", type=Path, help=".json, .exp, .txt or .npz scheme file")
+    verify.add_argument("--field", choices=["z2", "z"], help="check over this field (default: the file's)")
+    verify.add_argument("--key", metavar="N,M,P", help="the .npz entry to check (default: every entry)")
+    verify.add_argument(
+        "--format", help="gamify, perminov-json, perminov-txt, exp or npz (default: from the file)"
+    )
     return parser
 
 
@@ -250,7 +267,54 @@ def _cmd_eval(args) -> int:
     return 0
 
 
-COMMANDS = {"games": _cmd_games, "train": _cmd_train, "eval": _cmd_eval}
+# gamify verify ------------------------------------------------------------------------------
+
+
+def _cmd_verify(args) -> int:
+    from gamify.formats import detect_format, read_scheme
+    from gamify.scheme import matmul_sizes
+
+    fmt = args.format or detect_format(args.file)
+    if fmt == "npz" and args.key is None:
+        return _verify_npz(args)
+    scheme = read_scheme(args.file, format=fmt, field=args.field, key=args.key)
+    sizes = scheme.matmul or matmul_sizes(scheme.shape)
+    if sizes is None:
+        raise UsageError(f"{args.file}: shape {scheme.shape} is not a matrix-multiplication shape")
+    scheme = dataclasses.replace(scheme, matmul=sizes)
+    print(f"format  {fmt}" + (f", key {args.key}" if args.key else ""))
+    print("shape   {}x{}x{} = matmul <{},{},{}>".format(*scheme.shape, *sizes))
+    print(f"field   {scheme.field}")
+    print(f"rank    {scheme.rank}")
+    result = scheme.verify()
+    print("OK" if result.ok else f"WRONG: {result}")
+    return 0 if result.ok else 1
+
+
+def _verify_npz(args) -> int:
+    """Checks every entry of an .npz archive, one line each."""
+    from gamify.formats import SchemeFormatError, npz_keys, read_scheme
+
+    keys = npz_keys(args.file)
+    print(f"format  npz, {len(keys)} schemes")
+    counts = {"OK": 0, "wrong": 0, "unreadable": 0}
+    width = max(map(len, keys), default=0)
+    for key in keys:
+        try:
+            scheme = read_scheme(args.file, format="npz", field=args.field, key=key)
+        except SchemeFormatError as e:
+            counts["unreadable"] += 1
+            print(f"{key:<{width}}  unreadable: {e.reason}")
+            continue
+        result = scheme.verify()
+        counts["OK" if result.ok else "wrong"] += 1
+        verdict = "OK" if result.ok else f"WRONG: {result}"
+        print(f"{key:<{width}}  {scheme.field:<2}  rank {scheme.rank:<4}  {verdict}")
+    print(", ".join(f"{count} {status}" for status, count in counts.items()))
+    return 1 if counts["wrong"] else 2 if counts["unreadable"] else 0
+
+
+COMMANDS = {"games": _cmd_games, "train": _cmd_train, "eval": _cmd_eval, "verify": _cmd_verify}
 
 
 def main(argv: list[str] | None = None) -> int:

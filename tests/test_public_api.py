@@ -14,6 +14,7 @@ def test_public_api_is_pinned():
         "Game",
         "Network",
         "NetworkConfig",
+        "Scheme",
         "SearchConfig",
         "SearchOutput",
         "TrainConfig",
@@ -23,5 +24,8 @@ def test_public_api_is_pinned():
         "load_game",
         "make_network",
         "make_search",
+        "matmul_tensor",
+        "read_scheme",
+        "write_scheme",
     ]
     assert all(hasattr(gamify, name) for name in gamify.__all__)
