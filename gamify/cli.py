@@ -10,6 +10,8 @@ import re
 import sys
 from pathlib import Path
 
+from gamify import tensor_search
+
 EXAMPLES = """\
 examples:
   gamify games
@@ -124,6 +126,7 @@ def _build_parser() -> argparse.ArgumentParser:
     verify.add_argument(
         "--format", help="gamify, perminov-json, perminov-txt, exp or npz (default: from the file)"
     )
+    tensor_search.add_parser(commands)
     return parser
 
 
@@ -154,7 +157,7 @@ def _train_config(args):
     )
 
 
-def _prepare_run_dir(out: Path, resume: bool) -> None:
+def prepare_run_dir(out: Path, resume: bool) -> None:
     if resume:
         if not (out / "config.json").exists():
             raise UsageError(f"--resume: {out} holds no run (no config.json)")
@@ -176,7 +179,7 @@ def _cmd_train(args) -> int:
     from gamify.registry import load_game, parse_game_args
 
     out = args.out or Path("runs") / re.sub(r"[^A-Za-z0-9_.-]+", "_", Path(args.game.split(":")[0]).stem)
-    _prepare_run_dir(out, args.resume)
+    prepare_run_dir(out, args.resume)
     run_dir = train.Run(out)
     if args.resume:
         record = run_dir.read_config()
@@ -314,7 +317,13 @@ def _verify_npz(args) -> int:
     return 1 if counts["wrong"] else 2 if counts["unreadable"] else 0
 
 
-COMMANDS = {"games": _cmd_games, "train": _cmd_train, "eval": _cmd_eval, "verify": _cmd_verify}
+COMMANDS = {
+    "games": _cmd_games,
+    "train": _cmd_train,
+    "eval": _cmd_eval,
+    "verify": _cmd_verify,
+    "search": tensor_search.run_search,
+}
 
 
 def main(argv: list[str] | None = None) -> int:
