@@ -38,6 +38,7 @@ ENTRY_POINT_GROUP = "gamify.games"
 BUILTIN_GAMES: dict[str, str] = {
     "lights_out": "gamify.games.lights_out:LightsOut",
     "xor_rank": "gamify.games.xor_rank:XorRank",
+    "tensor_decomposition": "gamify.games.tensor_decomposition:TensorDecomposition",
 }
 
 

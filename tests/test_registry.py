@@ -93,7 +93,7 @@ def test_file_colon_class_spec(game_file):
 @pytest.mark.parametrize(
     "spec, kwargs, message",
     [
-        ("nope", {}, r"unknown game 'nope'; available: lights_out, xor_rank"),
+        ("nope", {}, r"unknown game 'nope'; available: lights_out, tensor_decomposition, xor_rank"),
         (
             "lights_out",
             {"colour": 3},
@@ -168,7 +168,9 @@ def test_plugin_errors():
         load_game("not_a_game")
     with raises_one_line("game plugin 'missing' failed to load: ModuleNotFoundError"):
         load_game("missing")
-    with raises_one_line("available: lights_out, missing, not_a_game, tiny, tiny_factory, xor_rank"):
+    with raises_one_line(
+        "available: lights_out, missing, not_a_game, tensor_decomposition, tiny, tiny_factory, xor_rank"
+    ):
         load_game("other")
 
 
@@ -176,7 +178,15 @@ def test_plugin_errors():
 def test_list_games_includes_plugins():
     games = list_games()
     names = [name for name, _ in games]
-    assert names == ["lights_out", "xor_rank", "missing", "not_a_game", "tiny", "tiny_factory"]
+    assert names == [
+        "lights_out",
+        "xor_rank",
+        "tensor_decomposition",
+        "missing",
+        "not_a_game",
+        "tiny",
+        "tiny_factory",
+    ]
     described = dict(games)
     assert described["lights_out"] == lights_out.LightsOut.description
     assert described["tiny"] == "a tiny game from a file"
