@@ -15,12 +15,13 @@ from pathlib import Path
 import numpy as np
 
 GAME = "tensor_decomposition"
-PRESETS = ("cpu", "gpu")
+PRESETS = ("cpu", "gpu", "tiny")
 
 
 def preset(name: str):
     """Settings per machine class: "cpu" is sized for a 2-core CPU and small tensors,
-    "gpu" is a larger AlphaTensor-like network for an accelerator."""
+    "gpu" is a larger AlphaTensor-like network for an accelerator, "tiny" compiles in
+    seconds (smoke tests, toy tensors)."""
     from gamify import train
     from gamify.learner import LearnerConfig
     from gamify.networks import NetworkConfig
@@ -64,6 +65,24 @@ def preset(name: str):
             ),
             search=SearchConfig(num_simulations=128, num_samples=32, max_num_considered_actions=16),
             learner=LearnerConfig(learning_rate=5e-4),
+        ),
+        "tiny": train.TrainConfig(
+            games_per_iteration=8,
+            updates_per_iteration=2,
+            batch_size=32,
+            replay_capacity=2048,
+            demonstrations_per_iteration=8,
+            eval_every=0,
+            network=NetworkConfig(
+                torso="axial",
+                hidden_size=8,
+                num_layers=1,
+                num_heads=2,
+                head_hidden_size=16,
+                token_embed_size=8,
+                num_quantiles=4,
+            ),
+            search=SearchConfig(num_simulations=8, num_samples=8, max_num_considered_actions=8),
         ),
     }[name]
 

@@ -1,0 +1,45 @@
+"""``gamify search``: finds and writes verified schemes; bad input is one clear line."""
+
+import numpy as np
+import pytest
+
+from gamify.cli import main
+from gamify.formats import read_scheme
+
+
+def test_search_tensor_writes_a_verified_scheme(tmp_path, capsys):
+    rng = np.random.default_rng(0)
+    u, v, w = (rng.integers(0, 2, (2, 3)) for _ in range(3))
+    u[:, 0] = v[:, 0] = w[:, 0] = 1  # nonzero factors
+    target = np.einsum("ri,rj,rk->ijk", u, v, w) % 2
+    np.save(tmp_path / "t.npy", target)
+    out = tmp_path / "run"
+    argv = ["search", "tensor", str(tmp_path / "t.npy"), "--field", "z2", "--preset", "tiny", "--quiet"]
+    code = main([*argv, "--budget", "3m", "--target-rank", "2", "--out", str(out)])
+    printed = capsys.readouterr().out
+    assert code == 0, printed
+    assert "verified exactly" in printed
+    scheme = read_scheme(out / "scheme.json")
+    assert scheme.rank <= 2 and scheme.verify(target).ok
+    assert (out / "best_rank.png").stat().st_size > 1000
+    assert not (out / "scheme.exp").exists()  # .exp is for matmul schemes only
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["matmul", "2", "2", "2", "--target-rank", "0"], "--target-rank"),
+        (["matmul", "2", "2", "2", "--target-rank", "99"], "--target-rank"),
+        (["matmul", "0", "2", "2"], "tensor_decomposition"),
+        (["tensor", "{tmp}/missing.npy"], "missing.npy"),
+        (["matmul", "2", "2", "2", "--resume", "--out", "{tmp}/none"], "holds no run"),
+    ],
+)
+def test_search_bad_input(tmp_path, capsys, argv, message):
+    argv = [a.replace("{tmp}", str(tmp_path)) for a in argv]
+    if "--out" not in argv:
+        argv += ["--out", str(tmp_path / "out")]
+    code = main(["search", *argv, "--preset", "tiny", "--quiet"])
+    err = capsys.readouterr().err
+    assert code == 2 and err.startswith("gamify: error:") and message in err, err
+    assert len(err.strip().splitlines()) == 1
