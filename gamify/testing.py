@@ -281,14 +281,18 @@ class _Checker:
 
             def move(state, inputs):
                 t, a = inputs
-                return jax.tree.map(lambda x, y: jnp.where(t < length, x, y), env.step(state, a), state), None
+                played = (t < length) & ~state.done
+                legal = env.is_legal(state, a) | ~played  # an illegal move would also "terminate"
+                return jax.tree.map(
+                    lambda x, y: jnp.where(t < length, x, y), env.step(state, a), state
+                ), legal
 
             steps = jnp.arange(env.max_steps, dtype=jnp.int32)
-            final, _ = jax.lax.scan(move, state, (steps, actions))
-            return actions, length, final
+            final, legal = jax.lax.scan(move, state, (steps, actions))
+            return actions, length, final, legal.all()
 
         keys = jax.random.split(jax.random.key(0), count)
-        actions, lengths, final = _host(jax.jit(jax.vmap(replay))(keys))
+        actions, lengths, final, legal = _host(jax.jit(jax.vmap(replay))(keys))
         expected = (count, env.max_steps) + np.shape(action)
         self.require(
             actions.shape == expected, f"demonstration actions have shape {actions.shape}, not {expected}"
@@ -298,6 +302,7 @@ class _Checker:
             np.all((lengths >= 1) & (lengths <= env.max_steps)),
             f"demonstration lengths {lengths} outside [1, max_steps]",
         )
+        self.require(np.all(legal), "a demonstration plays an illegal move")
         self.require(
             np.all(final.terminated), "a demonstration's moves do not solve its start (not terminated)"
         )

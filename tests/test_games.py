@@ -278,6 +278,27 @@ def test_checker_accepts_the_correct_counter():
     check_game(Counter())
 
 
+class IllegalDemonstration(Counter):
+    """Its demonstration 'ends' only because action 5 is out of range (illegal)."""
+
+    def demonstration(self, key):
+        return CounterState(jnp.int32(3)), jnp.full((5,), 5, jnp.int32), jnp.int32(1)
+
+
+class UnfinishedDemonstration(Counter):
+    def demonstration(self, key):
+        return CounterState(jnp.int32(3)), jnp.zeros((5,), jnp.int32), jnp.int32(2)
+
+
+class GoodDemonstration(Counter):
+    def demonstration(self, key):
+        return CounterState(jnp.int32(3)), jnp.array([1, 0, 0, 0, 0], jnp.int32), jnp.int32(2)
+
+
+def test_checker_accepts_good_demonstrations():
+    check_game(GoodDemonstration())
+
+
 class WeakInit(Counter):
     def init(self, key):
         return CounterState(jnp.asarray(3))  # weakly typed: retraces when a stepped state comes back
@@ -328,6 +349,8 @@ class Nameless(Counter):
         (NanReward(), r"reward after move 1 \(action 0\) is not finite"),
         (NeverEnds(), "not finite"),
         (Nameless(), "name must be a non-empty string"),
+        (IllegalDemonstration(), "demonstration plays an illegal move"),
+        (UnfinishedDemonstration(), "do not solve its start"),
     ],
     ids=lambda x: type(x).__name__ if isinstance(x, gamify.Game) else "error",
 )
