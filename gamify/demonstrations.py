@@ -14,7 +14,7 @@ import jax.numpy as jnp
 
 from gamify.env import Env
 from gamify.replay import Example, examples_from
-from gamify.selfplay import Trajectory, returns_to_go
+from gamify.selfplay import make_trajectory
 
 Array = jax.Array
 
@@ -47,16 +47,6 @@ def make_demonstrations(env: Env, num_games: int, num_samples: int):
         else:
             candidates = jnp.zeros(action.shape + (0, 0), jnp.int32)
             weights = jax.nn.one_hot(action, env.action_space.num_actions)
-        trajectory = Trajectory(
-            observation=obs,
-            time_left=time_left,
-            action=action,
-            action_weights=weights,
-            candidates=candidates,
-            reward=rewards,
-            valid=valid,
-            value_target=returns_to_go(rewards, valid),
-        )
-        return examples_from(trajectory)
+        return examples_from(make_trajectory(obs, time_left, action, weights, candidates, rewards, valid))
 
     return demonstrations

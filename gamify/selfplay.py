@@ -26,6 +26,20 @@ class Trajectory(NamedTuple):
     value_target: Array  # [L, B] return from this move to the end (undiscounted)
 
 
+def make_trajectory(observation, time_left, action, action_weights, candidates, reward, valid) -> Trajectory:
+    """A :class:`Trajectory` from its recorded fields, with value targets = returns to go."""
+    return Trajectory(
+        observation=observation,
+        time_left=time_left,
+        action=action,
+        action_weights=action_weights,
+        candidates=candidates,
+        reward=reward,
+        valid=valid,
+        value_target=returns_to_go(reward, valid),
+    )
+
+
 class SelfPlayResult(NamedTuple):
     trajectory: Trajectory
     final_state: EnvState  # [B]
@@ -81,16 +95,7 @@ def make_selfplay(env: Env, search: SearchFn, num_games: int):
             running, move, (jnp.int32(0), states, buffers, rewards)
         )
         obs, time_left, action, weights, candidates, valid = buffers
-        trajectory = Trajectory(
-            observation=obs,
-            time_left=time_left,
-            action=action,
-            action_weights=weights,
-            candidates=candidates,
-            reward=reward,
-            valid=valid,
-            value_target=returns_to_go(reward, valid),
-        )
+        trajectory = make_trajectory(obs, time_left, action, weights, candidates, reward, valid)
         return SelfPlayResult(trajectory=trajectory, final_state=final)
 
     return selfplay
