@@ -35,7 +35,7 @@ def make_demonstrations(env: Env, num_games: int, num_samples: int):
             t, action = inputs
             valid = (t < lengths) & ~states.done
             record = (jax.vmap(env.observe)(states), jax.vmap(env.time_left)(states), valid, action)
-            states = jax.vmap(env.step)(states, action)
+            states = env.step_batch(states, action)
             return states, (*record, states.reward)
 
         steps = jnp.arange(env.max_steps, dtype=jnp.int32)

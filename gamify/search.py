@@ -108,7 +108,7 @@ def _flat_fns(env: Env, network: Network):
 
     def recurrent_fn(params, rng_key, action, states):
         del rng_key
-        children = jax.vmap(env.step)(states, action)
+        children = env.step_batch(states, action)
         value, logits = _evaluate(env, network, params, children)
         legal = jax.vmap(env.legal_action_mask)(children)
         logits = jnp.where(legal, logits, jnp.finfo(logits.dtype).min)
@@ -201,7 +201,7 @@ def _sampled_fns(env: Env, network: Network, config: SearchConfig):
 
     def recurrent_fn(params, rng_key, slot, embedding):
         action = jnp.take_along_axis(embedding.candidates, slot[:, None, None], axis=1)[:, 0]
-        children = jax.vmap(env.step)(embedding.state, action)
+        children = env.step_batch(embedding.state, action)
         value, logits, _, child_embedding = expand(params, rng_key, children)
         out = mctx.RecurrentFnOutput(
             reward=children.reward,

@@ -83,7 +83,7 @@ def make_selfplay(env: Env, search: SearchFn, num_games: int):
             t, states, buffers, rewards = carry
             out = search(params, keys[t], states)
             buffers = jax.tree.map(lambda buf, x: buf.at[t].set(x), buffers, record(states, out))
-            states = jax.vmap(env.step)(states, out.action)
+            states = env.step_batch(states, out.action)
             return t + 1, states, buffers, rewards.at[t].set(states.reward)
 
         def running(carry):

@@ -197,3 +197,94 @@ def test_integer_terminated_flags_become_bool():
     env = gamify.Env(IntFlag())
     state = env.step(env.step(env.init(jax.random.PRNGKey(0)), 0), 1)
     assert state.terminated.dtype == jnp.bool_ and bool(state.terminated) and not bool(state.truncated)
+
+
+def _step_batch_cases(env, key, batch=64):
+    """Random batches for step_batch: (name, states, actions), clean, truncating, illegal and mixed."""
+    k_init, k_count, k_done, k_act, k_wild = jax.random.split(key, 5)
+    states = jax.vmap(env.init)(jax.random.split(k_init, batch))
+    if env.factored:
+        sizes = jnp.asarray(env.action_space.token_sizes, jnp.int32)
+        in_range = jax.random.randint(k_act, (batch, len(env.action_space.token_sizes)), 0, sizes)
+        wild = jax.random.randint(k_wild, in_range.shape, -1, sizes + 2)
+    else:
+        n = env.action_space.num_actions
+        in_range = jax.random.randint(k_act, (batch,), 0, n)
+        wild = jax.random.randint(k_wild, (batch,), -1, n + 2)
+    last = jnp.int32(env.max_steps - 1)
+    legal = jax.vmap(env.is_legal)(states, in_range)
+    fresh = states._replace(step_count=jnp.zeros(batch, jnp.int32))
+    # clean: nothing truncates, and the illegal actions fall on states that already ended
+    clean = fresh._replace(terminated=~legal)
+    first = jnp.arange(batch) == 0
+    one_truncates = clean._replace(step_count=jnp.where(legal & first, last, 0), terminated=~legal)
+    one_illegal = clean._replace(terminated=~legal & ~first)
+    mixed = states._replace(
+        step_count=jax.random.randint(k_count, (batch,), 0, env.max_steps),
+        terminated=jax.random.bernoulli(k_done, 0.2, (batch,)),
+        truncated=jax.random.bernoulli(k_done, 0.1, (batch,)),
+    )
+    all_last = fresh._replace(step_count=jnp.full(batch, last))
+    return [
+        ("clean", clean, in_range),
+        ("one_truncates", one_truncates, in_range),
+        ("one_illegal", one_illegal, in_range),
+        ("mixed", mixed, wild),
+        ("all_at_the_limit", all_last, wild),
+    ]
+
+
+@pytest.mark.parametrize(
+    "make_game",
+    [
+        lambda: Countdown(),
+        lambda: Pairs(),
+        lambda: gamify.registry.load_game("xor_rank", n=3),
+        lambda: gamify.registry.load_game("lights_out", size=3),
+    ],
+    ids=["countdown", "pairs", "xor_rank", "lights_out"],
+)
+def test_step_batch_matches_vmapped_step_bitwise(make_game):
+    env = gamify.Env(make_game())
+    reference = jax.jit(jax.vmap(env.step))
+    batched = jax.jit(env.step_batch)
+    for seed in range(3):
+        for name, states, actions in _step_batch_cases(env, jax.random.key(seed)):
+            want, got = reference(states, actions), batched(states, actions)
+            assert jax.tree.structure(want) == jax.tree.structure(got)
+            for w, g in zip(jax.tree.leaves(want), jax.tree.leaves(got), strict=True):
+                assert w.dtype == g.dtype and w.shape == g.shape, name
+                np.testing.assert_array_equal(
+                    np.asarray(w).view(np.uint8), np.asarray(g).view(np.uint8), err_msg=f"{name}, seed {seed}"
+                )
+
+
+def test_step_batch_skips_rewards_no_live_state_needs():
+    calls = []
+
+    class Loud(Countdown):
+        def truncation_reward(self, state):
+            jax.debug.callback(lambda: calls.append("truncation"))
+            return super().truncation_reward(state)
+
+        def illegal_action_reward(self, state, steps_left):
+            jax.debug.callback(lambda: calls.append("illegal"))
+            return -steps_left.astype(jnp.float32)
+
+    env = gamify.Env(Loud(start=9, max_steps=4))
+    step = jax.jit(env.step_batch)
+    states = jax.vmap(env.init)(jax.random.split(KEY, 2))
+    jax.block_until_ready(step(states, jnp.array([0, 1], jnp.int32)))
+    assert calls == []
+    ended = states._replace(terminated=jnp.array([True, False]), step_count=jnp.array([3, 0], jnp.int32))
+    jax.block_until_ready(
+        step(ended, jnp.array([7, 0], jnp.int32))
+    )  # the illegal action and the limit hit a dead state
+    assert calls == []
+    jax.block_until_ready(
+        step(states._replace(step_count=jnp.array([3, 0], jnp.int32)), jnp.array([0, 1], jnp.int32))
+    )
+    assert calls == ["truncation"]
+    calls.clear()
+    jax.block_until_ready(step(states, jnp.array([0, 7], jnp.int32)))
+    assert calls == ["illegal"]
