@@ -42,11 +42,12 @@ Array = jax.Array
 
 FIELDS = ("z2", "z")
 ACTION_KINDS = ("factored", "flat")
+REWARD_KINDS = ("shaped", "terminal")
 DEFAULT_COEFFICIENTS = {"z2": (0, 1), "z": (-2, -1, 0, 1, 2)}
 MAX_FLAT_ACTIONS = 2**17  # a flat policy head larger than this is better factored
 MAX_TOKEN_VALUES = 2**16  # |F|^chunk, the vocabulary of one token
 DEFAULT_TOKEN_VALUES = 30  # default chunk: the largest with |F|^chunk <= 30 (z2: 16, {-2..2}: 25)
-MAX_CELLS = 2**22  # I*J*K*(1 + history), the observation's size
+MAX_CELLS = 2**22  # I*J*K*(2 + history), the observation's size (at most)
 PRIMES = (46337, 46327, 46309)  # the largest primes below sqrt(2^31)
 _CERTIFIED_LOG2 = sum(math.log2(prime) for prime in PRIMES) - 1.0  # one bit for float32 rounding
 _INT32_MAX = 2**31 - 1
@@ -57,6 +58,8 @@ _SIGNS = ((1, 1), (1, -1), (-1, 1), (-1, -1))  # sign twins (a·u, b·v, ab·w) 
 class TensorState(NamedTuple):
     residual: Array  # [I, J, K] int8 (z2) or int32 (z): what is still to be written
     recent_terms: Array  # [history, I, J, K] same dtype: the last moves' u⊗v⊗w, most recent first
+    charged: Array  # int32, the residual's rank bound already paid in rewards (shaped rewards)
+    basis: tuple  # (A, B, C): the game plays (A⊗B⊗C)·target; identities when not changed
 
 
 class TensorDecomposition(gamify.Game[TensorState]):
@@ -84,6 +87,21 @@ class TensorDecomposition(gamify.Game[TensorState]):
         |F|^chunk <= 30: 4 for z2, 2 for -2..2, 3 for -1..1).
       actions: ``"factored"`` (default) or ``"flat"``: every legal term is one action,
         allowed up to 2^17 of them (⟨2,2,2⟩ over z2 has 15³ = 3375).
+      change_of_basis: the probability that a game starts from the target in a random
+        basis, (A⊗B⊗C)·T with A, B, C random invertible matrices over GF(2) (z2) or
+        random signed permutations over Z (they keep every factor's entries in a
+        symmetric F; plain permutations for an asymmetric F). A decomposition of that
+        tensor maps back to one of T of the same rank (:meth:`solution`). AlphaTensor's
+        augmentation: every game is a different puzzle with the same answer, which lets
+        search escape the standard basis's pull towards the naive algorithm. Default 0 (the target as given).
+      rewards: ``"shaped"`` (default) or ``"terminal"``. Both give every finished game the
+        same return: minus (moves + the rank bound of the last residual). ``"terminal"``
+        pays the bound only when the step limit ends the game (AlphaTensor's rule);
+        ``"shaped"`` pays it as it changes: a move's reward is -1 - (bound after - bound
+        before), and the first move also pays the start's bound. Search then sees a
+        move's effect on the bound at once instead of at the step limit (potential-based
+        shaping, Ng et al. 1999: the best moves are the same). It costs one bound per
+        move; the bound is still only a bound: greedy on it stalls at rank 8 for ⟨2,2,2⟩.
 
     Sign forms: over Z, u⊗v⊗w = (-u)⊗(-v)⊗w = (-u)⊗v⊗(-w) = u⊗(-v)⊗(-w). Exactly one
     of these forms is legal: the first, in that order, of the forms of (u0, v0, w0)
@@ -99,9 +117,12 @@ class TensorDecomposition(gamify.Game[TensorState]):
     Flat actions: the legal terms, ordered by u, then v, then w, each vector by its
     base-|F| number (entry 0 least significant); the legal mask is all True.
 
-    Observation: float32 [I, J, K, 1 + history]: channel 0 is the residual, unscaled
-    (its integer entries as they are, also over z), channels 1.. the last ``history``
-    moves' rank-one terms, most recent first, zeros before the first moves.
+    Observation: float32 [I, J, K, 1 + history (+ 1 with shaped rewards)]: channel 0 is
+    the residual, unscaled (its integer entries as they are, also over z), channels 1..
+    the last ``history`` moves' rank-one terms, most recent first, zeros before the first
+    moves; with shaped rewards a last channel holds the bound already paid divided by
+    max_steps (a value is that minus the rank to come, so the network need not
+    compute the bound itself).
     """
 
     name = "tensor_decomposition"
@@ -122,12 +143,19 @@ class TensorDecomposition(gamify.Game[TensorState]):
         history: int = 2,
         chunk: int | None = None,
         actions: str = "factored",
+        rewards: str = "shaped",
+        change_of_basis: float = 0.0,
     ):
         if field not in FIELDS:
             raise _error(f"field must be one of {', '.join(FIELDS)}, got {field!r}")
         if actions not in ACTION_KINDS:
             raise _error(f"actions must be 'factored' or 'flat', got {actions!r}")
-        self.field, self.actions = field, actions
+        if rewards not in REWARD_KINDS:
+            raise _error(f"rewards must be 'shaped' or 'terminal', got {rewards!r}")
+        if not 0.0 <= change_of_basis <= 1.0:
+            raise _error(f"change_of_basis is a probability in [0, 1], got {change_of_basis}")
+        self.field, self.actions, self.rewards = field, actions, rewards
+        self.change_of_basis = float(change_of_basis)
         self.coefficients = _check_coefficients(coefficients, field)
         if target is None:
             self.matmul = tuple(
@@ -139,7 +167,7 @@ class TensorDecomposition(gamify.Game[TensorState]):
             self.target = _check_target(_load_target(target), field)
         self.shape = self.target.shape
         self.history = _check_int("history", history, 0)
-        cells = math.prod(self.shape) * (1 + self.history)
+        cells = math.prod(self.shape) * (2 + self.history)
         if cells > MAX_CELLS:
             raise _error(f"the observation would have {cells} cells (limit {MAX_CELLS})")
         if max_steps is None:
@@ -166,8 +194,19 @@ class TensorDecomposition(gamify.Game[TensorState]):
     # ---- the game (pure JAX) ----------------------------------------------------------------------
 
     def init(self, key: Array) -> TensorState:
-        del key  # a fixed target
-        return self._start(jnp.asarray(self.target, self._dtype))
+        target = jnp.asarray(self.target, jnp.int32)
+        if not self.change_of_basis:
+            return self._start(target.astype(self._dtype))
+        use_key, *keys = jax.random.split(key, 4)
+        use = jax.random.uniform(use_key) < self.change_of_basis
+        basis = tuple(
+            jnp.where(use, self._random_basis(k, size), jnp.eye(size, dtype=jnp.int32))
+            for k, size in zip(keys, self.shape, strict=True)
+        )
+        residual = jnp.einsum("ia,jb,kc,abc->ijk", *basis, target)
+        if self.field == "z2":
+            residual = residual % 2
+        return self._start(residual.astype(self._dtype), basis)
 
     def step(self, state: TensorState, action: Array) -> tuple[TensorState, Array, Array]:
         term = self._term(action).astype(self._dtype)
@@ -175,11 +214,19 @@ class TensorDecomposition(gamify.Game[TensorState]):
         if self.field == "z2":
             residual = residual % 2
         recent = jnp.concatenate([term[None], state.recent_terms[:-1]])[: self.history]
-        return TensorState(residual, recent), jnp.float32(-1.0), ~jnp.any(residual)
+        state = state._replace(residual=residual, recent_terms=recent)
+        if self.rewards == "terminal":
+            return state, jnp.float32(-1.0), ~jnp.any(residual)
+        bound = slice_rank_bound(residual, self.field)
+        reward = (-1 - (bound - state.charged)).astype(jnp.float32)
+        return state._replace(charged=bound), reward, bound == 0
 
     def observe(self, state: TensorState) -> Array:
-        """float32[I, J, K, 1 + history]: the residual, then the recent terms (see the class)."""
+        """float32[I, J, K, C]: the residual, the recent terms, the bound paid (see the class)."""
         channels = jnp.concatenate([state.residual[None], state.recent_terms]).astype(jnp.float32)
+        if self.rewards == "shaped":
+            paid = jnp.full((1, *self.shape), state.charged / self.max_steps, jnp.float32)
+            channels = jnp.concatenate([channels, paid])
         return jnp.moveaxis(channels, 0, -1)
 
     def is_legal(self, state: TensorState, action: Array) -> Array:
@@ -194,6 +241,8 @@ class TensorDecomposition(gamify.Game[TensorState]):
         return jnp.ones(self.action_space.num_actions, jnp.bool_)
 
     def truncation_reward(self, state: TensorState) -> Array:
+        if self.rewards == "shaped":  # already paid
+            return jnp.float32(0.0)
         return -slice_rank_bound(state.residual, self.field).astype(jnp.float32)
 
     def illegal_action_reward(self, state: TensorState, steps_left: Array) -> Array:
@@ -202,10 +251,9 @@ class TensorDecomposition(gamify.Game[TensorState]):
         At least as bad as the default (which pays the bound of this residual) and free:
         the Env evaluates this on every step, and the search never plays an illegal move.
         """
-        del state
         num_i, num_j, num_k = self.shape
         worst = min(num_i * min(num_j, num_k), num_j * min(num_i, num_k), num_k * min(num_i, num_j))
-        return -(steps_left + worst).astype(jnp.float32)
+        return (state.charged - steps_left - worst).astype(jnp.float32)  # charged: refunded
 
     def demonstration(self, key: Array) -> tuple[TensorState, Array, Array]:
         """A random sum of 1..max_steps random legal terms, and those terms as the moves that clear it."""
@@ -220,8 +268,25 @@ class TensorDecomposition(gamify.Game[TensorState]):
             residual = residual % 2
         return self._start(residual.astype(self._dtype)), actions, length
 
-    def _start(self, residual: Array) -> TensorState:
-        return TensorState(residual, jnp.zeros((self.history, *self.shape), self._dtype))
+    def _start(self, residual: Array, basis: tuple | None = None) -> TensorState:
+        if basis is None:
+            basis = tuple(jnp.eye(size, dtype=jnp.int32) for size in self.shape)
+        recent = jnp.zeros((self.history, *self.shape), self._dtype)
+        return TensorState(residual, recent, jnp.int32(0), tuple(b.astype(self._dtype) for b in basis))
+
+    def _random_basis(self, key: Array, size: int) -> Array:
+        """int32[size, size]: invertible over GF(2) (P·L·U, unit triangular L, U) or a signed permutation."""
+        perm_key, low_key, up_key = jax.random.split(key, 3)
+        perm = jax.random.permutation(perm_key, jnp.eye(size, dtype=jnp.int32))
+        if self.field == "z":
+            if set(self.coefficients) != {-c for c in self.coefficients}:
+                return perm  # signs could take factors out of an asymmetric F
+            signs = 2 * jax.random.bernoulli(low_key, shape=(size, 1)).astype(jnp.int32) - 1
+            return perm * signs
+        eye = jnp.eye(size, dtype=jnp.int32)
+        low = jnp.tril(jax.random.bernoulli(low_key, shape=(size, size)).astype(jnp.int32), -1) + eye
+        up = jnp.triu(jax.random.bernoulli(up_key, shape=(size, size)).astype(jnp.int32), 1) + eye
+        return perm @ low @ up % 2
 
     def _values(self, action: Array) -> Array:
         """int32[I+J+K]: the entries of u, v, w of an action, concatenated."""
@@ -306,6 +371,18 @@ class TensorDecomposition(gamify.Game[TensorState]):
         tokens = np.zeros(self.action_space.num_tokens, np.int64)
         np.add.at(tokens, self._token_of, np.concatenate(digits) * self._power)
         return tokens.astype(np.int32)
+
+    def solution(self, final: TensorState, actions) -> np.ndarray:
+        """The moves as terms of the target itself: each factor mapped back through the
+        game's basis (A⁻¹u, B⁻¹v, C⁻¹w), in legal sign form. Unchanged without a basis change."""
+        shape = () if self.actions == "flat" else (self.action_space.num_tokens,)
+        actions = np.asarray(actions).reshape(-1, *shape)
+        inverses = [_basis_inverse(np.asarray(b, np.int64), self.field) for b in final.basis]
+        moved = [
+            self.encode(*(inverse @ x for inverse, x in zip(inverses, self.decode(a), strict=True)))
+            for a in actions
+        ]
+        return np.asarray(moved, np.int32).reshape(actions.shape)
 
     def describe(self, actions) -> str:
         """The terms as products m_r = (…) * (…), the target's entries as sums of them, and the verdict."""
@@ -564,6 +641,21 @@ def _linear(coefficients: np.ndarray, names: list[str]) -> str:
 
 
 # ---- argument checks ------------------------------------------------------------------------------
+
+
+def _basis_inverse(matrix: np.ndarray, field: str) -> np.ndarray:
+    """The inverse of a basis matrix: over GF(2) by Gauss-Jordan, over Z a signed permutation's transpose."""
+    if field == "z":
+        return matrix.T
+    size = len(matrix)
+    work = np.concatenate([matrix % 2, np.eye(size, dtype=np.int64)], axis=1)
+    for col in range(size):
+        pivot = col + int(np.flatnonzero(work[col:, col])[0])
+        work[[col, pivot]] = work[[pivot, col]]
+        for row in np.flatnonzero(work[:, col]):
+            if row != col:
+                work[row] ^= work[col]
+    return work[:, size:]
 
 
 def _error(message: str) -> ValueError:

@@ -2,9 +2,10 @@
 
 AlphaTensor's second source of data besides self-play: sample a random
 decomposition, sum it into a target, and teach the network to take it apart
-again. A game opts in with ``Game.demonstration(key)``; the demonstrated move is
-the policy target (one-hot over actions, or the first of the K candidate slots
-for factored games) and the episode's return-to-go is the value target.
+again. A game opts in with ``Game.demonstration(key)``. The policy target at a step is
+uniform over all the demonstration's moves not yet played, since any order of
+them solves the episode (for factored games they fill the K candidate slots, the
+first K if more remain); the episode's return-to-go is the value target.
 """
 
 from __future__ import annotations
@@ -40,13 +41,21 @@ def make_demonstrations(env: Env, num_games: int, num_samples: int):
 
         steps = jnp.arange(env.max_steps, dtype=jnp.int32)
         _, (obs, time_left, valid, action, rewards) = jax.lax.scan(move, states, (steps, moves))
+        # remaining[t, b, j]: move j of game b is still to be played at step t.
+        remaining = (steps[None, :] >= steps[:, None])[:, None, :] & (steps < lengths[:, None])[None]
         if env.factored:
-            candidates = jnp.zeros(action.shape[:2] + (num_samples,) + action.shape[2:], jnp.int32)
-            candidates = candidates.at[:, :, 0].set(action)
-            weights = jnp.zeros(action.shape[:2] + (num_samples,), jnp.float32).at[:, :, 0].set(1.0)
+            # Slot k at step t holds move t + k (cyclically; slots past the end get weight 0).
+            index = (steps[:, None] + jnp.arange(num_samples)[None, :]) % env.max_steps  # [L, K]
+            candidates = jnp.swapaxes(actions[:, index], 0, 1)  # [L, B, K, T]
+            index = jnp.broadcast_to(index[:, None], remaining.shape[:2] + index.shape[1:])
+            weights = jnp.take_along_axis(remaining, index, axis=2)
+            once = jnp.arange(num_samples) < env.max_steps  # K > L: later slots wrap onto moves again
+            weights = (weights & once).astype(jnp.float32)
         else:
             candidates = jnp.zeros(action.shape + (0, 0), jnp.int32)
-            weights = jax.nn.one_hot(action, env.action_space.num_actions)
+            one_hot = jax.nn.one_hot(actions, env.action_space.num_actions)
+            weights = jnp.einsum("tbj,bja->tba", remaining.astype(jnp.float32), one_hot)
+        weights = weights / jnp.maximum(weights.sum(-1, keepdims=True), 1.0)
         return examples_from(make_trajectory(obs, time_left, action, weights, candidates, rewards, valid))
 
     return demonstrations

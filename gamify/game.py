@@ -124,6 +124,16 @@ class Game(abc.ABC, Generic[S]):
         del state
         return jnp.float32(0.0)
 
+    def solution(self, final: S, actions: Any) -> Any:
+        """A finished game's moves (numpy), as a solution of the puzzle the game stands for.
+
+        Games that start from a disguised puzzle (e.g. the tensor game in a random
+        basis) map the moves back, using the game's ``final`` state; the default
+        returns ``actions`` unchanged. Everything shown or saved goes through this.
+        """
+        del final
+        return actions
+
     def describe(self, actions: Any) -> str:
         """Human-readable text for a solution (a numpy array of actions), used by the CLI."""
         return "\n".join(f"{i + 1:3d}: {a}" for i, a in enumerate(actions.tolist()))

@@ -59,6 +59,11 @@ class SearchConfig:
     sample_temperature: float = 1.0  # beta ∝ pi^(1/T) when drawing candidates
     oversample: int = 2  # up to oversample*K draws when some are illegal; keep the first K legal
     gumbel_scale: float = 1.0  # 0 gives a deterministic (evaluation) search
+    # Flat games: add this times each root action's immediate reward to its prior logit
+    # (a one-ply full-width look at the root: every legal action is stepped once, no
+    # network call). 0 turns it off. With Gumbel top-k sampling of the considered
+    # actions, the best-rewarded actions are considered first, ties broken at random.
+    root_reward_weight: float = 0.0
 
     def __post_init__(self):
         if self.num_simulations < 1:
@@ -75,6 +80,8 @@ class SearchConfig:
             raise ValueError(f"sample_temperature must be > 0, got {self.sample_temperature}")
         if self.gumbel_scale < 0:
             raise ValueError(f"gumbel_scale must be >= 0, got {self.gumbel_scale}")
+        if self.root_reward_weight < 0:
+            raise ValueError(f"root_reward_weight must be >= 0, got {self.root_reward_weight}")
 
 
 class SearchOutput(NamedTuple):
@@ -98,11 +105,16 @@ def _evaluate(env: Env, network: Network, params: Any, states: EnvState) -> tupl
     return network.evaluate(params, obs, jax.vmap(env.time_left)(states))
 
 
-def _flat_fns(env: Env, network: Network):
+def _flat_fns(env: Env, network: Network, config: SearchConfig):
+    actions = jnp.arange(env.action_space.num_actions, dtype=jnp.int32)
+
     def root_fn(params, rng_key, states):
         del rng_key
         value, logits = _evaluate(env, network, params, states)
         invalid = ~jax.vmap(env.legal_action_mask)(states)
+        if config.root_reward_weight:
+            rewards = jax.vmap(lambda s: jax.vmap(lambda a: env.step(s, a).reward)(actions))(states)
+            logits = logits + config.root_reward_weight * rewards
         root = mctx.RootFnOutput(prior_logits=logits, value=_where_done(states.done, value), embedding=states)
         return root, invalid
 
@@ -221,7 +233,7 @@ def search_functions(env: Env, network: Network, config: SearchConfig):
     ``recurrent_fn`` has mctx's signature. Embeddings are batched :class:`EnvState`
     (flat) or :class:`SampledEmbedding` (factored).
     """
-    return _sampled_fns(env, network, config) if env.factored else _flat_fns(env, network)
+    return _sampled_fns(env, network, config) if env.factored else _flat_fns(env, network, config)
 
 
 def make_search(env: Env, network: Network, config: SearchConfig = SearchConfig()) -> SearchFn:

@@ -125,6 +125,7 @@ class TrainState(NamedTuple):
     best_actions: Array  # [L] or [L, T], moves of the best game (padded with -1)
     best_length: Array  # int32, moves in the best game
     best_solved: Array  # bool, the best game ended by the game's own rules (not the step limit)
+    best_final: Any  # the game state at the end of the best game (for Game.solution)
 
 
 def _track_best(state: TrainState, final: EnvState, actions: Array, valid: Array) -> TrainState:
@@ -140,6 +141,7 @@ def _track_best(state: TrainState, final: EnvState, actions: Array, valid: Array
         best_actions=jnp.where(better, moves, state.best_actions),
         best_length=jnp.where(better, valid[:, i].sum().astype(jnp.int32), state.best_length),
         best_solved=jnp.where(better, final.terminated[i], state.best_solved),
+        best_final=jax.tree.map(lambda x, old: jnp.where(better, x[i], old), final.game, state.best_final),
     )
 
 
@@ -171,7 +173,8 @@ class Trainer:
 
     def init(self) -> TrainState:
         init_key, env_key, shape_key = jax.random.split(self._key("init"), 3)
-        obs = self.env.observe(self.env.init(env_key))[None]
+        start = self.env.init(env_key)
+        obs = self.env.observe(start)[None]
         params = self.network.init(init_key, obs, jnp.ones((1,), jnp.float32))
         trajectory = jax.eval_shape(self._selfplay, params, shape_key).trajectory
         example = replay.Example(
@@ -193,6 +196,7 @@ class Trainer:
             best_actions=jnp.full(action_shape, -1, jnp.int32),
             best_length=jnp.int32(0),
             best_solved=jnp.bool_(False),
+            best_final=start.game,
         )
 
     def _iterate(self, state: TrainState) -> tuple[TrainState, dict]:
@@ -249,6 +253,7 @@ def best_solution(trainer: Trainer, state: TrainState) -> dict | None:
     if not math.isfinite(best):
         return None
     actions = np.asarray(state.best_actions)[: int(state.best_length)]
+    actions = np.asarray(trainer.game.solution(jax.device_get(state.best_final), actions))
     return {
         "return": best,
         "length": int(state.best_length),

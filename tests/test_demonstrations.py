@@ -28,12 +28,31 @@ def test_demonstrations_become_examples():
     for game_index in range(16):
         played = moves[game_index]
         np.testing.assert_array_equal(values[:played, game_index], -np.arange(played, 0, -1))
-    np.testing.assert_array_equal(weights[valid][:, 0], 1.0)
-    np.testing.assert_array_equal(weights[valid][:, 1:], 0.0)
-    # The demonstrated action sits in candidate slot 0.
+    # Step t's target is uniform over the moves still to play: slot k holds move t + k.
     _, actions, _ = jax.vmap(game.demonstration)(jax.random.split(jax.random.PRNGKey(0), 16))
+    actions = np.asarray(actions)  # [16, L, T]
     candidates = np.asarray(examples.candidates).reshape(length, 16, 4, 2)
-    np.testing.assert_array_equal(candidates[0, :, 0], np.asarray(actions)[:, 0])
+    for game_index in range(16):
+        played = moves[game_index]
+        for t in range(played):
+            left = min(played - t, 4)
+            np.testing.assert_allclose(weights[t, game_index, :left], 1.0 / left)
+            np.testing.assert_array_equal(weights[t, game_index, left:], 0.0)
+            np.testing.assert_array_equal(candidates[t, game_index, :left], actions[game_index, t : t + left])
+
+
+def test_flat_demonstrations_target_every_move_left():
+    game = load_game("tensor_decomposition", actions="flat", change_of_basis=0.0)
+    env = Env(game)
+    examples, valid = jax.jit(make_demonstrations(env, num_games=4, num_samples=1))(jax.random.PRNGKey(1))
+    _, actions, lengths = jax.vmap(game.demonstration)(jax.random.split(jax.random.PRNGKey(1), 4))
+    weights = np.asarray(examples.action_weights).reshape(game.max_steps, 4, -1)
+    for g in range(4):
+        for t in range(int(lengths[g])):
+            left = np.asarray(actions)[g, t : int(lengths[g])]
+            expected = np.zeros(weights.shape[-1])
+            np.add.at(expected, left, 1.0 / len(left))
+            np.testing.assert_allclose(weights[t, g], expected, atol=1e-6)
 
 
 def test_training_with_demonstrations(tmp_path):

@@ -70,6 +70,12 @@ def z2_flat():
     return played(actions="flat")
 
 
+@pytest.fixture(scope="module")
+def terminal():
+    """AlphaTensor's rule: the bound is paid only at the step limit."""
+    return {"z2": played(rewards="terminal"), "z": played(field="z", rewards="terminal")}
+
+
 def play(p: Played, terms):
     """Plays the terms (u, v, w) through the env; returns the final EnvState."""
     state = p.env.init(jax.random.key(0))
@@ -126,6 +132,7 @@ def test_conforms_matmul(z2, z, z2_flat):
     for p in (z2, z2_flat, z):
         check_game(p.game)
     check_game(TensorDecomposition(2, 2, 3))
+    check_game(TensorDecomposition(rewards="terminal", change_of_basis=0.5))
 
 
 def test_conforms_with_targets_from_files(tmp_path):
@@ -151,7 +158,7 @@ def test_layouts():
     assert game.shape == (4, 6, 6) and game.matmul == (2, 2, 3) and game.max_steps == 12
     assert game.action_space.token_sizes == (16, 16, 4, 16, 4)  # chunks of 4 entries, last of 2
     obs = gamify.Env(game).observe(gamify.Env(game).init(jax.random.key(0)))
-    assert obs.shape == (4, 6, 6, 4) and obs.dtype == jnp.float32
+    assert obs.shape == (4, 6, 6, 5) and obs.dtype == jnp.float32  # + the bound paid (shaped rewards)
     np.testing.assert_array_equal(obs[..., 0], matmul_tensor(2, 2, 3))
     assert not np.asarray(obs[..., 1:]).any()
     assert TensorDecomposition(field="z").action_space.token_sizes == (25,) * 6
@@ -217,6 +224,81 @@ def test_running_out_of_moves_pays_the_rank_bound(z2):
     assert float(final.episode_return) == -8 - left
 
 
+def random_terms(rng, count, coefficients):
+    terms = []
+    while len(terms) < count:
+        u, v, w = (rng.choice(coefficients, 4) for _ in range(3))
+        if u.any() and v.any() and w.any():
+            terms.append((u, v, w))
+    return terms
+
+
+@settings(derandomize=True, max_examples=20, deadline=None)
+@given(seed=st.integers(0, 2**16), count=st.integers(1, 8), field=st.sampled_from(["z2", "z"]))
+def test_shaped_rewards_give_the_same_returns(z2, z, terminal, seed, count, field):
+    """Potential-based shaping: every game ends with the same return under both rules."""
+    shaped = {"z2": z2, "z": z}[field]
+    terms = random_terms(np.random.default_rng(seed), count, shaped.game.coefficients)
+    state, plain = shaped.env.init(jax.random.key(0)), terminal[field].env.init(jax.random.key(0))
+    paid = 0
+    for u, v, w in terms:
+        state = shaped.step(state, shaped.game.encode(u, v, w))
+        plain = terminal[field].step(plain, terminal[field].game.encode(u, v, w))
+        bound = slice_rank_bound_exact(np.asarray(state.game.residual), field)
+        assert float(state.reward) == -1 - (bound - paid)  # a move pays its change of the bound
+        assert float(state.episode_return) == -state.step_count - bound
+        paid = bound
+    assert bool(state.done) == bool(plain.done) and int(state.game.charged) == paid
+    if state.done:
+        assert float(state.episode_return) == float(plain.episode_return)
+    obs = shaped.env.observe(state)
+    np.testing.assert_allclose(obs[..., -1], paid / shaped.game.max_steps)
+
+
+@pytest.fixture(scope="module")
+def in_random_basis():
+    return {field: played(field=field, change_of_basis=1.0) for field in ("z2", "z")}
+
+
+@pytest.mark.parametrize("field", ["z2", "z"])
+def test_change_of_basis_disguises_the_target_and_maps_back(in_random_basis, field):
+    p, plain = in_random_basis[field], played(field=field)
+    starts = set()
+    for seed in range(4):
+        state = p.env.init(jax.random.key(seed))
+        basis = [np.asarray(b, np.int64) for b in state.game.basis]
+        expected = np.einsum("ia,jb,kc,abc->ijk", *basis, matmul_tensor(2, 2, 2))
+        np.testing.assert_array_equal(state.game.residual, expected % 2 if field == "z2" else expected)
+        starts.add(np.asarray(state.game.residual).tobytes())
+        # Strassen carried into the basis solves the disguised game...
+        moves = [p.game.encode(*(b @ np.asarray(x) for b, x in zip(basis, t, strict=True))) for t in STRASSEN]
+        for move in moves:
+            state = p.step(state, move)
+        assert bool(state.terminated) and float(state.episode_return) == -7
+        # ...and its solution, mapped back, solves the target itself.
+        final = play(plain, [plain.game.decode(a) for a in p.game.solution(state.game, np.stack(moves))])
+        assert bool(final.terminated) and float(final.episode_return) == -7
+    assert len(starts) > 1  # different games, different bases
+
+
+def test_no_change_of_basis_keeps_the_target_and_the_moves(z2):
+    state = z2.env.init(jax.random.key(5))
+    np.testing.assert_array_equal(state.game.residual, matmul_tensor(2, 2, 2))
+    moves = np.stack([z2.game.encode(*term) for term in STRASSEN])
+    np.testing.assert_array_equal(z2.game.solution(state.game, moves), moves)
+    with pytest.raises(ValueError, match="probability"):
+        TensorDecomposition(change_of_basis=1.5)
+
+
+def test_shaped_illegal_move_pays_the_worst_return(z2, terminal):
+    for p in (z2, terminal["z2"]):
+        state = p.env.init(jax.random.key(0))
+        state = p.step(state, p.game.encode(*STRASSEN[0]))
+        state = p.step(state, jnp.zeros(p.env.action_space.num_tokens, jnp.int32))  # zero factors
+        assert bool(state.terminated)
+        assert float(state.episode_return) == -8 - 16  # every move wasted, then the largest bound (4·4)
+
+
 # ---- the truncation penalty ------------------------------------------------------------------------
 
 
@@ -225,7 +307,10 @@ def odd_shapes():
     """Non-cubic targets (3, 4, 2): the rank bound pads slices of three different shapes."""
     target = np.zeros((3, 4, 2), np.int64)
     target[0, 0, 0] = 1
-    return {"z2": played(target=target), "z": played(target=target, field="z")}
+    return {
+        "z2": played(target=target, rewards="terminal"),
+        "z": played(target=target, field="z", rewards="terminal"),
+    }
 
 
 def sparse_tensors(low, high):
@@ -248,8 +333,8 @@ def test_rank_bound_z_is_exact(odd_shapes, residual):
     assert bound == slice_bound_exact(residual) == slice_rank_bound_exact(residual, "z")
 
 
-def test_rank_bound_is_a_rank_bound(z2, z):
-    for p in (z2, z):
+def test_rank_bound_is_a_rank_bound(terminal):
+    for p in terminal.values():
         assert -float(p.truncation_reward(p.game.init(jax.random.key(0)))) == 8  # ⟨2,2,2⟩ has rank 7
         rank_one = np.einsum("i,j,k->ijk", [1, 0, 0, 0], [1, 1, 0, 1], [0, 1, 1, 1])
         assert -float(p.truncation_reward(with_residual(p, rank_one))) == 1
