@@ -34,14 +34,14 @@ CASES = {
 }
 
 
-def run_case(name: str, seed: int, budget: str, out: Path, preset: str) -> dict:
+def run_case(name: str, seed: int, budget: str, out: Path, preset: str, extra: list[str]) -> dict:
     (n, m, p), field, coefficients, target = CASES[name]
     run_dir = out / f"{name}-seed{seed}"
     argv = ["gamify", "search", "matmul", str(n), str(m), str(p), "--field", field]
     argv += ["--target-rank", str(target), "--budget", budget, "--seed", str(seed)]
-    argv += ["--out", str(run_dir), "--preset", preset, "--quiet"]
+    argv += ["--out", str(run_dir), "--preset", preset, "--quiet", *extra]
     if coefficients:
-        argv += ["--coefficients", coefficients]
+        argv.append(f"--coefficients={coefficients}")  # "=": argparse reads "-1,..." as an option
     start = time.monotonic()
     done = subprocess.run(argv, capture_output=True, text=True)
     wall = time.monotonic() - start
@@ -87,11 +87,14 @@ def main() -> int:
     parser.add_argument("--preset", default="cpu")
     parser.add_argument("--out", type=Path, required=True, help="folder for the run directories")
     parser.add_argument("--json", type=Path, help="also write the rows as JSON here")
+    parser.add_argument(
+        "--extra", default="", help="more gamify search options per run (ablations), e.g. --change-of-basis=0"
+    )
     args = parser.parse_args()
     rows = []
     for name in args.cases:
         for seed in args.seeds:
-            rows.append(run_case(name, seed, args.budget, args.out, args.preset))
+            rows.append(run_case(name, seed, args.budget, args.out, args.preset, args.extra.split()))
             print(json.dumps(rows[-1]), file=sys.stderr, flush=True)
     print(table(rows))
     if args.json:

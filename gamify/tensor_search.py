@@ -16,7 +16,9 @@ import numpy as np
 
 GAME = "tensor_decomposition"
 PRESETS = ("cpu", "gpu", "tiny")
-AUTO_FLAT_LIMIT = 20_000  # ⟨2,2,2⟩ z2: 3,375 terms, ⟨2,2,3⟩ z2: 14,175; ⟨2,2,2⟩ over {-1,0,1}: 128,000
+# Flat (one action per term) up to this many terms: ⟨2,2,2⟩ z2 has 3,375; ⟨2,2,3⟩ z2
+# (59,535) and ⟨2,2,2⟩ over {-1,0,1} (128,000) are factored.
+AUTO_FLAT_LIMIT = 20_000
 
 
 def preset(name: str):
@@ -133,7 +135,7 @@ def add_parser(commands) -> None:
             "--coefficients",
             type=_integers,
             metavar="F",
-            help="factor entries allowed over z, comma-separated, e.g. -1,0,1 (default -2..2)",
+            help="factor entries allowed over z, comma-separated, e.g. --coefficients=-1,0,1 (default -2..2)",
         )
         sub.add_argument(
             "--change-of-basis",
@@ -141,6 +143,13 @@ def add_parser(commands) -> None:
             default=1.0,
             metavar="P",
             help="probability that a game starts in a random basis (AlphaTensor's augmentation; 1.0)",
+        )
+        sub.add_argument(
+            "--root-reward-weight",
+            type=float,
+            metavar="W",
+            help="flat actions: weight of each root move's immediate reward in its prior (preset: 10; "
+            "0 = the network's prior alone)",
         )
         sub.add_argument("--quiet", action="store_true", help="no progress display")
 
@@ -220,6 +229,9 @@ def run_search(args) -> int:
         config = record["train"]
     else:
         config = dataclasses.replace(preset(args.preset), seed=args.seed)
+        if args.root_reward_weight is not None:
+            search = dataclasses.replace(config.search, root_reward_weight=args.root_reward_weight)
+            config = dataclasses.replace(config, search=search)
     game = load_game(GAME, **game_args)
     if args.target_rank is not None and not 1 <= args.target_rank <= game.max_steps:
         raise UsageError(
