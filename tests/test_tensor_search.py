@@ -33,6 +33,8 @@ def test_search_tensor_writes_a_verified_scheme(tmp_path, capsys):
         (["matmul", "0", "2", "2"], "tensor_decomposition"),
         (["tensor", "{tmp}/missing.npy"], "missing.npy"),
         (["matmul", "2", "2", "2", "--resume", "--out", "{tmp}/none"], "holds no run"),
+        (["matmul", "2", "2", "2", "--field", "z", "--coefficients=0,1,1"], "distinct"),
+        (["matmul", "2", "2", "2", "--root-reward-weight", "-1"], "root_reward_weight"),
     ],
 )
 def test_search_bad_input(tmp_path, capsys, argv, message):
