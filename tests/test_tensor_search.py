@@ -45,3 +45,15 @@ def test_search_bad_input(tmp_path, capsys, argv, message):
     err = capsys.readouterr().err
     assert code == 2 and err.startswith("gamify: error:") and message in err, err
     assert len(err.strip().splitlines()) == 1
+
+
+def test_search_finds_a_rank_7_scheme_for_2x2_matrices(tmp_path, capsys):
+    """The headline: ⟨2,2,2⟩ over Z2 from scratch with the default settings (seed 0 needed
+    64 games, ~20 s, on a 2-core CPU; the budget leaves room for slower machines)."""
+    out = tmp_path / "strassen"
+    argv = ["search", "matmul", "2", "2", "2", "--field", "z2", "--target-rank", "7", "--quiet"]
+    code = main([*argv, "--budget", "4m", "--out", str(out)])
+    printed = capsys.readouterr().out
+    assert code == 0 and "rank 7 decomposition, verified exactly over Z2" in printed, printed
+    scheme = read_scheme(out / "scheme.exp")
+    assert scheme.rank == 7 and scheme.verify().ok
