@@ -113,8 +113,12 @@ def _flat_fns(env: Env, network: Network, config: SearchConfig):
         value, logits = _evaluate(env, network, params, states)
         invalid = ~jax.vmap(env.legal_action_mask)(states)
         if config.root_reward_weight:
-            rewards = jax.vmap(lambda s: jax.vmap(lambda a: env.step(s, a).reward)(actions))(states)
-            logits = logits + config.root_reward_weight * rewards
+            # One flat batch of B*A children: step_batch then pays for truncation and
+            # illegal-action rewards only when some child needs them.
+            num_states, num_actions = logits.shape
+            children = jax.tree.map(lambda x: jnp.repeat(x, num_actions, axis=0), states)
+            rewards = env.step_batch(children, jnp.tile(actions, num_states)).reward
+            logits = logits + config.root_reward_weight * rewards.reshape(num_states, num_actions)
         root = mctx.RootFnOutput(prior_logits=logits, value=_where_done(states.done, value), embedding=states)
         return root, invalid
 

@@ -119,6 +119,20 @@ def test_illegal_actions_never_pay_in_flat_search():
         states = jax.vmap(env.step)(states, out.action)
 
 
+def test_root_reward_weight_adds_each_root_moves_reward():
+    """Flat games: prior logit += W * the reward of stepping that move (step limit included)."""
+    env, network, params, _ = build(Reach(target=10, max_steps=3))
+    states = jax.vmap(env.init)(jax.random.split(jax.random.PRNGKey(0), 3))
+    states = jax.vmap(env.step)(states, jnp.array([0, 1, 2]))  # at 1, 2, 3 with 2 moves left
+    states = jax.vmap(env.step)(states, jnp.array([3, 3, 0]))  # at 5, 6, 4: the next move truncates
+    root = lambda config: search_functions(env, network, config)[0](params, None, states)[0]
+    plain, weighted = root(SearchConfig()), root(SearchConfig(root_reward_weight=2.0))
+    actions = jnp.arange(4)
+    rewards = jax.vmap(lambda s: jax.vmap(lambda a: env.step(s, a).reward)(actions))(states)
+    assert float(rewards.min()) < -1  # truncation rewards are part of it
+    np.testing.assert_allclose(weighted.prior_logits - plain.prior_logits, 2.0 * rewards, rtol=1e-6)
+
+
 def test_search_does_not_retrace():
     env = gamify.Env(Reach(factored=True))
     network = make_network(env.action_space, SMALL_NET)
