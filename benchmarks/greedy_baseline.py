@@ -1,12 +1,13 @@
 """Baseline without learning: greedy play on the slice-rank bound, ties broken at random.
 
-Plays ⟨2,2,2⟩ over Z2 (every one of the 3,375 rank-one terms tried at every move;
-the move that leaves the smallest bound is played, a random one among ties) from the
-matmul tensor in the standard basis and from the tensor in a random basis
-(random invertible A, B, C over GF(2), as ``TensorDecomposition(change_of_basis=1)``),
-and counts the ranks reached (moves + the bound left after at most 8 moves). This is
-the "greedy search over GF(2) rank bounds" that stalls at the naive rank 8, and it
-shows why gamify's search plays in random bases.
+Plays ⟨2,2,2⟩ over Z2 with the tensor game itself (flat actions, shaped rewards): at
+every move all 3,375 terms are stepped and one with the best reward, i.e. the
+smallest bound left, is played (a random one among ties), at most 8 moves. Games
+start from the matmul tensor in the standard basis, or in a random basis exactly as
+``TensorDecomposition(change_of_basis=1)`` draws it. The rank reached is minus the
+game's return (moves + the bound left). This is the "greedy search over GF(2) rank
+bounds" that stalls at the naive rank 8, and it shows why gamify's search plays in
+random bases.
 
     python benchmarks/greedy_baseline.py --games 1000
 """
@@ -14,56 +15,36 @@ shows why gamify's search plays in random bases.
 from __future__ import annotations
 
 import argparse
-import itertools
 import time
 from collections import Counter
 
+import jax
+import jax.numpy as jnp
 import numpy as np
 
-from gamify.tensor import matmul_tensor
+from gamify import Env
+from gamify.games.tensor_decomposition import TensorDecomposition
 
 
-def gf2_rank(matrix: np.ndarray) -> int:
-    m, rank = matrix.copy() % 2, 0
-    for col in range(m.shape[1]):
-        pivots = [i for i in range(rank, m.shape[0]) if m[i, col]]
-        if not pivots:
-            continue
-        m[[rank, pivots[0]]] = m[[pivots[0], rank]]
-        for i in range(m.shape[0]):
-            if i != rank and m[i, col]:
-                m[i] ^= m[rank]
-        rank += 1
-    return rank
+def greedy_games(change_of_basis: float, num_games: int, seed: int) -> np.ndarray:
+    """The ranks reached by ``num_games`` greedy games."""
+    env = Env(TensorDecomposition(actions="flat", change_of_basis=change_of_basis))
+    actions = jnp.arange(env.action_space.num_actions, dtype=jnp.int32)
 
+    def move(state, key):
+        children = jax.tree.map(lambda x: jnp.repeat(x[None], len(actions), axis=0), state)
+        rewards = env.step_batch(children, actions).reward
+        choice = jax.random.categorical(key, jnp.where(rewards == rewards.max(), 0.0, -jnp.inf))
+        return env.step(state, choice), None  # a no-op once the game is over
 
-# GF(2) rank of every 4x4 0/1 matrix, indexed by its 16 bits (row-major, entry 0 lowest).
-RANK = np.array([gf2_rank(((code >> np.arange(16)) & 1).reshape(4, 4)) for code in range(1 << 16)], np.int8)
-BITS = 1 << np.arange(16)
-VECTORS = np.array([v for v in itertools.product([0, 1], repeat=4) if any(v)])
-TERMS = np.einsum("ai,bj,ck->abcijk", VECTORS, VECTORS, VECTORS).reshape(-1, 4, 4, 4)
+    @jax.jit
+    def play(key):
+        init_key, play_key = jax.random.split(key)
+        final, _ = jax.lax.scan(move, env.init(init_key), jax.random.split(play_key, env.max_steps))
+        return -final.episode_return
 
-
-def bounds(residuals: np.ndarray) -> np.ndarray:
-    """[N, 4, 4, 4] 0/1 -> [N]: min over modes of the sum of the slices' GF(2) ranks."""
-    modes = (residuals, residuals.transpose(0, 2, 1, 3), residuals.transpose(0, 3, 1, 2))
-    return np.min([RANK[mode.reshape(-1, 4, 16) @ BITS].sum(-1) for mode in modes], axis=0)
-
-
-def greedy_rank(start: np.ndarray, rng: np.random.Generator, max_steps: int = 8) -> int:
-    residual, bound, steps = start, bounds(start[None])[0], 0
-    while bound > 0 and steps < max_steps:
-        after = bounds((residual[None] - TERMS) % 2)
-        choice = rng.choice(np.flatnonzero(after == after.min()))
-        residual, bound, steps = (residual - TERMS[choice]) % 2, after[choice], steps + 1
-    return steps + int(bound)
-
-
-def random_invertible(rng: np.random.Generator) -> np.ndarray:
-    while True:
-        matrix = rng.integers(0, 2, (4, 4))
-        if gf2_rank(matrix) == 4:
-            return matrix
+    keys = jax.random.split(jax.random.PRNGKey(seed), num_games)
+    return np.array([int(play(key)) for key in keys])
 
 
 def main() -> None:
@@ -71,18 +52,11 @@ def main() -> None:
     parser.add_argument("--games", type=int, default=1000)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
-    rng = np.random.default_rng(args.seed)
-    target = matmul_tensor(2, 2, 2) % 2
     print("| start | games | ranks reached (rank: games) | rank 7 | seconds |")
     print("|---|---:|---|---:|---:|")
-    for name in ("standard basis", "random basis"):
-        tick, ranks = time.monotonic(), Counter()
-        for _ in range(args.games):
-            start = target
-            if name == "random basis":
-                a, b, c = (random_invertible(rng) for _ in range(3))
-                start = np.einsum("ia,jb,kc,abc->ijk", a, b, c, target) % 2
-            ranks[greedy_rank(start, rng)] += 1
+    for name, change_of_basis in (("standard basis", 0.0), ("random basis", 1.0)):
+        tick = time.monotonic()
+        ranks = Counter(greedy_games(change_of_basis, args.games, args.seed).tolist())
         spread = ", ".join(f"{rank}: {count}" for rank, count in sorted(ranks.items()))
         seconds = time.monotonic() - tick
         print(f"| {name} | {args.games} | {spread} | {100 * ranks[7] / args.games:.1f}% | {seconds:.0f} |")
