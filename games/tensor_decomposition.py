@@ -41,10 +41,13 @@ from gamify.tensor import matmul_tensor
 Array = jax.Array
 
 FIELDS = ("z2", "z")
-ACTION_KINDS = ("factored", "flat")
+ACTION_KINDS = ("factored", "flat", "auto")
 REWARD_KINDS = ("shaped", "terminal")
 DEFAULT_COEFFICIENTS = {"z2": (0, 1), "z": (-2, -1, 0, 1, 2)}
 MAX_FLAT_ACTIONS = 2**17  # a flat policy head larger than this is better factored
+# actions="auto" is flat up to this many terms: ⟨2,2,2⟩ z2 has 3,375; ⟨2,2,3⟩ z2 (59,535) and
+# ⟨2,2,2⟩ over {-1,0,1} (128,000) are factored (a flat replay keeps a dense policy per example).
+AUTO_FLAT_LIMIT = 20_000
 MAX_TOKEN_VALUES = 2**16  # |F|^chunk, the vocabulary of one token
 DEFAULT_TOKEN_VALUES = 30  # default chunk: the largest with |F|^chunk <= 30 (z2: 16, {-2..2}: 25)
 MAX_CELLS = 2**22  # I*J*K*(2 + history), the observation's size (at most)
@@ -86,7 +89,8 @@ class TensorDecomposition(gamify.Game[TensorState]):
       chunk: factor entries per token (factored actions; default the largest with
         |F|^chunk <= 30: 4 for z2, 2 for -2..2, 3 for -1..1).
       actions: ``"factored"`` (default) or ``"flat"``: every legal term is one action,
-        allowed up to 2^17 of them (⟨2,2,2⟩ over z2 has 15³ = 3375).
+        allowed up to 2^17 of them (⟨2,2,2⟩ over z2 has 15³ = 3375); ``"auto"``: flat
+        for at most AUTO_FLAT_LIMIT terms, else factored (``self.actions`` tells which).
       change_of_basis: the probability that a game starts from the target in a random
         basis, (A⊗B⊗C)·T with A, B, C random invertible matrices over GF(2) (z2) or
         random signed permutations over Z (they keep every factor's entries in a
@@ -149,12 +153,12 @@ class TensorDecomposition(gamify.Game[TensorState]):
         if field not in FIELDS:
             raise _error(f"field must be one of {', '.join(FIELDS)}, got {field!r}")
         if actions not in ACTION_KINDS:
-            raise _error(f"actions must be 'factored' or 'flat', got {actions!r}")
+            raise _error(f"actions must be 'factored', 'flat' or 'auto', got {actions!r}")
         if rewards not in REWARD_KINDS:
             raise _error(f"rewards must be 'shaped' or 'terminal', got {rewards!r}")
         if not 0.0 <= change_of_basis <= 1.0:
             raise _error(f"change_of_basis is a probability in [0, 1], got {change_of_basis}")
-        self.field, self.actions, self.rewards = field, actions, rewards
+        self.field, self.rewards = field, rewards
         self.change_of_basis = float(change_of_basis)
         self.coefficients = _check_coefficients(coefficients, field)
         if target is None:
@@ -180,6 +184,10 @@ class TensorDecomposition(gamify.Game[TensorState]):
         if field == "z" and int(np.abs(self.target).max()) + self.max_steps * largest_term > _INT32_MAX:
             raise _error(f"max_steps={self.max_steps} could overflow int32 residuals")
         self._dtype = jnp.int8 if field == "z2" else jnp.int32
+        if actions == "auto":
+            few = _flat_count_at_least(self.shape, len(self.coefficients), field) <= AUTO_FLAT_LIMIT
+            actions = "flat" if few else "factored"
+        self.actions = actions
         if actions == "flat":
             if chunk is not None:
                 raise _error("chunk applies to factored actions only")
@@ -574,11 +582,16 @@ def _token_layout(shape, q: int, chunk: int) -> tuple[np.ndarray, np.ndarray, tu
     return np.asarray(token_of, np.int32), np.asarray(power, np.int32), tuple(sizes)
 
 
+def _flat_count_at_least(shape, q: int, field: str) -> int:
+    """A lower bound on the legal terms (exact over z2): over z one legal per set of sign twins."""
+    nonzero_terms = math.prod(q**size - 1 for size in shape)
+    return nonzero_terms if field == "z2" else -(-nonzero_terms // len(_SIGNS))
+
+
 def _flat_terms(shape, coefficients, field: str) -> tuple[np.ndarray, np.ndarray]:
     """Every legal term as int8[N, I+J+K] entries, and their sorted int64 keys (u, v, w base-|F| codes)."""
     q = len(coefficients)
-    nonzero_terms = math.prod(q**size - 1 for size in shape)
-    at_least = nonzero_terms if field == "z2" else -(-nonzero_terms // len(_SIGNS))  # one legal per twin set
+    at_least = _flat_count_at_least(shape, q, field)
     if at_least > MAX_FLAT_ACTIONS:
         raise _error(
             f"flat actions would be at least {at_least} terms "

@@ -16,9 +16,6 @@ import numpy as np
 
 GAME = "tensor_decomposition"
 PRESETS = ("cpu", "gpu", "tiny")
-# Flat (one action per term) up to this many terms: ⟨2,2,2⟩ z2 has 3,375; ⟨2,2,3⟩ z2
-# (59,535) and ⟨2,2,2⟩ over {-1,0,1} (128,000) are factored.
-AUTO_FLAT_LIMIT = 20_000
 
 
 def preset(name: str):
@@ -129,7 +126,7 @@ def add_parser(commands) -> None:
             choices=["auto", "flat", "factored"],
             default="auto",
             help="one action per term (flat, with a full-width look at the root's rewards) or "
-            f"tokens (factored, sampled search); auto: flat up to {AUTO_FLAT_LIMIT:,} terms",
+            "tokens (factored, sampled search); auto: flat for few terms, e.g. ⟨2,2,2⟩ over z2",
         )
         sub.add_argument(
             "--coefficients",
@@ -189,15 +186,6 @@ def _game_args(args) -> tuple[dict, str]:
     return game_args, f"search-{args.file.stem}-{args.field}"
 
 
-def _auto_actions(game) -> str:
-    """Flat when the terms are few enough to step them all at the root, else factored."""
-    q = len(game.coefficients)
-    terms = np.prod([q**size - 1 for size in game.shape], dtype=float)
-    if game.field == "z":
-        terms /= 4  # one legal sign form per four twins
-    return "flat" if terms <= AUTO_FLAT_LIMIT else "factored"
-
-
 def scheme_from_actions(game, actions: np.ndarray):
     """The rank-one terms of a game's moves as a :class:`Scheme`."""
     from gamify.scheme import Scheme
@@ -217,8 +205,6 @@ def run_search(args) -> int:
     from gamify.registry import load_game
 
     game_args, default_name = _game_args(args)
-    if game_args["actions"] == "auto":
-        game_args["actions"] = _auto_actions(load_game(GAME, **{**game_args, "actions": "factored"}))
     out = args.out or Path("runs") / default_name
     prepare_run_dir(out, args.resume)
     run_dir = train.Run(out)

@@ -164,6 +164,10 @@ def test_layouts():
     assert TensorDecomposition(field="z").action_space.token_sizes == (25,) * 6
     assert TensorDecomposition(field="z", coefficients=(-1, 0, 1)).action_space.token_sizes == (27, 3) * 3
     assert TensorDecomposition(field="z", chunk=4).action_space.token_sizes == (625,) * 3
+    # auto: flat for few terms only
+    assert TensorDecomposition(actions="auto").action_space == gamify.FlatActions(3375)
+    assert TensorDecomposition(2, 2, 3, actions="auto").actions == "factored"  # 59,535 terms
+    assert TensorDecomposition(field="z", coefficients=(-1, 0, 1), actions="auto").actions == "factored"
 
 
 # ---- known schemes played through the env -------------------------------------------------------
@@ -500,7 +504,7 @@ def test_demonstrations_are_legal_sums(fixture, request):
         (dict(chunk=0), "chunk must be an integer >= 1"),
         (dict(field="z", chunk=8), "limit 65536"),
         (dict(actions="flat", chunk=2), "factored actions only"),
-        (dict(actions="tree"), "actions must be 'factored' or 'flat'"),
+        (dict(actions="tree"), "actions must be 'factored', 'flat' or 'auto'"),
         (dict(n=2, m=2, p=3, field="z", actions="flat"), "use actions='factored'"),
         (dict(n=3, m=3, p=3, actions="flat"), "use actions='factored'"),
     ],
