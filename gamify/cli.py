@@ -115,13 +115,15 @@ def _build_parser() -> argparse.ArgumentParser:
     verify = commands.add_parser(
         "verify",
         help="check a scheme file exactly against its matrix-multiplication tensor",
-        description="Read a scheme file and check every Brent equation exactly (over Z, or mod 2 over "
-        "Z2). Prints the format, shape, field and rank, then OK or the first violated equation. "
-        "An .npz archive without --key is checked entry by entry. Exit status: 0 all OK, 1 some "
-        "scheme is wrong, 2 some input could not be read (gamify reads integer schemes only).",
+        description="Read a scheme file and check every Brent equation exactly (over Z, mod 2 over "
+        "Z2, or over Q when a coefficient is a fraction such as 1/2). Prints the format, shape, field "
+        "and rank, then OK or the first violated equation. An .npz archive without --key is checked "
+        "entry by entry. Exit status: 0 all OK, 1 some scheme is wrong, 2 some input could not be read.",
     )
     verify.add_argument("file", metavar="FILE", type=Path, help=".json, .exp, .txt or .npz scheme file")
-    verify.add_argument("--field", choices=["z2", "z"], help="check over this field (default: the file's)")
+    verify.add_argument(
+        "--field", choices=["z2", "z", "q"], help="check over this field (default: the file's)"
+    )
     verify.add_argument("--key", metavar="N,M,P", help="the .npz entry to check (default: every entry)")
     verify.add_argument(
         "--format", help="gamify, perminov-json, perminov-txt, exp or npz (default: from the file)"

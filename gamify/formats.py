@@ -30,8 +30,13 @@ overrides all of these, and ``field="z2"`` reduces integer coefficients mod 2, s
 integer scheme can be checked mod 2; without it, a Z2 file holding a coefficient outside
 {0, 1} is an error.
 
-Only integer schemes are read: a fractional coefficient (e.g. ±1/2 in 27 of DeepMind's
-recombined standard-arithmetic schemes) raises :class:`FractionalCoefficientError`.
+A fractional coefficient (e.g. ±1/2 in 27 of DeepMind's recombined standard-arithmetic
+schemes) makes a scheme over Q (field ``"q"``), read exactly: ``1/2`` in text formats and
+JSON strings, a float in JSON or .npz only when it is a fraction with a denominator up to
+2**20 exactly (0.5, 0.125; 0.1 as the float nearest 1/10 reads as 1/10). Writers write
+fractions the same way (``"1/2"`` in JSON, ``1/2*a11`` in .exp). Asking for ``field="z"``
+or ``"z2"`` (or a file declaring it) with a fractional coefficient raises
+:class:`FractionalCoefficientError`.
 Object arrays in ``.npz`` files are unpickled by a restricted unpickler that builds numpy
 arrays and nothing else, so reading a file cannot run code. Writers replace the target
 file atomically. Writers do not verify: verify a scheme before publishing it.
@@ -76,15 +81,15 @@ class SchemeFormatError(ValueError):
 
 
 class FractionalCoefficientError(SchemeFormatError):
-    """A scheme with a non-integer coefficient: gamify handles integer schemes only."""
+    """A non-integer coefficient where integers were asked for (field "z" or "z2")."""
 
 
 class _Raw(NamedTuple):
     """What a reader found, before the field is settled and the Scheme is built."""
 
-    u: np.ndarray  # [R, I] int64
-    v: np.ndarray  # [R, J] int64
-    w: np.ndarray  # [R, K] int64
+    u: np.ndarray  # [R, I] int64, or object (ints and Fractions) when a coefficient is fractional
+    v: np.ndarray  # [R, J] likewise
+    w: np.ndarray  # [R, K] likewise
     field: str | None  # the field the file declares, if it does
     matmul: tuple[int, int, int] | None
 
@@ -99,30 +104,50 @@ class _Request(NamedTuple):
 # --------------------------------------------------------------------------- shared parsing
 
 
-def _fraction_error(path, value: Fraction, where: str, line: int | None = None, key: str | None = None):
-    reason = f"{where}fractional coefficient {value}: gamify handles integer schemes only"
-    return FractionalCoefficientError(path, reason, line, key)
+_MAX_FLOAT_DENOMINATOR = 1 << 20
 
 
-def _integer(path, value, where: str = "", line: int | None = None) -> int:
-    """One coefficient (int, integral float, or a string like "-2" or "1/2") as an int."""
+def _float_fraction(value: float) -> Fraction | None:
+    """The fraction with denominator ≤ 2**20 whose nearest float is ``value``, or None."""
+    if not np.isfinite(value):
+        return None
+    fraction = Fraction(value).limit_denominator(_MAX_FLOAT_DENOMINATOR)
+    return fraction if float(fraction) == value else None
+
+
+def _number(path, value, where: str = "", line: int | None = None) -> int | Fraction:
+    """One coefficient (int, float, or a string like "-2" or "1/2"): an int, or a Fraction if not whole."""
     prefix = f"{where}: " if where else ""
-    if isinstance(value, str) and re.fullmatch(r"[-+]?\d+(/\d+)?", value.strip()):
-        value = Fraction(value.strip())
-    if isinstance(value, (int, float, Fraction)) and not isinstance(value, bool):
-        if isinstance(value, float) and not np.isfinite(value):
-            raise SchemeFormatError(path, f"{prefix}{value!r} is not an integer coefficient", line)
+    fraction = None
+    if isinstance(value, str) and re.fullmatch(r"[-+]?\d+(/[1-9]\d*)?", value.strip()):
+        fraction = Fraction(value.strip())
+    elif isinstance(value, int) and not isinstance(value, bool):
         fraction = Fraction(value)
-        if fraction.denominator != 1:
-            raise _fraction_error(path, fraction, prefix, line)
-        return _int64(path, int(fraction), where, line)
-    raise SchemeFormatError(path, f"{prefix}{value!r} is not an integer coefficient", line)
+    elif isinstance(value, float):
+        fraction = _float_fraction(value)
+    if fraction is None:
+        raise SchemeFormatError(path, f"{prefix}{value!r} is not an integer or fractional coefficient", line)
+    _int64(path, fraction.numerator, where, line)
+    _int64(path, fraction.denominator, where, line)
+    return fraction.numerator if fraction.denominator == 1 else fraction
 
 
 def _int64(path, value: int, where: str = "", line: int | None = None) -> int:
     if not -(2**63) <= value < 2**63:
         raise SchemeFormatError(path, f"{where + ': ' if where else ''}{value} does not fit in int64", line)
     return value
+
+
+def _first_fraction(factor: np.ndarray) -> Fraction:
+    """The first non-integer coefficient of a factor of Fractions or floats."""
+    values = factor.ravel().tolist()
+    return next(Fraction(x).limit_denominator(_MAX_FLOAT_DENOMINATOR) for x in values if x != int(x))
+
+
+def _factor_array(values: list, shape: tuple[int, int]) -> np.ndarray:
+    """int64 when every value is an int, else an object array of ints and Fractions."""
+    exact = all(isinstance(x, int) for x in values)
+    return np.array(values, np.int64 if exact else object).reshape(shape)
 
 
 def _positive_ints(path, value, count: int, what: str) -> tuple[int, ...]:
@@ -136,7 +161,7 @@ def _positive_ints(path, value, count: int, what: str) -> tuple[int, ...]:
 
 
 def _matrix(path, rows, num_rows: int, num_cols: int, name: str) -> np.ndarray:
-    """A JSON list of num_rows lists of num_cols integers, as int64 [num_rows, num_cols]."""
+    """A JSON list of num_rows lists of num_cols coefficients, as a [num_rows, num_cols] factor."""
     if not isinstance(rows, list) or len(rows) != num_rows:
         got = f"{len(rows)} rows" if isinstance(rows, list) else repr(type(rows).__name__)
         raise SchemeFormatError(path, f"{name} must be a list of {num_rows} rows (one per term), got {got}")
@@ -144,8 +169,8 @@ def _matrix(path, rows, num_rows: int, num_cols: int, name: str) -> np.ndarray:
         if not isinstance(row, list) or len(row) != num_cols:
             size = len(row) if isinstance(row, list) else type(row).__name__
             raise SchemeFormatError(path, f"{name}[{r}] must hold {num_cols} coefficients, got {size}")
-    values = [_integer(path, x, f"{name}[{r}][{c}]") for r, row in enumerate(rows) for c, x in enumerate(row)]
-    return np.array(values, np.int64).reshape(num_rows, num_cols)
+    values = [_number(path, x, f"{name}[{r}][{c}]") for r, row in enumerate(rows) for c, x in enumerate(row)]
+    return _factor_array(values, (num_rows, num_cols))
 
 
 def _field_hint(path: Path) -> str | None:
@@ -201,7 +226,8 @@ def _read_perminov_json(path: Path, data: dict) -> _Raw:
         raise SchemeFormatError(path, f'"z2" must be true or false, got {z2!r}')
     sizes = {"u": n * m, "v": m * p, "w": p * n}
     factors = [_matrix(path, data.get(name), rank, size, name) for name, size in sizes.items()]
-    return _Raw(*factors, "z2" if z2 else "z", (n, m, p))
+    exact = all(f.dtype == np.int64 for f in factors)  # "z2": false covers Z and Q
+    return _Raw(*factors, "z2" if z2 else "z" if exact else "q", (n, m, p))
 
 
 def _json_kind(path: Path, data) -> str:
@@ -235,8 +261,8 @@ def _read_perminov_txt(path: Path, request: _Request) -> _Raw:
         raise SchemeFormatError(
             path, "truncated: expected a header 'n m p R'", tokens[-1][1] if tokens else None
         )
-    header = [_integer(path, token, "header", line) for token, line in tokens[:4]]
-    if min(header[:3]) < 1 or header[3] < 0:
+    header = [_number(path, token, "header", line) for token, line in tokens[:4]]
+    if not all(isinstance(x, int) for x in header) or min(header[:3]) < 1 or header[3] < 0:
         raise SchemeFormatError(
             path, f"header 'n m p R' must hold positive sizes, got {header}", tokens[0][1]
         )
@@ -250,20 +276,21 @@ def _read_perminov_txt(path: Path, request: _Request) -> _Raw:
         raise SchemeFormatError(
             path, f"expected {expected} coefficients for ⟨{n},{m},{p}⟩ rank {rank}, {found}", line
         )
-    values = np.array([_integer(path, token, line=line) for token, line in body], np.int64)
+    values = _factor_array([_number(path, token, line=line) for token, line in body], (len(body),))
     bounds = np.cumsum([0, *(rank * size for size in sizes)])
     factors = [values[bounds[f] : bounds[f + 1]].reshape(rank, sizes[f]) for f in range(3)]
     return _Raw(*factors, None, (n, m, p))
 
 
-_EXP_TERM = r"[+-]?(?:\d+\*)?[a-z]\d\d"  # ±[coefficient*]letter row column
-_EXP_FACTOR = rf"\((?:{_EXP_TERM})(?:[+-](?:\d+\*)?[a-z]\d\d)*\)|{_EXP_TERM}"
+_EXP_COEFFICIENT = r"(?:\d+(?:/[1-9]\d*)?\*)?"  # optional "2*" or "1/2*"
+_EXP_TERM = rf"[+-]?{_EXP_COEFFICIENT}[a-z]\d\d"  # ±[coefficient*]letter row column
+_EXP_FACTOR = rf"\((?:{_EXP_TERM})(?:[+-]{_EXP_COEFFICIENT}[a-z]\d\d)*\)|{_EXP_TERM}"
 _EXP_LINE = re.compile(rf"({_EXP_FACTOR})\*({_EXP_FACTOR})\*({_EXP_FACTOR})")
-_EXP_PARTS = re.compile(r"([+-]?)(?:(\d+)\*)?([a-z])(\d)(\d)")
+_EXP_PARTS = re.compile(r"([+-]?)(?:(\d+(?:/\d+)?)\*)?([a-z])(\d)(\d)")
 _EXP_DIMS = {"a": (0, 1), "b": (1, 2), "c": (2, 0)}  # (rows, columns) of A, B, Cᵀ among (n, m, p)
 
 
-def _exp_line(path: Path, text: str, line: int) -> dict[str, dict[tuple[int, int], int]]:
+def _exp_line(path: Path, text: str, line: int) -> dict[str, dict[tuple[int, int], int | Fraction]]:
     """One product '(a11-2*a23)*b12*(c21)' -> {'a': {(1, 1): 1, (2, 3): -2}, 'b': ..., 'c': ...}."""
     match = _EXP_LINE.fullmatch(re.sub(r"\s+", "", text))
     if not match:
@@ -278,8 +305,8 @@ def _exp_line(path: Path, text: str, line: int) -> dict[str, dict[tuple[int, int
         for sign, coefficient, _, row, col in terms:
             if "0" in (row, col):
                 raise SchemeFormatError(path, f"{factor}: indices start at 1", line)
-            value = entries.get((int(row), int(col)), 0) + int(sign + (coefficient or "1"))
-            entries[(int(row), int(col))] = _int64(path, value, factor, line)
+            value = entries.get((int(row), int(col)), 0) + Fraction(sign + (coefficient or "1"))
+            entries[(int(row), int(col))] = _number(path, str(value), factor, line)
     return product
 
 
@@ -295,7 +322,7 @@ def _read_exp(path: Path, request: _Request) -> _Raw:
                 rows, cols = _EXP_DIMS[letter]
                 for row, col in entries:
                     sizes[rows], sizes[cols] = max(sizes[rows], row), max(sizes[cols], col)
-    factors = {x: np.zeros((len(products), sizes[r] * sizes[c]), np.int64) for x, (r, c) in _EXP_DIMS.items()}
+    factors = {x: np.zeros((len(products), sizes[r] * sizes[c]), object) for x, (r, c) in _EXP_DIMS.items()}
     for term, (line, product) in enumerate(products):
         for letter, entries in product.items():
             rows, cols = (sizes[d] for d in _EXP_DIMS[letter])
@@ -305,7 +332,8 @@ def _read_exp(path: Path, request: _Request) -> _Raw:
                         path, "{}{}{} is outside ⟨{},{},{}⟩".format(letter, row, col, *sizes), line
                     )
                 factors[letter][term, (row - 1) * cols + col - 1] = value
-    return _Raw(factors["a"], factors["b"], factors["c"], None, tuple(sizes))
+    u, v, w = (_factor_array(f.ravel().tolist(), f.shape) for f in factors.values())
+    return _Raw(u, v, w, None, tuple(sizes))
 
 
 class _NumpyOnly(pickle.Unpickler):
@@ -385,18 +413,29 @@ def _read_npz(path: Path, request: _Request) -> _Raw:
         )
     if len({s[1] for s in shapes}) != 1:
         raise SchemeFormatError(path, f"U, V, W have different ranks {[s[1] for s in shapes]}", key=key)
-    return _Raw(*(_integer_factor(path, key, np.asarray(f)).T for f in factors), None, (n, m, p))
+    return _Raw(*(_npz_factor(path, key, np.asarray(f)).T for f in factors), None, (n, m, p))
 
 
-def _integer_factor(path: Path, key: str, factor: np.ndarray) -> np.ndarray:
+def _npz_factor(path: Path, key: str, factor: np.ndarray) -> np.ndarray:
+    """int64 when integral; floats when every entry is k/2**20 (exact, read as such); else fractions."""
     if factor.dtype.kind in "biu":
         return factor.astype(np.int64)
     if factor.dtype.kind != "f" or not np.isfinite(factor).all():
         raise SchemeFormatError(path, f"coefficients of dtype {factor.dtype} are not numbers", key=key)
-    fractional = factor[factor != np.round(factor)]
-    if fractional.size:
-        raise _fraction_error(path, Fraction(float(fractional[0])).limit_denominator(1 << 20), "", key=key)
-    return factor.astype(np.int64)
+    if (factor == np.round(factor)).all():
+        return factor.astype(np.int64)
+    scaled = factor * float(_MAX_FLOAT_DENOMINATOR)
+    if (scaled == np.round(scaled)).all():
+        return factor
+    values = []
+    for x in factor.ravel().tolist():
+        fraction = _float_fraction(x)
+        if fraction is None:
+            raise SchemeFormatError(
+                path, f"coefficient {x!r} is not a fraction with a small denominator", key=key
+            )
+        values.append(fraction.numerator if fraction.denominator == 1 else fraction)
+    return _factor_array(values, factor.shape)
 
 
 # --------------------------------------------------------------------------- writers
@@ -426,7 +465,9 @@ def _require_matmul(scheme: Scheme, format: str) -> tuple[int, int, int]:
 
 
 def _rows(matrix: np.ndarray, indent: str) -> str:
-    return ",\n".join(f"{indent}{json.dumps(row)}" for row in matrix.tolist())
+    """JSON rows; a fraction is written as a string, "1/2"."""
+    rows = [[x if isinstance(x, int) else str(x) for x in row] for row in matrix.tolist()]
+    return ",\n".join(f"{indent}{json.dumps(row)}" for row in rows)
 
 
 def _format_gamify(scheme: Scheme) -> str:
@@ -439,7 +480,9 @@ def _format_gamify(scheme: Scheme) -> str:
         "rank": scheme.rank,
     }
     lines = [f"  {json.dumps(name)}: {json.dumps(value)}," for name, value in header.items()]
-    factors = [f'  "{name}": [\n{_rows(getattr(scheme, name), "    ")}\n  ]' for name in "uvw"]
+    factors = [
+        f'  "{name}": [\n{_rows(f, "    ")}\n  ]' for name, f in zip("uvw", scheme.fractions(), strict=True)
+    ]
     return "{\n" + "\n".join(lines) + "\n" + ",\n".join(factors) + "\n}\n"
 
 
@@ -450,21 +493,24 @@ def _format_perminov_json(scheme: Scheme) -> str:
         f'    "m": {scheme.rank},',
         f'    "z2": {json.dumps(scheme.field == "z2")},',
     ]
-    factors = [f'    "{name}": [\n{_rows(getattr(scheme, name), "        ")}\n    ]' for name in "uvw"]
+    factors = [
+        f'    "{name}": [\n{_rows(f, "        ")}\n    ]'
+        for name, f in zip("uvw", scheme.fractions(), strict=True)
+    ]
     return "{\n" + "\n".join(lines) + "\n" + ",\n".join(factors) + "\n}\n"
 
 
 def _format_perminov_txt(scheme: Scheme) -> str:
     n, m, p = _require_matmul(scheme, "perminov-txt")
-    factors = [" ".join(map(str, getattr(scheme, name).ravel().tolist())) for name in "uvw"]
+    factors = [" ".join(map(str, factor.ravel().tolist())) for factor in scheme.fractions()]
     return f"{n} {m} {p} {scheme.rank}\n" + "\n".join(factors) + "\n"
 
 
 def _exp_sum(letter: str, row: np.ndarray, cols: int) -> str:
-    """'a11-2*a23' for one factor row; entry e is (row e // cols, column e % cols)."""
+    """'a11-2*a23+1/2*a31' for one factor row; entry e is (row e // cols, column e % cols)."""
     parts = []
     for entry in np.flatnonzero(row):
-        coefficient = int(row[entry])
+        coefficient = row[entry]
         sign = "-" if coefficient < 0 else "+" if parts else ""
         magnitude = f"{abs(coefficient)}*" if abs(coefficient) != 1 else ""
         parts.append(f"{sign}{magnitude}{letter}{entry // cols + 1}{entry % cols + 1}")
@@ -483,7 +529,7 @@ def _format_exp(scheme: Scheme) -> str:
     # Columns per row of A, B and Cᵀ: m, p and n.
     lines = [
         f"({_exp_sum('a', u, m)})*({_exp_sum('b', v, p)})*({_exp_sum('c', w, n)})"
-        for u, v, w in zip(scheme.u, scheme.v, scheme.w, strict=True)
+        for u, v, w in zip(*scheme.fractions(), strict=True)
     ]
     return "\n".join(lines) + "\n"
 
@@ -544,8 +590,8 @@ def read_scheme(
     Args:
       path: the file.
       format: a key of :data:`FORMATS`; default: detected by :func:`detect_format`.
-      field: "z" or "z2", overriding the file's own (see the module docstring); "z2"
-        reduces the coefficients mod 2.
+      field: "z", "z2" or "q", overriding the file's own (see the module docstring); "z2"
+        reduces integer coefficients mod 2.
       key: the entry of an .npz archive ("n,m,p"); needed when it holds several.
       matmul: (n, m, p) the scheme must be for. For ``.exp`` it also gives the sizes, which
         are otherwise the largest indices found.
@@ -555,7 +601,8 @@ def read_scheme(
 
     Raises:
       SchemeFormatError: unreadable, malformed or truncated file, wrong shapes, a coefficient
-        outside the field, a ⟨n,m,p⟩ mismatch; FractionalCoefficientError for fractions.
+        outside the field, a ⟨n,m,p⟩ mismatch; FractionalCoefficientError for a fraction
+        where the field (asked for or declared) is "z" or "z2".
     """
     path = Path(path)
     spec = _check_format(format or detect_format(path))
@@ -574,6 +621,17 @@ def read_scheme(
         )
         raise SchemeFormatError(path, "holds {}, not ⟨{},{},{}⟩".format(found, *matmul))
     factors = (raw.u, raw.v, raw.w)
+    if any(f.dtype != np.int64 for f in factors):  # readers give int64 unless a coefficient is fractional
+        declared = field or raw.field or "q"
+        if declared != "q":
+            first = next(_first_fraction(f) for f in factors if f.dtype != np.int64)
+            reason = f"fractional coefficient {first} in a {declared.upper()} scheme"
+            advice = "" if field else " (read it with field='q')"
+            raise FractionalCoefficientError(path, reason + advice, key=key)
+        try:
+            return Scheme.from_fractions(*factors, matmul=raw.matmul)
+        except ValueError as e:
+            raise SchemeFormatError(path, str(e)) from None
     outside = [int(x) for f in factors for x in f[(f != 0) & (f != 1)][:1]]
     chosen = field or raw.field or _field_hint(path) or ("z" if outside else "z2")
     if chosen == "z2" and field is None and outside:
@@ -617,18 +675,15 @@ def alphatensor_schemes(field: str = "z") -> dict[str, Scheme]:
         ``factorizations_f2.npz`` (mod 2).
 
     Returns:
-      {"n,m,p": Scheme} in file order. Over Z these are the 66 integer schemes of the 93:
-      the 27 with fractional coefficients (recombined large formats) are left out.
+      {"n,m,p": Scheme} in file order. For "z" all 93: 66 over Z and 27 over Q (recombined
+      large formats with coefficients such as ±1/2 and ±1/8).
     """
-    if field not in FIELDS:
-        raise ValueError(f"field must be one of {', '.join(FIELDS)}, got {field!r}")
+    if field not in ("z", "z2"):
+        raise ValueError(f"field must be 'z' (standard arithmetic) or 'z2', got {field!r}")
     name = {"z": "factorizations_r.npz", "z2": "factorizations_f2.npz"}[field]
     resource = importlib.resources.files("gamify") / "data" / "alphatensor" / name
     schemes = {}
     with importlib.resources.as_file(resource) as path:
         for key in npz_keys(path):
-            try:
-                schemes[key] = read_scheme(path, key=key)
-            except FractionalCoefficientError:
-                continue
+            schemes[key] = read_scheme(path, key=key)
     return schemes

@@ -1,27 +1,29 @@
 """Schemes (low-rank decompositions of a tensor), checked exactly.
 
 A scheme of rank R for a 3-way tensor T of shape (I, J, K) is R rank-one terms with
-``T = Σ_r u_r ⊗ v_r ⊗ w_r``, either exactly over the integers (field ``"z"``) or modulo 2
-(field ``"z2"``). For matrix multiplication ⟨n,m,p⟩ the tensor is
+``T = Σ_r u_r ⊗ v_r ⊗ w_r``, exactly over the integers (field ``"z"``), modulo 2 (field
+``"z2"``) or exactly over the rationals (field ``"q"``). For matrix multiplication ⟨n,m,p⟩ the tensor is
 :func:`gamify.tensor.matmul_tensor`: u indexes A row-major, v indexes B row-major and w
 indexes Cᵀ row-major (the convention DeepMind and AlphaEvolve publish), so term r computes
 ``m_r = (Σ u[r, i*m+j] A[i,j]) · (Σ v[r, j*p+k] B[j,k])`` and ``C[i,k] = Σ_r w[r, k*n+i] m_r``.
 
-gamify handles integer schemes only: coefficients are int64, and the readers in
-:mod:`gamify.formats` reject files with fractional coefficients (such as the ±1/2 of some
-recombined AlphaTensor schemes) with a clear error instead of rounding them.
+Coefficients are int64. A rational scheme (such as the 27 recombined AlphaTensor schemes
+with coefficients like ±1/2 or ±1/8) stores integer numerators and one positive common
+denominator per factor matrix, ``u / du``, ``v / dv``, ``w / dw``, so it is checked in exact
+integers too: ``Σ_r U_r ⊗ V_r ⊗ W_r = du·dv·dw · T``. Nothing is ever rounded.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import math
+from fractions import Fraction
 
 import numpy as np
 
 from gamify.tensor import matmul_tensor
 
-FIELDS = ("z2", "z")
+FIELDS = ("z2", "z", "q")
 
 _FLOAT_EXACT = 2**53  # integers below this, and sums of them below it, are exact in float64
 _INT64_EXACT = 2**63
@@ -83,7 +85,7 @@ class Verification:
       ok: every equation holds.
       num_violated: how many equations fail.
       index: the first failing equation (i, j, k) in C order, or None when ok.
-      got: the scheme's value there (reduced mod 2 over Z2).
+      got: the scheme's value there (reduced mod 2 over Z2; a Fraction over Q when not whole).
       expected: the target's value there (reduced mod 2 over Z2).
       reading: for a matmul scheme, the equation in words ("coefficient of a12*b21 in c11").
     """
@@ -91,7 +93,7 @@ class Verification:
     ok: bool
     num_violated: int = 0
     index: tuple[int, int, int] | None = None
-    got: int | None = None
+    got: int | Fraction | None = None
     expected: int | None = None
     reading: str | None = None
 
@@ -119,18 +121,24 @@ def _factor(name: str, values) -> np.ndarray:
 
 @dataclasses.dataclass(frozen=True, eq=False, repr=False)
 class Scheme:
-    """R rank-one terms u_r ⊗ v_r ⊗ w_r with exact integer (or mod-2) coefficients.
+    """R rank-one terms u_r ⊗ v_r ⊗ w_r with exact integer, mod-2 or rational coefficients.
 
     Attributes:
       u: [R, I] int64, one row per term (for ⟨n,m,p⟩: I = n*m, entries of A row-major).
       v: [R, J] int64 (J = m*p, entries of B row-major).
       w: [R, K] int64 (K = p*n, entries of Cᵀ row-major).
-      field: "z" (exact integers) or "z2" (every coefficient 0 or 1, arithmetic mod 2).
+      field: "z" (exact integers), "z2" (every coefficient 0 or 1, arithmetic mod 2) or
+        "q" (exact rationals: u, v, w are numerators over ``denominators``).
       matmul: (n, m, p) when the scheme is meant for matrix multiplication ⟨n,m,p⟩.
+      denominators: (du, dv, dw), positive; the coefficients are u/du, v/dv, w/dw. Only a
+        Q scheme has denominators other than 1. Build one from fractions with
+        :meth:`from_fractions`.
 
     The constructor copies the factors into read-only int64 arrays and checks shapes,
     dtypes, the field (a Z2 scheme holds only 0 and 1: reduce a Z scheme with
-    :meth:`to_z2`) and that ``matmul`` fits the shape. Equality compares all five fields.
+    :meth:`to_z2`) and that ``matmul`` fits the shape. A Q scheme is stored in lowest terms
+    (each factor's numerators and denominator share no common divisor), so equality, which
+    compares all six fields, compares values.
     """
 
     u: np.ndarray
@@ -138,11 +146,13 @@ class Scheme:
     w: np.ndarray
     field: str = "z"
     matmul: tuple[int, int, int] | None = None
+    denominators: tuple[int, int, int] = (1, 1, 1)
 
     def __post_init__(self):
         if self.field not in FIELDS:
             raise ValueError(f"field must be one of {', '.join(FIELDS)}, got {self.field!r}")
         factors = {name: _factor(name, getattr(self, name)) for name in ("u", "v", "w")}
+        self._set_denominators(factors)
         rows = [factor.shape[0] for factor in factors.values()]
         if len(set(rows)) != 1:
             raise ValueError(f"u, v, w must have one row per term, got {rows[0]}, {rows[1]}, {rows[2]} rows")
@@ -167,6 +177,49 @@ class Scheme:
                 )
             object.__setattr__(self, "matmul", (n, m, p))
 
+    def _set_denominators(self, factors: dict[str, np.ndarray]) -> None:
+        """Checks ``denominators`` and, over Q, puts each factor in lowest terms (in place)."""
+        given = self.denominators
+        if not (
+            isinstance(given, (tuple, list))
+            and len(given) == 3
+            and all(isinstance(d, (int, np.integer)) and 1 <= d < _INT64_EXACT for d in given)
+        ):
+            raise ValueError(f"denominators must be three positive integers, got {given!r}")
+        denominators = [int(d) for d in given]
+        if self.field != "q" and denominators != [1, 1, 1]:
+            raise ValueError(f"only a Q scheme has denominators, got {tuple(denominators)} over {self.field}")
+        for i, name in enumerate("uvw"):
+            common = math.gcd(denominators[i], *np.unique(np.abs(factors[name])).tolist())
+            if common > 1:
+                factors[name] = factors[name] // common
+                factors[name].setflags(write=False)
+                denominators[i] //= common
+        object.__setattr__(self, "denominators", tuple(denominators))
+
+    @classmethod
+    def from_fractions(cls, u, v, w, matmul: tuple[int, int, int] | None = None) -> Scheme:
+        """A Q scheme from factors holding ints and :class:`fractions.Fraction` values.
+
+        Args:
+          u, v, w: [R, I], [R, J], [R, K] array-likes of ints, Fractions or floats (a float
+            is taken at its exact binary value, so 0.5 is 1/2 but 0.1 is not 1/10).
+          matmul: (n, m, p), as for the constructor.
+
+        Returns:
+          The scheme over Q with each factor over its least common denominator.
+        """
+        pairs = [_over_common_denominator(name, f) for name, f in zip("uvw", (u, v, w), strict=True)]
+        numerators, denominators = zip(*pairs, strict=True)
+        return cls(*numerators, field="q", matmul=matmul, denominators=tuple(denominators))
+
+    def fractions(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(u, v, w) as object arrays of ints and Fractions: the coefficients as values."""
+        return tuple(
+            _as_fractions(factor, d)
+            for factor, d in zip((self.u, self.v, self.w), self.denominators, strict=True)
+        )
+
     @property
     def rank(self) -> int:
         """The number of terms R."""
@@ -180,12 +233,14 @@ class Scheme:
     def __eq__(self, other) -> bool:
         if not isinstance(other, Scheme):
             return NotImplemented
-        return (self.field, self.matmul, self.shape) == (other.field, other.matmul, other.shape) and all(
+        header = (self.field, self.matmul, self.shape, self.denominators)
+        return header == (other.field, other.matmul, other.shape, other.denominators) and all(
             np.array_equal(a, b) for a, b in ((self.u, other.u), (self.v, other.v), (self.w, other.w))
         )
 
     def __hash__(self) -> int:
-        return hash((self.field, self.matmul, self.u.tobytes(), self.v.tobytes(), self.w.tobytes()))
+        factors = (self.u.tobytes(), self.v.tobytes(), self.w.tobytes())
+        return hash((self.field, self.matmul, self.denominators, *factors))
 
     def __repr__(self) -> str:
         return f"Scheme(field={self.field!r}, matmul={self.matmul}, shape={self.shape}, rank={self.rank})"
@@ -200,6 +255,23 @@ class Scheme:
 
     def tensor(self) -> np.ndarray:
         """The tensor the scheme computes, exactly (reduced mod 2 over Z2).
+
+        Returns:
+          [I, J, K] int64; over Q an object array of ints and Fractions.
+        """
+        numerators = self._numerator_tensor()
+        if self.field == "z2":
+            return numerators & 1
+        if self.field == "q":
+            scale = math.prod(self.denominators)
+            values = [Fraction(int(x), scale) for x in numerators.ravel()]
+            return np.array([x.numerator if x.denominator == 1 else x for x in values], object).reshape(
+                numerators.shape
+            )
+        return numerators
+
+    def _numerator_tensor(self) -> np.ndarray:
+        """Σ_r u_r ⊗ v_r ⊗ w_r of the stored (numerator) factors, not reduced.
 
         Exact by construction: when every partial sum is below 2**53 in absolute value the
         contraction runs as a float64 matrix product (integers in that range, and their
@@ -226,7 +298,7 @@ class Scheme:
             raise ValueError(
                 f"coefficients too large for exact int64 arithmetic (partial sums up to {bound})"
             )
-        return result & 1 if self.field == "z2" else result
+        return result
 
     def verify(self, target: np.ndarray | None = None) -> Verification:
         """Checks the scheme exactly against a target tensor.
@@ -252,16 +324,22 @@ class Scheme:
         target = target.astype(np.int64)
         if self.field == "z2":
             target = target & 1
-        got = self.tensor()
-        wrong = got != target
+        got = self._numerator_tensor()
+        scale = math.prod(self.denominators)  # over Q: compare Σ U⊗V⊗W with du·dv·dw·T
+        if self.field == "z2":
+            got = got & 1
+        elif scale > 1 and int(np.abs(target).max(initial=0)) * scale >= _INT64_EXACT:
+            raise ValueError("denominators too large for exact int64 arithmetic")
+        wrong = got != target * scale
         if not wrong.any():
             return Verification(ok=True)
         index = tuple(int(x) for x in np.unravel_index(np.argmax(wrong), wrong.shape))
+        value = Fraction(int(got[index]), scale)
         return Verification(
             ok=False,
             num_violated=int(wrong.sum()),
             index=index,
-            got=int(got[index]),
+            got=value.numerator if value.denominator == 1 else value,
             expected=int(target[index]),
             reading=brent_reading(self.matmul, index) if self.matmul else None,
         )
@@ -271,7 +349,7 @@ class Scheme:
 
         Two schemes have the same canonical form exactly when one becomes the other by:
         1. adding or removing terms with a zero factor (they contribute nothing);
-        2. over Z, changing the signs of two factors of a term, (u, v, w) ≅ (−u, −v, w) ≅
+        2. over Z and Q, changing the signs of two factors of a term, (u, v, w) ≅ (−u, −v, w) ≅
            (−u, v, −w) ≅ (u, −v, −w): each term is normalised so that the first nonzero
            entry of u and of v is positive (w takes the signs);
         3. splitting or merging terms with equal u and v (after step 2):
@@ -279,15 +357,15 @@ class Scheme:
            (over Z2, w₁ + w₂ is the XOR, so two equal terms cancel);
         4. reordering terms: they are sorted lexicographically by (u, v, w).
         It removes nothing else: basis changes (the GL symmetries of matmul schemes),
-        permutations of u, v, w and the cyclic and transpose symmetries stay distinct.
-        ``canonical()`` is idempotent.
+        permutations of u, v, w, the cyclic and transpose symmetries and, over Q, rescaling
+        factors (λu, v/λ, w) stay distinct. ``canonical()`` is idempotent.
 
         Returns:
           A new Scheme with the same field and matmul.
         """
         nonzero = self.u.any(axis=1) & self.v.any(axis=1) & self.w.any(axis=1)
         u, v, w = self.u[nonzero], self.v[nonzero], self.w[nonzero]
-        if self.field == "z":
+        if self.field != "z2":
             sign_u, sign_v = _leading_signs(u), _leading_signs(v)
             u, v, w = u * sign_u[:, None], v * sign_v[:, None], w * (sign_u * sign_v)[:, None]
         pairs, group = np.unique(np.concatenate([u, v], axis=1), axis=0, return_inverse=True)
@@ -297,16 +375,58 @@ class Scheme:
             merged &= 1
         keep = merged.any(axis=1)
         rows_a = self.shape[0]
-        return Scheme(pairs[keep, :rows_a], pairs[keep, rows_a:], merged[keep], self.field, self.matmul)
+        factors = (pairs[keep, :rows_a], pairs[keep, rows_a:], merged[keep])
+        return Scheme(*factors, self.field, self.matmul, self.denominators)
 
     def to_z2(self) -> Scheme:
         """The scheme with every coefficient reduced mod 2 (itself if already over Z2).
 
-        A scheme valid over Z stays valid mod 2; the converse does not hold.
+        A scheme valid over Z stays valid mod 2; the converse does not hold. A Q scheme
+        reduces only when its coefficients are integers.
         """
         if self.field == "z2":
             return self
+        if self.denominators != (1, 1, 1):
+            raise ValueError(f"a scheme with denominators {self.denominators} has no reduction mod 2")
         return Scheme(self.u & 1, self.v & 1, self.w & 1, "z2", self.matmul)
+
+
+def _over_common_denominator(name: str, values) -> tuple[np.ndarray, int]:
+    """(int64 numerators, least common denominator) of one factor of ints, Fractions or floats."""
+    array = np.asarray(values)
+    if array.ndim != 2:
+        raise ValueError(f"{name} must be a 2-D array [terms, entries], got shape {array.shape}")
+    if array.dtype.kind in "biu":
+        return array.astype(np.int64), 1
+    if array.dtype.kind == "f":
+        if not np.isfinite(array).all():
+            raise ValueError(f"{name} holds a coefficient that is not a number")
+        for bits in range(53):  # dyadic coefficients (all of AlphaTensor's): vectorised and exact
+            scaled = array * 2.0**bits
+            if np.abs(scaled).max(initial=0) >= _FLOAT_EXACT:
+                break
+            if (scaled == np.round(scaled)).all():
+                return scaled.astype(np.int64), 2**bits
+        array = array.astype(object)
+    try:
+        fractions = [x if isinstance(x, (int, Fraction)) else Fraction(x) for x in array.ravel().tolist()]
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must hold integers or fractions") from None
+    denominator = math.lcm(1, *(f.denominator for f in fractions))
+    scaled = [f.numerator * (denominator // f.denominator) for f in fractions]
+    if any(not -_INT64_EXACT <= x < _INT64_EXACT for x in scaled) or denominator >= _INT64_EXACT:
+        raise ValueError(f"{name} holds a coefficient too large for int64 over its denominator")
+    return np.array(scaled, np.int64).reshape(array.shape), denominator
+
+
+def _as_fractions(numerators: np.ndarray, denominator: int) -> np.ndarray:
+    """An object array of ints (where whole) and Fractions: numerators / denominator."""
+    values = numerators.tolist() if numerators.ndim == 1 else numerators.ravel().tolist()
+    if denominator > 1:
+        values = [x // denominator if x % denominator == 0 else Fraction(x, denominator) for x in values]
+    result = np.empty(len(values), object)
+    result[:] = values
+    return result.reshape(numerators.shape)
 
 
 def _leading_signs(factor: np.ndarray) -> np.ndarray:

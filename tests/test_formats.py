@@ -7,6 +7,7 @@ import os
 import re
 import tempfile
 import zipfile
+from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
@@ -169,18 +170,18 @@ def modular() -> dict[str, Scheme]:
 def test_alphatensor_archives_all_113_entries(standard, modular):
     keys = npz_keys(STANDARD_NPZ)
     assert len(keys) == 93 and len(npz_keys(MOD2_NPZ)) == 20
-    fractional = []
-    for key in keys:
-        try:
-            read_scheme(STANDARD_NPZ, key=key)
-        except FractionalCoefficientError as e:
-            fractional.append(key)
-            assert "gamify handles integer schemes only" in str(e) and e.key == key
-    assert len(fractional) == 27 and {"3,4,11", "9,9,9", "11,12,12"} <= set(fractional)
-    assert sorted(standard) == sorted(set(keys) - set(fractional)) and len(modular) == 20
+    assert list(standard) == keys and len(modular) == 20
     verified = sum(s.verify().ok for s in standard.values()) + sum(s.verify().ok for s in modular.values())
-    assert verified == 86  # of 113: every entry but the 27 fractional ones
-    assert all(s.field == "z" for s in standard.values()) and all(s.field == "z2" for s in modular.values())
+    assert verified == 113
+    rational = {key for key, s in standard.items() if s.field == "q"}
+    assert len(rational) == 27 and {"3,4,11", "9,9,9", "11,12,12"} <= rational
+    assert all(max(s.denominators) > 1 for key, s in standard.items() if key in rational)
+    assert {s.field for key, s in standard.items() if key not in rational} == {"z"}
+    assert all(s.field == "z2" for s in modular.values())
+    assert standard["3,9,11"].denominators == (1, 8, 8)  # DeepMind stores ±1/8 as floats: read exactly
+    with pytest.raises(FractionalCoefficientError, match="fractional coefficient 1/2 in a Z scheme") as e:
+        read_scheme(STANDARD_NPZ, key="3,4,11", field="z")
+    assert e.value.key == "3,4,11"
     ranks = {key: (standard[key].rank, modular[key].rank) for key in ("2,2,2", "3,3,3", "4,4,4", "5,5,5")}
     assert ranks == {"2,2,2": (7, 7), "3,3,3": (23, 23), "4,4,4": (49, 47), "5,5,5": (98, 96)}
 
@@ -192,8 +193,10 @@ def test_mod2_schemes_are_not_integer_schemes_but_standard_ones_hold_mod_2(stand
 
 @pytest.mark.parametrize("format", WRITABLE)
 def test_real_schemes_round_trip_exactly(tmp_path, standard, modular, format):
-    small = [s for s in [*standard.values(), *modular.values()] if max(s.matmul) <= 5]
-    assert len(small) == 40
+    small = [s for s in [*standard.values(), *modular.values()] if max(s.matmul) <= 5 or s.field == "q"]
+    assert len(small) == 67 and sum(s.field == "q" for s in small) == 27
+    if format == "exp":  # single-digit indices
+        small = [s for s in small if max(s.matmul) <= 9]
     for scheme in small:
         name = "{}x{}x{}-{}{}".format(*scheme.matmul, hint(scheme), FORMATS[format].extension)
         path = tmp_path / name
@@ -237,6 +240,22 @@ def test_exp_writes_coefficients_like_kauers(tmp_path):
     assert (tmp_path / "one.exp").read_text() == "(a11-2*a12+a22)*(3*b21)*(-c11)\n"
 
 
+def test_fractions_are_written_exactly_in_every_format(tmp_path):
+    half = Fraction(1, 2)
+    scheme = Scheme.from_fractions(
+        [[1, -half, 0, 1]], [[0, 0, 3, 0]], [[-Fraction(3, 4), 0, 0, 0]], (2, 2, 2)
+    )
+    write_scheme(scheme, tmp_path / "q.exp")
+    assert (tmp_path / "q.exp").read_text() == "(a11-1/2*a12+a22)*(3*b21)*(-3/4*c11)\n"
+    write_scheme(scheme, tmp_path / "q.json")
+    data = json.loads((tmp_path / "q.json").read_text())
+    assert data["field"] == "q" and data["u"] == [[1, "-1/2", 0, 1]] and data["w"] == [["-3/4", 0, 0, 0]]
+    write_scheme(scheme, tmp_path / "q.txt")
+    assert (tmp_path / "q.txt").read_text().splitlines()[1] == "1 -1/2 0 1"
+    for name in ("q.exp", "q.json", "q.txt"):
+        assert read_scheme(tmp_path / name, matmul=(2, 2, 2)) == scheme
+
+
 @pytest.mark.parametrize(
     "scheme, name, format, message",
     [
@@ -268,19 +287,25 @@ def test_writer_errors_leave_the_old_file(tmp_path, scheme, name, format, messag
 @st.composite
 def schemes(draw):
     """Random matmul-shaped schemes with nonzero factors (so every format can hold them)."""
-    field = draw(st.sampled_from(["z", "z2"]))
+    field = draw(st.sampled_from(["z", "z2", "q"]))
     matmul = tuple(draw(st.integers(1, 3)) for _ in range(3))
     n, m, p = matmul
     rank = draw(st.integers(1, 5))
-    coefficients = st.integers(-3, 3) if field == "z" else st.integers(0, 1)
+    coefficients = {
+        "z": st.integers(-3, 3),
+        "z2": st.integers(0, 1),
+        "q": st.builds(Fraction, st.integers(-3, 3), st.sampled_from([1, 2, 3, 4])),
+    }[field]
     factors = []
     for size in (n * m, m * p, p * n):
-        factor = np.array(draw(st.lists(coefficients, min_size=rank * size, max_size=rank * size))).reshape(
-            rank, size
-        )
-        factor[~factor.any(axis=1), 0] = 1
+        factor = np.array(
+            draw(st.lists(coefficients, min_size=rank * size, max_size=rank * size)), dtype=object
+        ).reshape(rank, size)
+        factor[~factor.astype(bool).any(axis=1), 0] = 1
         factors.append(factor)
-    return Scheme(*factors, field, matmul)
+    if field == "q":
+        return Scheme.from_fractions(*factors, matmul=matmul)
+    return Scheme(*(f.astype(np.int64) for f in factors), field, matmul)
 
 
 @settings(derandomize=True, max_examples=40, deadline=None)
@@ -301,7 +326,7 @@ def test_exp_parser_takes_spacing_bare_factors_and_any_factor_order(scheme, rand
         lines = []
         for line in path.read_text().splitlines():
             factors = re.findall(r"\(([^()]*)\)", line)
-            single = [re.fullmatch(r"[-+]?(\d+\*)?[abc]\d\d", f) for f in factors]  # may go bare
+            single = [re.fullmatch(r"[-+]?([\d/]+\*)?[abc]\d\d", f) for f in factors]  # may go bare
             factors = [
                 f if bare and random.random() < 0.5 else f"({f})"
                 for f, bare in zip(factors, single, strict=True)
@@ -370,13 +395,19 @@ PERMINOV_OK = {"n": [1, 1, 1], "m": 1, "z2": False, "u": [[1]], "v": [[1]], "w":
         ("s.json", "[1, 2]", "neither a gamify scheme", None),
         ("s.json", b"\xff\xfe{}", "not UTF-8", None),
         ("s.json", {**GAMIFY_OK, "version": 2}, "unsupported gamify-scheme version 2", None),
-        ("s.json", {**GAMIFY_OK, "field": "q"}, "field must be one of", None),
+        ("s.json", {**GAMIFY_OK, "field": "r"}, "field must be one of", None),
         ("s.json", {**GAMIFY_OK, "shape": [1, 1]}, "shape must be 3 positive integers", None),
         ("s.json", {**GAMIFY_OK, "rank": -1}, "rank must be a non-negative integer", None),
         ("s.json", {**GAMIFY_OK, "rank": 2}, "u must be a list of 2 rows", None),
         ("s.json", {**GAMIFY_OK, "v": [[1, 0]]}, r"v\[0\] must hold 1 coefficients, got 2", None),
-        ("s.json", {**GAMIFY_OK, "w": [["x"]]}, r"w\[0\]\[0\]: 'x' is not an integer coefficient", None),
-        ("s.json", {**GAMIFY_OK, "w": [[0.5]]}, r"w\[0\]\[0\]: fractional coefficient 1/2", None),
+        ("s.json", {**GAMIFY_OK, "w": [["x"]]}, r"w\[0\]\[0\]: 'x' is not an integer or fractional", None),
+        (
+            "s.json",
+            {**GAMIFY_OK, "w": [["1/0"]]},
+            r"w\[0\]\[0\]: '1/0' is not an integer or fractional",
+            None,
+        ),
+        ("s.json", {**GAMIFY_OK, "w": [[0.5]]}, "fractional coefficient 1/2 in a Z scheme", None),
         ("s.json", {**GAMIFY_OK, "w": [[2**70]]}, "does not fit in int64", None),
         ("s.json", {**GAMIFY_OK, "field": "z2", "w": [[2]]}, "coefficient 2 outside Z2", None),
         ("s.json", {**GAMIFY_OK, "matmul": [1, 1, 2]}, "is not the shape", None),
@@ -384,7 +415,7 @@ PERMINOV_OK = {"n": [1, 1, 1], "m": 1, "z2": False, "u": [[1]], "v": [[1]], "w":
         ("s.json", {**PERMINOV_OK, "m": "7"}, '"m" .* must be a non-negative integer', None),
         ("s.json", {**PERMINOV_OK, "z2": 1}, '"z2" must be true or false', None),
         ("s.json", {**PERMINOV_OK, "u": [[1], [1]]}, "u must be a list of 1 rows", None),
-        ("s.json", {**PERMINOV_OK, "w": [["1/2"]]}, "fractional coefficient 1/2", None),
+        ("s.json", {**PERMINOV_OK, "z2": True, "w": [["1/2"]]}, "fractional coefficient 1/2 in a Z2", None),
         ("s.json", {**PERMINOV_OK, "z2": True, "w": [[-1]]}, "coefficient -1 outside Z2", None),
         ("s.txt", "", "truncated: expected a header", None),
         ("s.txt", "1 1\n1", "truncated: expected a header", 2),
@@ -392,8 +423,8 @@ PERMINOV_OK = {"n": [1, 1, 1], "m": 1, "z2": False, "u": [[1]], "v": [[1]], "w":
         ("s.txt", "1 0 1 1\n1 1 1", "must hold positive sizes", 1),
         ("s.txt", "1 1 1 2\n1 1\n1", r"expected 6 coefficients for ⟨1,1,1⟩ rank 2, found 3", 3),
         ("s.txt", "1 1 1 1\n1 1 1\n1", r"found 4 \(extra data\)", 3),
-        ("s.txt", "1 1 1 1\n1\n1/2\n1", "fractional coefficient 1/2", 3),
-        ("s.txt", "1 1 1 1\n1\n1.5\n1", "'1.5' is not an integer coefficient", 3),
+        ("s.txt", "1 1/2 1 1\n1\n1\n1", "must hold positive sizes", 1),
+        ("s.txt", "1 1 1 1\n1\n1.5\n1", "'1.5' is not an integer or fractional coefficient", 3),
         ("s-mod2.txt", "1 1 1 1\n1\n-1\n1", "coefficient -1 outside Z2", None),
         ("s.exp", "\n\n", "no products", None),
         ("s.exp", "(a11)*(b11)*(c11)\n(a11)*(b11)\n", r"cannot read '\(a11\)\*\(b11\)'", 2),
@@ -403,7 +434,8 @@ PERMINOV_OK = {"n": [1, 1, 1], "m": 1, "z2": False, "u": [[1]], "v": [[1]], "w":
         ("s.exp", "(a11)*(a12)*(c11)", "one factor in each of a, b, c", 1),
         ("s.exp", "(a11)*(b11)*(d11)", "one factor in each of a, b, c", 1),
         ("s.exp", "(a11)*(b01)*(c11)", "indices start at 1", 1),
-        ("s.exp", "(1/2*a11)*(b11)*(c11)", "cannot read", 1),
+        ("s.exp", "(1/0*a11)*(b11)*(c11)", "cannot read", 1),
+        ("s.exp", "(0.5*a11)*(b11)*(c11)", "cannot read", 1),
         ("s.exp", "(99999999999999999999*a11)*(b11)*(c11)", "does not fit in int64", 1),
         ("s.mod2.exp", "(a11)*(b11)*(c11)\n(-a11)*(b11)*(c11)", "coefficient -1 outside Z2", None),
         ("s.csv", "1", "unknown extension '.csv'", None),
@@ -457,7 +489,7 @@ def npz(path: Path, **entries) -> Path:
             None,
             "different ranks",
         ),
-        ({"1,1,1": np.full((3, 1, 1), 0.5)}, None, "fractional coefficient 1/2"),
+        ({"1,1,1": np.full((3, 1, 1), np.pi)}, None, "not a fraction with a small denominator"),
         ({"1,1,1": np.full((3, 1, 1), np.nan)}, None, "are not numbers"),
         ({"1,1,1": np.full((3, 1, 1), "x")}, None, "are not numbers"),
     ],
@@ -544,7 +576,7 @@ def test_usage_errors(tmp_path):
         read_scheme(one, matmul=(1, 0, 1))
     with pytest.raises(FileNotFoundError):
         read_scheme(tmp_path / "missing.exp")
-    with pytest.raises(ValueError, match="field must be one of"):
+    with pytest.raises(ValueError, match="field must be 'z' .* or 'z2'"):
         alphatensor_schemes("q")
 
 
@@ -597,8 +629,8 @@ def test_verify_command_checks_every_npz_entry(capsys):
     )
     code, out, _ = run_cli(capsys, STANDARD_NPZ)
     lines = out.splitlines()
-    assert code == 2 and lines[-1] == "66 OK, 0 wrong, 27 unreadable" and len(lines) == 95
-    assert "3,4,11    unreadable: fractional coefficient 1/2: gamify handles integer schemes only" in lines
+    assert code == 0 and lines[-1] == "93 OK, 0 wrong, 0 unreadable" and len(lines) == 95
+    assert "3,4,11    q   rank 103   OK" in lines
     code, out, _ = run_cli(capsys, MOD2_NPZ, "--field", "z")
     assert code == 1 and out.splitlines()[-1] == "0 OK, 20 wrong, 0 unreadable"
     code, out, _ = run_cli(capsys, STANDARD_NPZ, "--key", "4, 4, 4")
@@ -632,7 +664,7 @@ def test_verify_command_checks_every_npz_entry(capsys):
             [],
             "not a matrix-multiplication shape",
         ),
-        ("r.npz", None, ["--key", "3,4,11"], "key 3,4,11: fractional coefficient 1/2"),
+        ("r.npz", None, ["--key", "3,4,11", "--field", "z"], "key 3,4,11: fractional coefficient 1/2 in a Z"),
     ],
 )
 def test_verify_command_unreadable_input_is_one_line_and_exit_2(

@@ -1,6 +1,7 @@
 """The Scheme type: validation, exact reconstruction and verification, canonical form."""
 
 import dataclasses
+from fractions import Fraction
 
 import numpy as np
 import pytest
@@ -129,7 +130,7 @@ def test_exact_with_large_coefficients():
         ({"u": [1, 0]}, "2-D array"),
         ({"u": np.zeros((1, 0), int)}, "2-D array"),
         ({"v": [[1], [1]]}, "one row per term"),
-        ({"field": "q"}, "field must be one of"),
+        ({"field": "r"}, "field must be one of"),
         ({"field": "z2", "w": [[2]]}, "holds only 0 and 1"),
         ({"matmul": (1, 1, 2)}, "is not the shape"),
         ({"matmul": (1, 1)}, "three positive integers"),
@@ -171,29 +172,71 @@ def test_brent_reading_of_two_digit_indices():
     assert Verification(ok=True).reading is None
 
 
+# --------------------------------------------------------------------------- rational schemes
+
+
+def test_rational_scheme_is_exact_and_in_lowest_terms():
+    # Strassen with one term rescaled: (2u) ⊗ (v/2) ⊗ w is the same product.
+    u, v, w = (np.array(f, dtype=object) for f in (STRASSEN_U, STRASSEN_V, STRASSEN_W))
+    u[0], v[0] = u[0] * 2, v[0] * Fraction(1, 2)
+    scheme = Scheme.from_fractions(u, v, w, matmul=(2, 2, 2))
+    assert scheme.field == "q" and scheme.denominators == (1, 2, 1) and scheme.verify().ok
+    assert scheme.tensor().tolist() == matmul_tensor(2, 2, 2).tolist()
+    same = Scheme(scheme.u * 3, scheme.v * 5, scheme.w, "q", (2, 2, 2), denominators=(3, 10, 1))
+    assert same == scheme and hash(same) == hash(scheme)  # stored in lowest terms
+    assert Scheme.from_fractions(STRASSEN_U, STRASSEN_V, STRASSEN_W, matmul=(2, 2, 2)).denominators == (
+        1,
+        1,
+        1,
+    )
+    v[0] = v[0] * Fraction(2, 3)  # now term 0 is off by a factor 2/3
+    wrong = Scheme.from_fractions(u, v, w, matmul=(2, 2, 2)).verify()
+    assert not wrong.ok and isinstance(wrong.got, Fraction) and wrong.got.denominator == 3
+    assert f"got {wrong.got}, expected {wrong.expected}" in str(wrong)
+
+
+def test_rational_scheme_canonical_form_and_no_reduction_mod_2():
+    half = Fraction(1, 2)
+    scheme = Scheme.from_fractions([[half], [-half]], [[1], [-1]], [[1], [3]])  # 1/2 + 3/2 = 2
+    canonical = scheme.canonical()
+    assert (
+        canonical.rank == 1 and canonical.tensor().tolist() == [[[2]]] and canonical.canonical() == canonical
+    )
+    with pytest.raises(ValueError, match="no reduction mod 2"):
+        scheme.to_z2()
+    assert Scheme([[1]], [[2]], [[3]], "q").to_z2() == Scheme([[1]], [[0]], [[1]], "z2")
+    with pytest.raises(ValueError, match="only a Q scheme has denominators"):
+        Scheme([[1]], [[1]], [[1]], "z", denominators=(2, 1, 1))
+    with pytest.raises(ValueError, match="three positive integers"):
+        Scheme([[1]], [[1]], [[1]], "q", denominators=(0, 1, 1))
+    with pytest.raises(ValueError, match="integers or fractions"):
+        Scheme.from_fractions([["x"]], [[1]], [[1]])
+
+
 # --------------------------------------------------------------------------- canonical form
 
 
 @st.composite
 def schemes(draw):
-    field = draw(st.sampled_from(["z", "z2"]))
+    field = draw(st.sampled_from(["z", "z2", "q"]))
     n, m, p = (draw(st.integers(1, 3)) for _ in range(3))
     rank = draw(st.integers(0, 6))
-    coefficients = st.integers(-2, 2) if field == "z" else st.integers(0, 1)
+    coefficients = st.integers(0, 1) if field == "z2" else st.integers(-2, 2)
     factors = [
         np.array(draw(st.lists(coefficients, min_size=rank * size, max_size=rank * size)), np.int64).reshape(
             rank, size
         )
         for size in (n * m, m * p, p * n)
     ]
-    return Scheme(*factors, field, (n, m, p))
+    denominators = tuple(draw(st.integers(1, 4)) for _ in range(3)) if field == "q" else (1, 1, 1)
+    return Scheme(*factors, field, (n, m, p), denominators)
 
 
 def equivalent_twin(scheme: Scheme, random) -> Scheme:
     """The scheme after the moves canonical() removes: shuffle, sign flips, a split, a zero term."""
     order = random.sample(range(scheme.rank), scheme.rank)
     u, v, w = (factor[order] for factor in (scheme.u, scheme.v, scheme.w))
-    if scheme.field == "z" and scheme.rank:
+    if scheme.field != "z2" and scheme.rank:
         signs = np.array([random.choice([(1, 1, 1), (-1, -1, 1), (-1, 1, -1), (1, -1, -1)]) for _ in order])
         u, v, w = u * signs[:, :1], v * signs[:, 1:2], w * signs[:, 2:]
     if scheme.rank:  # split the first term: (u, v, w) = (u, v, w - part) + (u, v, part)
@@ -203,7 +246,7 @@ def equivalent_twin(scheme: Scheme, random) -> Scheme:
     rows_a, rows_b, rows_c = scheme.shape
     u = np.vstack([u, np.zeros((1, rows_a), np.int64)])  # a zero term
     v, w = np.vstack([v, np.ones((1, rows_b), np.int64)]), np.vstack([w, np.ones((1, rows_c), np.int64)])
-    return Scheme(u, v, w, scheme.field, scheme.matmul)
+    return Scheme(u, v, w, scheme.field, scheme.matmul, scheme.denominators)
 
 
 @settings(derandomize=True, max_examples=60, deadline=None)
