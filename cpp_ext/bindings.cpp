@@ -2,30 +2,128 @@
 // Kernels live in include/gamify/*.hpp; this file checks nothing beyond what the
 // ndarray types enforce (gamify/native.py validates inputs and gives the errors).
 #include <cstdint>
+#include <utility>
 
 #include <nanobind/nanobind.h>
 #include <nanobind/ndarray.h>
 
 #include "gamify/gf2.hpp"
+#include "gamify/tensor.hpp"
+#ifdef GAMIFY_WITH_FFI
+#include "gamify/ffi.hpp"
+#endif
 
 namespace nb = nanobind;
 
 namespace {
 
-using RowsIn = nb::ndarray<const uint64_t, nb::ndim<2>, nb::c_contig, nb::device::cpu>;
-using RanksOut = nb::ndarray<nb::numpy, int32_t, nb::ndim<1>>;
+template <class T, class... Extra>
+using In = nb::ndarray<const T, nb::c_contig, nb::device::cpu, Extra...>;
+template <class T, class... Extra>
+using Out = nb::ndarray<nb::numpy, T, Extra...>;
 
-RanksOut gf2_rank(RowsIn rows) {
+// A new numpy array of `count` T's owned by a capsule (freed with the array).
+template <class T>
+std::pair<T*, nb::capsule> allocate(std::size_t count) {
+  T* data = new T[count > 0 ? count : 1]();
+  return {data, nb::capsule(data, [](void* p) noexcept { delete[] static_cast<T*>(p); })};
+}
+
+gamify::tensor::Shape tensor_shape(std::size_t i, std::size_t j, std::size_t k) {
+  const gamify::tensor::Shape shape{i, j, k};
+  if (!shape.valid()) throw nb::value_error("tensor dimensions must be in [1, 64]");
+  return shape;
+}
+
+Out<int32_t, nb::ndim<1>> gf2_rank(In<uint64_t, nb::ndim<2>> rows) {
   const std::size_t batch = rows.shape(0);
-  const std::size_t num_rows = rows.shape(1);
-  auto* out = new int32_t[batch > 0 ? batch : 1];
-  nb::capsule owner(out, [](void* p) noexcept { delete[] static_cast<int32_t*>(p); });
+  auto [out, owner] = allocate<int32_t>(batch);
   {
     nb::gil_scoped_release release;
-    gamify::gf2::rank_batch(rows.data(), batch, num_rows, out);
+    gamify::gf2::rank_batch(rows.data(), batch, rows.shape(1), out);
   }
-  return RanksOut(out, {batch}, owner);
+  return Out<int32_t, nb::ndim<1>>(out, {batch}, owner);
 }
+
+template <class T>
+Out<int32_t, nb::ndim<1>> slice_rank_bound(In<T, nb::ndim<4>> residual, bool z2) {
+  const std::size_t batch = residual.shape(0);
+  const auto shape = tensor_shape(residual.shape(1), residual.shape(2), residual.shape(3));
+  auto [out, owner] = allocate<int32_t>(batch);
+  {
+    nb::gil_scoped_release release;
+    for (std::size_t b = 0; b < batch; ++b) {
+      const T* t = residual.data() + b * shape.size();
+      if constexpr (std::is_same_v<T, int32_t>) {
+        out[b] = z2 ? gamify::tensor::slice_rank_bound_z2(t, shape) : gamify::tensor::slice_rank_bound_z(t, shape);
+      } else {
+        out[b] = gamify::tensor::slice_rank_bound_z2(t, shape);
+      }
+    }
+  }
+  return Out<int32_t, nb::ndim<1>>(out, {batch}, owner);
+}
+
+// residual - u (x) v (x) w for a batch; returns (new residual, in_range[B]).
+template <class T>
+nb::tuple subtract_terms(In<T, nb::ndim<4>> residual, In<T, nb::ndim<2>> u, In<T, nb::ndim<2>> v,
+                         In<T, nb::ndim<2>> w, bool z2) {
+  const std::size_t batch = residual.shape(0);
+  const auto shape = tensor_shape(residual.shape(1), residual.shape(2), residual.shape(3));
+  auto [next, next_owner] = allocate<T>(batch * shape.size());
+  auto [ok, ok_owner] = allocate<bool>(batch);
+  {
+    nb::gil_scoped_release release;
+    for (std::size_t b = 0; b < batch; ++b) {
+      ok[b] = gamify::tensor::subtract_term(residual.data() + b * shape.size(), u.data() + b * shape.i,
+                                            v.data() + b * shape.j, w.data() + b * shape.k, shape, z2,
+                                            next + b * shape.size());
+    }
+  }
+  return nb::make_tuple(Out<T, nb::ndim<4>>(next, {batch, shape.i, shape.j, shape.k}, next_owner),
+                        Out<bool, nb::ndim<1>>(ok, {batch}, ok_owner));
+}
+
+// In place on bit-packed residuals words[B, I, J] (bit k of word (i, j) is entry (i, j, k));
+// u, v, w are bit masks. Returns zero[B]: the residual became zero.
+Out<bool, nb::ndim<1>> subtract_terms_packed(nb::ndarray<uint64_t, nb::ndim<3>, nb::c_contig, nb::device::cpu> words,
+                                             In<uint64_t, nb::ndim<1>> u, In<uint64_t, nb::ndim<1>> v,
+                                             In<uint64_t, nb::ndim<1>> w) {
+  const std::size_t batch = words.shape(0), dim_i = words.shape(1), dim_j = words.shape(2);
+  auto [zero, owner] = allocate<bool>(batch);
+  {
+    nb::gil_scoped_release release;
+    for (std::size_t b = 0; b < batch; ++b) {
+      zero[b] = gamify::tensor::subtract_term_packed(words.data() + b * dim_i * dim_j, u.data()[b], v.data()[b],
+                                                     w.data()[b], dim_i, dim_j);
+    }
+  }
+  return Out<bool, nb::ndim<1>>(zero, {batch}, owner);
+}
+
+nb::tuple verify(In<int64_t, nb::ndim<2>> u, In<int64_t, nb::ndim<2>> v, In<int64_t, nb::ndim<2>> w,
+                 In<int64_t, nb::ndim<3>> target, bool z2) {
+  const auto shape = tensor_shape(target.shape(0), target.shape(1), target.shape(2));
+  int64_t first, count = 0;
+  {
+    nb::gil_scoped_release release;
+    first = gamify::tensor::verify(u.data(), v.data(), w.data(), u.shape(0), target.data(), shape, z2, &count);
+  }
+  return nb::make_tuple(first, count);
+}
+
+#ifdef GAMIFY_WITH_FFI
+nb::dict ffi_targets() {
+  nb::dict targets;
+  targets["gamify_bound_z2"] = nb::capsule(reinterpret_cast<void*>(GamifyBoundZ2));
+  targets["gamify_bound_z"] = nb::capsule(reinterpret_cast<void*>(GamifyBoundZ));
+  targets["gamify_step_z2"] = nb::capsule(reinterpret_cast<void*>(GamifyStepZ2));
+  targets["gamify_step_z"] = nb::capsule(reinterpret_cast<void*>(GamifyStepZ));
+  return targets;
+}
+#else
+nb::dict ffi_targets() { return nb::dict(); }
+#endif
 
 }  // namespace
 
@@ -37,4 +135,19 @@ NB_MODULE(_core, m) {
         "  rows: uint64[B, R], C-contiguous; bit c of rows[b, r] is entry (r, c).\n\n"
         "Returns:\n"
         "  int32[B], the rank of each matrix.");
+  const char* bound_doc = "Slice-rank bounds int32[B] of tensors [B, I, J, K] (over GF(2) if z2, else Q).";
+  m.def("slice_rank_bound", &slice_rank_bound<int8_t>, nb::arg("residual"), nb::arg("z2"), bound_doc);
+  m.def("slice_rank_bound", &slice_rank_bound<int32_t>, nb::arg("residual"), nb::arg("z2"), bound_doc);
+  const char* subtract_doc = "(residual - u⊗v⊗w for each of B tensors, in_range bool[B]); mod 2 if z2.";
+  m.def("subtract_terms", &subtract_terms<int8_t>, nb::arg("residual"), nb::arg("u"), nb::arg("v"),
+        nb::arg("w"), nb::arg("z2"), subtract_doc);
+  m.def("subtract_terms", &subtract_terms<int16_t>, nb::arg("residual"), nb::arg("u"), nb::arg("v"),
+        nb::arg("w"), nb::arg("z2"), subtract_doc);
+  m.def("subtract_terms", &subtract_terms<int32_t>, nb::arg("residual"), nb::arg("u"), nb::arg("v"),
+        nb::arg("w"), nb::arg("z2"), subtract_doc);
+  m.def("subtract_terms_packed", &subtract_terms_packed, nb::arg("words"), nb::arg("u"), nb::arg("v"),
+        nb::arg("w"), "In place on bit-packed Z2 residuals uint64[B, I, J]; returns zero bool[B].");
+  m.def("verify", &verify, nb::arg("u"), nb::arg("v"), nb::arg("w"), nb::arg("target"), nb::arg("z2"),
+        "(first violated flat index or -1 (-2: int64 overflow), number violated) of a scheme.");
+  m.def("ffi_targets", &ffi_targets, "XLA FFI handlers {name: PyCapsule} (empty when built without XLA headers).");
 }

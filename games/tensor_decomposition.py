@@ -13,11 +13,13 @@ in JAX. Over Z each slice's rank is the largest of its ranks modulo three primes
 p < 46341 (int32 elimination: a product of two residues and the difference of two such
 products stay below 2^31). A rank modulo a prime never exceeds the rank over Q, and is
 equal unless the prime divides every nonzero maximal minor. A minor is at most the
-Hadamard bound Π max(1, |column|) (or the same over rows), so when that bound is below
-the primes' product (checked in float32 with a one-bit margin: < 2^45.5) no minor can
-be divisible by all three primes, the largest modular rank is the exact rank, and the
-penalty is exact. Certified are, for example, any 4×4 slice with entries of absolute
-value ≤ 1300, 6×6 ≤ 78, 9×9 ≤ 11, and sparse slices with much larger entries. A slice
+Hadamard bound Π |column| (or the same over rows), at most 2^(s/2) where s sums the bit
+widths of the squared column norms; when every |entry| < 4096 and s < 92 (checked in
+integers, so the C++ kernel agrees bit for bit) the bound is below the primes' product
+(> 2^46), no nonzero minor can be divisible by all three primes, the largest modular
+rank is the exact rank, and the penalty is exact. Certified are, for example, any 4×4
+slice with entries of absolute value ≤ 1023, 6×6 ≤ 73, 9×9 ≤ 10, and sparse slices with
+larger entries. A slice
 that is not certified counts as min(its nonzero rows, its nonzero columns), still an
 upper bound on its rank, so the penalty is always minus an upper bound on the rank of R
 over Q. For ⟨2,2,2⟩ with the default step limit and coefficients every residual is
@@ -36,13 +38,16 @@ import jax.numpy as jnp
 import numpy as np
 
 import gamify
+from gamify import native
 from gamify.tensor import matmul_tensor
 
 Array = jax.Array
 
 FIELDS = ("z2", "z")
+CYCLIC_AXES = ((0, 1, 2, 3), (1, 2, 0, 3), (2, 0, 1, 3))  # observation [I, J, K, C] under σ^0, σ, σ²
 ACTION_KINDS = ("factored", "flat", "auto")
 REWARD_KINDS = ("shaped", "terminal")
+BACKENDS = ("auto", "native", "jax")
 DEFAULT_COEFFICIENTS = {"z2": (0, 1), "z": (-2, -1, 0, 1, 2)}
 MAX_FLAT_ACTIONS = 2**17  # a flat policy head larger than this is better factored
 # actions="auto" is flat up to this many terms: ⟨2,2,2⟩ z2 has 3,375; ⟨2,2,3⟩ z2 (59,535) and
@@ -52,7 +57,8 @@ MAX_TOKEN_VALUES = 2**16  # |F|^chunk, the vocabulary of one token
 DEFAULT_TOKEN_VALUES = 30  # default chunk: the largest with |F|^chunk <= 30 (z2: 16, {-2..2}: 25)
 MAX_CELLS = 2**22  # I*J*K*(2 + history), the observation's size (at most)
 PRIMES = (46337, 46327, 46309)  # the largest primes below sqrt(2^31)
-_CERTIFIED_LOG2 = sum(math.log2(prime) for prime in PRIMES) - 1.0  # one bit for float32 rounding
+_CERTIFIED_BITS = 92  # Σ bit widths of squared norms below this: minors < 2^46 < Π PRIMES
+_MAX_CERTIFIED_ENTRY = 4096  # keeps squared norms of up to 64 entries within int32
 _INT32_MAX = 2**31 - 1
 _DRAW_RANGE = 2**30  # random integers for demonstrations, reduced modulo small sizes
 _SIGNS = ((1, 1), (1, -1), (-1, 1), (-1, -1))  # sign twins (a·u, b·v, ab·w) in order of preference
@@ -98,6 +104,13 @@ class TensorDecomposition(gamify.Game[TensorState]):
         tensor maps back to one of T of the same rank (:meth:`solution`). AlphaTensor's
         augmentation: every game is a different puzzle with the same answer, which lets
         search escape the standard basis's pull towards the naive algorithm. Default 0 (the target as given).
+      backend: where the rank bound (and, with shaped rewards, the whole move) is computed
+        inside jit: ``"native"``, gamify's C++ kernels through XLA's FFI (on CPU; the JAX
+        code runs on other platforms), ``"jax"``, the JAX reference, or ``"auto"``
+        (default): native when the compiled kernels are available, else JAX with a
+        warning. Both give identical results (parity-tested).
+      augment: train on the cyclic transpositions of each example, as AlphaTensor did
+        (:meth:`augment`; cubic shapes I = J = K only, e.g. ⟨n,n,n⟩; otherwise no effect).
       rewards: ``"shaped"`` (default) or ``"terminal"``. Both give every finished game the
         same return: minus (moves + the rank bound of the last residual). ``"terminal"``
         pays the bound only when the step limit ends the game (AlphaTensor's rule);
@@ -149,6 +162,8 @@ class TensorDecomposition(gamify.Game[TensorState]):
         actions: str = "factored",
         rewards: str = "shaped",
         change_of_basis: float = 0.0,
+        augment: bool = True,
+        backend: str = "auto",
     ):
         if field not in FIELDS:
             raise _error(f"field must be one of {', '.join(FIELDS)}, got {field!r}")
@@ -156,6 +171,13 @@ class TensorDecomposition(gamify.Game[TensorState]):
             raise _error(f"actions must be 'factored', 'flat' or 'auto', got {actions!r}")
         if rewards not in REWARD_KINDS:
             raise _error(f"rewards must be 'shaped' or 'terminal', got {rewards!r}")
+        if backend not in BACKENDS:
+            raise _error(f"backend must be 'auto', 'native' or 'jax', got {backend!r}")
+        if backend == "native" and not native.ffi_available():
+            raise _error("backend='native' needs gamify._core built with XLA's FFI headers (pip install .)")
+        if backend == "auto" and not native.ffi_available():
+            native.warn_no_ffi()
+        self.backend = "native" if backend != "jax" and native.ffi_available() else "jax"
         if not 0.0 <= change_of_basis <= 1.0:
             raise _error(f"change_of_basis is a probability in [0, 1], got {change_of_basis}")
         self.field, self.rewards = field, rewards
@@ -198,6 +220,9 @@ class TensorDecomposition(gamify.Game[TensorState]):
             self.chunk = _check_chunk(chunk, len(self.coefficients))
             self._token_of, self._power, sizes = _token_layout(self.shape, len(self.coefficients), self.chunk)
             self.action_space = gamify.FactoredActions(sizes)
+        self.cyclic = bool(augment) and len(set(self.shape)) == 1
+        if self.cyclic and actions == "flat":
+            self._cyclic_gather = self._flat_rotations()
 
     # ---- the game (pure JAX) ----------------------------------------------------------------------
 
@@ -217,17 +242,44 @@ class TensorDecomposition(gamify.Game[TensorState]):
         return self._start(residual.astype(self._dtype), basis)
 
     def step(self, state: TensorState, action: Array) -> tuple[TensorState, Array, Array]:
+        u, v, w = self._split(self._values(action))
         term = self._term(action).astype(self._dtype)
-        residual = state.residual - term
-        if self.field == "z2":
-            residual = residual % 2
         recent = jnp.concatenate([term[None], state.recent_terms[:-1]])[: self.history]
-        state = state._replace(residual=residual, recent_terms=recent)
         if self.rewards == "terminal":
-            return state, jnp.float32(-1.0), ~jnp.any(residual)
-        bound = slice_rank_bound(residual, self.field)
+            residual = self._subtract(state.residual, term)
+            return (
+                state._replace(residual=residual, recent_terms=recent),
+                jnp.float32(-1.0),
+                ~jnp.any(residual),
+            )
+        if self.backend == "native":
+            residual, bound = native.tensor_step(state.residual, u, v, w, self.field, self._reference_step)
+        else:
+            residual, bound = self._reference_step(state.residual, u, v, w)
         reward = (-1 - (bound - state.charged)).astype(jnp.float32)
-        return state._replace(charged=bound), reward, bound == 0
+        state = state._replace(residual=residual, recent_terms=recent, charged=bound)
+        return state, reward, bound == 0
+
+    def _subtract(self, residual: Array, term: Array) -> Array:
+        residual = residual - term
+        return residual % 2 if self.field == "z2" else residual
+
+    def _reference_step(self, residual: Array, u: Array, v: Array, w: Array) -> tuple[Array, Array]:
+        """The move and the new bound in JAX: what the native kernel computes."""
+        term = (u[..., :, None, None] * v[..., None, :, None] * w[..., None, None, :]).astype(self._dtype)
+        residual = self._subtract(residual.astype(self._dtype), term)
+        return residual, self._reference_bound(residual)
+
+    def _reference_bound(self, residual: Array) -> Array:
+        batch = residual.shape[:-3]
+        flat = residual.reshape((-1, *self.shape))
+        return jax.vmap(lambda r: slice_rank_bound(r, self.field))(flat).reshape(batch)
+
+    def bound(self, residual: Array) -> Array:
+        """int32[...]: :func:`slice_rank_bound` of residuals [..., I, J, K], on this game's backend."""
+        if self.backend == "native":
+            return native.tensor_bound(residual, self.field, self._reference_bound)
+        return slice_rank_bound(residual, self.field)
 
     def observe(self, state: TensorState) -> Array:
         """float32[I, J, K, C]: the residual, the recent terms, the bound paid (see the class)."""
@@ -251,7 +303,7 @@ class TensorDecomposition(gamify.Game[TensorState]):
     def truncation_reward(self, state: TensorState) -> Array:
         if self.rewards == "shaped":  # already paid
             return jnp.float32(0.0)
-        return -slice_rank_bound(state.residual, self.field).astype(jnp.float32)
+        return -self.bound(state.residual).astype(jnp.float32)
 
     def illegal_action_reward(self, state: TensorState, steps_left: Array) -> Array:
         """Every remaining move wasted, then the largest slice-rank bound any residual can have.
@@ -329,9 +381,54 @@ class TensorDecomposition(gamify.Game[TensorState]):
             single = jnp.where(jnp.arange(size)[:, None] == position, nonzero[choice], 0)
             factors.append(jnp.where(jnp.any(factor != 0, axis=0), factor, single).T)
         values = jnp.concatenate(_legal_form(*factors, self.coefficients, jnp)[:3], axis=-1)
-        digits = jnp.argmax(values[..., None] == coefficients, axis=-1)
+        return self._tokens(values)
+
+    def _tokens(self, values: Array) -> Array:
+        """int32[..., T]: the tokens of terms given by their entries [..., I+J+K] (in F)."""
+        digits = jnp.argmax(values[..., None] == jnp.asarray(self.coefficients, jnp.int32), axis=-1)
         place = np.arange(self.action_space.num_tokens) == self._token_of[:, None]  # [I+J+K, T]
         return (digits * jnp.asarray(self._power)) @ jnp.asarray(place, jnp.int32)
+
+    def augment(self, key: Array, observation: Array, policy: Array, candidates: Array):
+        """A random cyclic transposition of a training example (cubic shapes; else unchanged).
+
+        σ maps a residual R to R' with R'[j,k,i] = R[i,j,k] and a move u⊗v⊗w to v⊗w⊗u (in
+        its legal sign form): the game commutes with σ, which keeps the rank and the slice
+        bound (a minimum over the three modes), so values and move targets carry over.
+        σ, σ² or the identity is drawn uniformly. Observation channels (residual, recent
+        terms, bound paid) are transposed alike.
+        """
+        if not self.cyclic:
+            return observation, policy, candidates
+        shift = jax.random.randint(key, (), 0, 3)
+        observation = jax.lax.switch(
+            shift, [lambda x, axes=axes: x.transpose(axes) for axes in CYCLIC_AXES], observation
+        )
+        if self.actions == "flat":
+            return observation, policy[jnp.asarray(self._cyclic_gather)[shift]], candidates
+        u, v, w = self._split(jax.vmap(self._values)(candidates).T)
+        rotations = [(u, v, w), (v, w, u), (w, u, v)]
+        rotated = jax.lax.switch(
+            shift, [lambda f=f: _legal_form(*(x.T for x in f), self.coefficients, jnp)[:3] for f in rotations]
+        )
+        return observation, policy, self._tokens(jnp.concatenate(rotated, axis=-1))
+
+    def _flat_rotations(self) -> np.ndarray:
+        """int32[3, A]: row r gathers a flat policy target into its image under σ^r."""
+        u, v, w = self._split(self._flat_terms.astype(np.int64).T)
+        *rotated, _ = _legal_form(v.T, w.T, u.T, self.coefficients, np)
+        image = np.searchsorted(self._flat_keys, self._keys(*rotated))  # σ(action a) = image[a]
+        assert np.array_equal(self._flat_keys[image], self._keys(*rotated)), "flat actions not closed under σ"
+        twice = image[image]
+        return np.stack([np.arange(len(image)), np.argsort(image), np.argsort(twice)]).astype(np.int32)
+
+    def _keys(self, u: np.ndarray, v: np.ndarray, w: np.ndarray) -> np.ndarray:
+        """int64[N]: the flat-action keys (base-|F| codes of u, v, w) of terms [N, size] each."""
+        q, key = len(self.coefficients), np.zeros(len(u), np.int64)
+        for factor in (u, v, w):
+            digits = np.searchsorted(self.coefficients, factor)
+            key = key * q ** factor.shape[1] + digits @ q ** np.arange(factor.shape[1], dtype=np.int64)
+        return key
 
     # ---- host helpers (numpy) ---------------------------------------------------------------------
 
@@ -371,10 +468,7 @@ class TensorDecomposition(gamify.Game[TensorState]):
             raise _error(f"the term's entries are not in the coefficients {self.coefficients}")
         digits = [np.searchsorted(self.coefficients, x) for x in factors]
         if self.actions == "flat":
-            q = len(self.coefficients)
-            key = 0
-            for digit in digits:
-                key = key * q ** len(digit) + int(digit @ q ** np.arange(len(digit), dtype=np.int64))
+            key = self._keys(*(x[None] for x in factors))[0]
             return np.int32(np.searchsorted(self._flat_keys, key))
         tokens = np.zeros(self.action_space.num_tokens, np.int64)
         np.add.at(tokens, self._token_of, np.concatenate(digits) * self._power)
@@ -440,9 +534,10 @@ def slice_rank_bound(residual: Array, field: str) -> Array:
         ranks = jax.vmap(_gf2_rank)(slices)
     else:
         by_prime = jax.vmap(jax.vmap(_rank_mod_prime, (0, None)), (None, 0))(slices, jnp.asarray(PRIMES))
-        squares = jnp.square(slices.astype(jnp.float32))
-        log2_bound = lambda sums: 0.5 * jnp.sum(jnp.log2(jnp.maximum(sums, 1.0)), axis=-1)
-        certified = jnp.minimum(log2_bound(squares.sum(1)), log2_bound(squares.sum(2))) < _CERTIFIED_LOG2
+        small = jnp.all(jnp.abs(slices) < _MAX_CERTIFIED_ENTRY, axis=(1, 2))
+        squares = jnp.square(jnp.where(small[:, None, None], slices, 0))
+        bits = lambda sums: jnp.sum(32 - jax.lax.clz(sums), axis=-1)  # Σ bit widths
+        certified = small & (jnp.minimum(bits(squares.sum(1)), bits(squares.sum(2))) < _CERTIFIED_BITS)
         nonzero = slices != 0
         fallback = jnp.minimum(jnp.any(nonzero, 2).sum(1), jnp.any(nonzero, 1).sum(1))
         ranks = jnp.where(certified, by_prime.max(axis=0), fallback)

@@ -134,6 +134,29 @@ class Game(abc.ABC, Generic[S]):
         del final
         return actions
 
+    def augment(
+        self, key: Array, observation: Array, policy: Array, candidates: Array
+    ) -> tuple[Array, Array, Array]:
+        """Optional: a random symmetry of the game applied to one training example.
+
+        The learner calls it (vmapped) on every example it samples. A symmetry maps a
+        state to one with the same value and each move to its image, so the returned
+        example is as true as the given one (AlphaTensor trains on the cyclic
+        transpositions of its tensors this way). Pure JAX; default: unchanged.
+
+        Args:
+          key: a PRNG key for this example.
+          observation: as :meth:`observe` returns it.
+          policy: the policy target: float32[A] over actions (flat), or float32[K] over
+            the candidates (factored).
+          candidates: factored: int32[K, T], the candidate actions' tokens; flat: [0, 0].
+
+        Returns:
+          ``(observation, policy, candidates)`` with the same shapes and dtypes.
+        """
+        del key
+        return observation, policy, candidates
+
     def describe(self, actions: Any) -> str:
         """Human-readable text for a solution (a numpy array of actions), used by the CLI."""
         return "\n".join(f"{i + 1:3d}: {a}" for i, a in enumerate(actions.tolist()))

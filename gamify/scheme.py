@@ -21,6 +21,7 @@ from fractions import Fraction
 
 import numpy as np
 
+from gamify import native
 from gamify.tensor import matmul_tensor
 
 FIELDS = ("z2", "z", "q")
@@ -324,25 +325,35 @@ class Scheme:
         target = target.astype(np.int64)
         if self.field == "z2":
             target = target & 1
-        got = self._numerator_tensor()
         scale = math.prod(self.denominators)  # over Q: compare Σ U⊗V⊗W with du·dv·dw·T
-        if self.field == "z2":
-            got = got & 1
-        elif scale > 1 and int(np.abs(target).max(initial=0)) * scale >= _INT64_EXACT:
-            raise ValueError("denominators too large for exact int64 arithmetic")
-        wrong = got != target * scale
-        if not wrong.any():
+        checked = native.verify_scheme(self.u, self.v, self.w, target, self.field) if scale == 1 else None
+        if checked is None:  # no compiled module, Q, or beyond int64 there: numpy (the reference)
+            checked = self._numpy_check(target, scale)
+        first, count = checked
+        if first < 0:
             return Verification(ok=True)
-        index = tuple(int(x) for x in np.unravel_index(np.argmax(wrong), wrong.shape))
-        value = Fraction(int(got[index]), scale)
+        index = tuple(int(x) for x in np.unravel_index(first, target.shape))
+        columns = [factor[:, x].tolist() for factor, x in zip((self.u, self.v, self.w), index, strict=True)]
+        got = sum(a * b * c for a, b, c in zip(*columns, strict=True))  # Python ints: exact
+        value = Fraction(got & 1 if self.field == "z2" else got, scale)
         return Verification(
             ok=False,
-            num_violated=int(wrong.sum()),
+            num_violated=count,
             index=index,
             got=value.numerator if value.denominator == 1 else value,
             expected=int(target[index]),
             reading=brent_reading(self.matmul, index) if self.matmul else None,
         )
+
+    def _numpy_check(self, target: np.ndarray, scale: int) -> tuple[int, int]:
+        """(first violated flat index or -1, number violated), with numpy."""
+        got = self._numerator_tensor()
+        if self.field == "z2":
+            got = got & 1
+        elif scale > 1 and int(np.abs(target).max(initial=0)) * scale >= _INT64_EXACT:
+            raise ValueError("denominators too large for exact int64 arithmetic")
+        wrong = got != target * scale
+        return (int(np.argmax(wrong)) if wrong.any() else -1), int(wrong.sum())
 
     def canonical(self) -> Scheme:
         """A canonical form: the same tensor, rank never higher, one representative per class.

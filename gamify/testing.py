@@ -36,7 +36,8 @@ def check_game(game: Game, *, num_random_steps: int = 64, num_samples: int = 256
     bitwise deterministic; a step after the end is a no-op paying 0; the step limit
     truncates and pays ``truncation_reward``; illegal and out-of-range actions end the
     game (terminated) without changing it; ``describe`` returns text; a game that offers
-    ``demonstration`` returns well-shaped episodes whose moves solve their start.
+    ``demonstration`` returns well-shaped episodes whose moves solve their start; a game
+    that offers ``augment`` keeps the shapes and dtypes of training examples.
 
     Args:
       game: the game to check.
@@ -63,6 +64,8 @@ def check_game(game: Game, *, num_random_steps: int = 64, num_samples: int = 256
     checker.require(isinstance(text, str), f"describe() returned {type(text).__name__}, not str")
     if type(game).demonstration is not Game.demonstration:
         checker.check_demonstrations(actions[0])
+    if type(game).augment is not Game.augment:
+        checker.check_augment(state, actions[0])
     checker.check_traces()
 
 
@@ -306,6 +309,24 @@ class _Checker:
         self.require(
             np.all(final.terminated), "a demonstration's moves do not solve its start (not terminated)"
         )
+
+    def check_augment(self, state: EnvState, action: np.ndarray, count: int = 8) -> None:
+        """augment vmaps, keeps shapes and dtypes, and keeps a policy target a distribution."""
+        space = self.env.action_space
+        observation = self.observe(state)
+        if isinstance(space, FlatActions):
+            policy = jnp.full((space.num_actions,), 1.0 / space.num_actions)
+            candidates = jnp.zeros((0, 0), jnp.int32)
+        else:
+            policy, candidates = jnp.array([0.75, 0.25]), jnp.stack([jnp.asarray(action)] * 2)
+        example = (observation, policy, candidates)
+        batch = jax.tree.map(lambda x: jnp.stack([x] * count), example)
+        keys = jax.random.split(jax.random.key(0), count)
+        got = _host(jax.jit(jax.vmap(self.game.augment))(keys, *batch))
+        for name, x, y in zip(("observation", "policy", "candidates"), got, _host(batch), strict=True):
+            before, after = f"{y.dtype}{list(y.shape[1:])}", f"{x.dtype}{list(x.shape[1:])}"
+            self.require(before == after, f"augment changed the {name} from {before} to {after}")
+        self.require(np.allclose(got[1].sum(-1), 1.0), "augment's policy targets do not sum to 1")
 
     def check_traces(self) -> None:
         retraced = {name: n for name, n in self.traces.items() if n > 1}

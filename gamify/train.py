@@ -210,7 +210,8 @@ class Trainer:
 
         def learn(carry, k):
             params, opt_state = carry
-            batch = replay.sample(buffer, k, self.config.batch_size)
+            sample_key, augment_key = jax.random.split(k)
+            batch = self._augment(augment_key, replay.sample(buffer, sample_key, self.config.batch_size))
             params, opt_state, info = self._update(params, opt_state, batch)
             return (params, opt_state), info
 
@@ -234,6 +235,14 @@ class Trainer:
             "moves": trajectory.valid.sum(),
         }
         return state, metrics
+
+    def _augment(self, key: Array, batch: replay.Example) -> replay.Example:
+        """The game's symmetry augmentation (Game.augment) applied to every sampled example."""
+        keys = jax.random.split(key, batch.value_target.shape[0])
+        observation, weights, candidates = jax.vmap(self.game.augment)(
+            keys, batch.observation, batch.action_weights, batch.candidates
+        )
+        return batch._replace(observation=observation, action_weights=weights, candidates=candidates)
 
     def _evaluate(self, state: TrainState) -> tuple[TrainState, dict]:
         key = jax.random.fold_in(self._key("evaluate"), state.iteration)

@@ -339,6 +339,16 @@ class Nameless(Counter):
     name = ""
 
 
+class LossyAugment(Counter):
+    def augment(self, key, observation, policy, candidates):
+        return observation[:1], policy, candidates
+
+
+class UnnormalisedAugment(Counter):
+    def augment(self, key, observation, policy, candidates):
+        return observation, policy * 2, candidates
+
+
 @pytest.mark.parametrize(
     "game, message",
     [
@@ -351,6 +361,8 @@ class Nameless(Counter):
         (Nameless(), "name must be a non-empty string"),
         (IllegalDemonstration(), "demonstration plays an illegal move"),
         (UnfinishedDemonstration(), "do not solve its start"),
+        (LossyAugment(), r"augment changed the observation from float32\[2\] to float32\[1\]"),
+        (UnnormalisedAugment(), "policy targets do not sum to 1"),
     ],
     ids=lambda x: type(x).__name__ if isinstance(x, gamify.Game) else "error",
 )

@@ -14,7 +14,12 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 import gamify
-from gamify.games.tensor_decomposition import PRIMES, TensorDecomposition, slice_rank_bound_exact
+from gamify.games.tensor_decomposition import (
+    CYCLIC_AXES,
+    PRIMES,
+    TensorDecomposition,
+    slice_rank_bound_exact,
+)
 from gamify.tensor import matmul_tensor
 from gamify.testing import check_game
 
@@ -346,7 +351,7 @@ def test_rank_bound_is_a_rank_bound(terminal):
 
 def test_rank_bound_survives_a_determinant_all_primes_divide(odd_shapes):
     # det [[a, 1], [c, d]] = p1·p2·p3: the rank is 2 over Q but 1 modulo each prime. The
-    # Hadamard certificate fails (2^30 · 2^16.5 > 2^45.5), so that slice counts 2, not 1.
+    # Hadamard certificate fails (entries above 4096), so that slice counts 2, not 1.
     product = int(np.prod(PRIMES, dtype=object))
     a = 2**30
     d = -(-product // a)
@@ -536,3 +541,56 @@ def test_bad_npy_is_rejected(tmp_path):
     (tmp_path / "bad.npy").write_bytes(b"not numpy")
     with pytest.raises(ValueError, match="cannot read .* as .npy"):
         TensorDecomposition(target=tmp_path / "bad.npy")
+
+
+def term_tensor(u, v, w) -> np.ndarray:
+    return np.einsum("i,j,k->ijk", *(np.asarray(x, np.int64) for x in (u, v, w)))
+
+
+@pytest.mark.parametrize("fixture", ["z2_flat", "z"])
+def test_cyclic_augmentation_transposes_states_and_moves_alike(fixture, request):
+    p = request.getfixturevalue(fixture)
+    game, flat = p.game, p.game.actions == "flat"
+    rng = np.random.default_rng(1)
+    *history, move, other = random_terms(rng, 4, game.coefficients)
+    state = play(p, history)
+    observation = p.env.observe(state)
+    if flat:
+        policy = jax.nn.one_hot(game.encode(*move), game.action_space.num_actions)
+        candidates = jnp.zeros((0, 0), jnp.int32)
+    else:
+        policy = jnp.array([0.75, 0.25])
+        candidates = jnp.stack([game.encode(*move), game.encode(*other)])
+    augment = jax.jit(game.augment)
+    shifts = set()
+    for seed in range(12):
+        got, weights, tokens = augment(jax.random.key(seed), observation, policy, candidates)
+        matches = [
+            r for r, axes in enumerate(CYCLIC_AXES) if np.array_equal(got, observation.transpose(axes))
+        ]
+        assert len(matches) == 1
+        axes = CYCLIC_AXES[matches[0]][:3]
+        shifts.add(matches[0])
+        residual = np.asarray(state.game.residual).transpose(axes)
+        assert slice_rank_bound_exact(residual, game.field) == int(state.game.charged)
+        if flat:
+            assert float(weights.sum()) == 1.0 and float(weights.max()) == 1.0
+            moved = [game.decode(np.asarray(weights.argmax()))]
+        else:
+            assert np.array_equal(weights, policy)
+            moved = [game.decode(np.asarray(t)) for t in tokens]
+        for original, image in zip([move, other], moved, strict=False):
+            expected = term_tensor(*original).transpose(axes)
+            if game.field == "z2":
+                expected %= 2
+            assert np.array_equal(term_tensor(*image), expected)
+            assert bool(game.is_legal(state.game, game.encode(*image)))
+    assert shifts == {0, 1, 2}
+
+
+def test_cyclic_augmentation_needs_a_cubic_shape():
+    game = TensorDecomposition(2, 2, 3)
+    assert not game.cyclic and TensorDecomposition(augment=False).cyclic is False
+    observation, policy, candidates = jnp.ones((4, 6, 6, 4)), jnp.ones(3), jnp.ones((3, 9), jnp.int32)
+    outputs = game.augment(jax.random.key(0), observation, policy, candidates)
+    assert all(a is b for a, b in zip(outputs, (observation, policy, candidates), strict=True))
