@@ -25,7 +25,7 @@ using Out = nb::ndarray<nb::numpy, T, Extra...>;
 // A new numpy array of `count` T's owned by a capsule (freed with the array).
 template <class T>
 std::pair<T*, nb::capsule> allocate(std::size_t count) {
-  T* data = new T[count > 0 ? count : 1]();
+  T* data = new T[count > 0 ? count : 1];  // every caller writes all of it
   return {data, nb::capsule(data, [](void* p) noexcept { delete[] static_cast<T*>(p); })};
 }
 
@@ -103,7 +103,7 @@ Out<bool, nb::ndim<1>> subtract_terms_packed(nb::ndarray<uint64_t, nb::ndim<3>, 
 
 nb::tuple verify(In<int64_t, nb::ndim<2>> u, In<int64_t, nb::ndim<2>> v, In<int64_t, nb::ndim<2>> w,
                  In<int64_t, nb::ndim<3>> target, bool z2) {
-  const auto shape = tensor_shape(target.shape(0), target.shape(1), target.shape(2));
+  const gamify::tensor::Shape shape{target.shape(0), target.shape(1), target.shape(2)};  // any size
   int64_t first, count = 0;
   {
     nb::gil_scoped_release release;
@@ -119,6 +119,7 @@ nb::dict ffi_targets() {
   targets["gamify_bound_z"] = nb::capsule(reinterpret_cast<void*>(GamifyBoundZ));
   targets["gamify_step_z2"] = nb::capsule(reinterpret_cast<void*>(GamifyStepZ2));
   targets["gamify_step_z"] = nb::capsule(reinterpret_cast<void*>(GamifyStepZ));
+  targets["gamify_host_kernel"] = nb::capsule(reinterpret_cast<void*>(GamifyHostKernel));
   return targets;
 }
 #else

@@ -39,6 +39,7 @@ __all__ = [
     "available",
     "ffi_available",
     "gf2_rank",
+    "host_kernel",
     "numpy_gf2_rank",
     "slice_rank_bound_host",
     "subtract_terms",
@@ -215,6 +216,47 @@ def tensor_step(residual, u, v, w, field: str, reference):
     out = (jax.ShapeDtypeStruct(residual.shape, dtype), jax.ShapeDtypeStruct(residual.shape[:-3], np.int32))
     native = jax.ffi.ffi_call(f"gamify_step_{field}", out, vmap_method="broadcast_all")
     return jax.lax.platform_dependent(*args, cpu=lambda *a: tuple(native(*a)), default=reference)
+
+
+def host_kernel(address: int, item_shape, in_dtype, out_shape, out_dtype, *, keep_alive=None, reference=None):
+    """A JAX function that calls a C function inside jit on CPU (gamify's FFI trampoline).
+
+    The C function has the signature ``void fn(const in_t* in, out_t* out, int64_t batch)``
+    and maps ``batch`` items of ``item_shape`` to ``batch`` items of ``out_shape``, C order;
+    a ``numba.cfunc`` is the intended source (see :mod:`gamify.numba_kernels`). XLA calls it
+    with no Python and no GIL. gamify cannot check the function: a wrong signature crashes.
+
+    Args:
+      address: the function's address (``cfunc.address``).
+      item_shape, in_dtype: one input item; inputs are [..., *item_shape].
+      out_shape, out_dtype: one output item; outputs are [..., *out_shape].
+      keep_alive: an object owning the code (the cfunc), kept as long as the function.
+      reference: a JAX function with the same meaning, used on other platforms.
+
+    Returns:
+      ``f(x)``, jit- and vmap-friendly.
+    """
+    import jax
+
+    if not ffi_available():
+        raise RuntimeError("host_kernel needs gamify._core built with XLA's FFI headers (pip install .)")
+    item_shape, out_shape = tuple(item_shape), tuple(out_shape)
+
+    def call(x):
+        if x.dtype != np.dtype(in_dtype) or x.shape[x.ndim - len(item_shape) :] != item_shape:
+            raise ValueError(
+                f"expected {np.dtype(in_dtype)}[..., {item_shape}], got {x.dtype}{list(x.shape)}"
+            )
+        batch = x.shape[: x.ndim - len(item_shape)]
+        out = jax.ShapeDtypeStruct(batch + out_shape, out_dtype)
+        native_call = jax.ffi.ffi_call("gamify_host_kernel", out, vmap_method="broadcast_all")
+        run = lambda y: native_call(y, fn=np.int64(address), item_rank=np.int64(len(item_shape)))  # noqa: E731
+        if reference is None:
+            return run(x)
+        return jax.lax.platform_dependent(x, cpu=run, default=reference)
+
+    call.keep_alive = keep_alive
+    return call
 
 
 # --------------------------------------------------------------------------- host kernels (numpy)

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 import gamify
-from gamify import Scheme, matmul_tensor, native
+from gamify import Scheme, matmul_tensor, native, numba_kernels
 from gamify.games.tensor_decomposition import TensorDecomposition, slice_rank_bound
 
 
@@ -340,3 +340,24 @@ def test_backend_choice_and_errors(monkeypatch):
         TensorDecomposition(backend="native")
     with pytest.warns(RuntimeWarning, match="cannot run inside jit"):
         assert TensorDecomposition().backend == "jax"
+
+
+# --------------------------------------------------------------------------- numba inside jit
+
+
+@settings(derandomize=True, max_examples=15, deadline=None)
+@given(tensors("z2").filter(lambda r: r.shape[1:] in {(4, 4, 4), (9, 9, 9), (1, 5, 3)}))
+def test_numba_bound_inside_jit_matches_jax_and_cpp(residual):
+    shape = residual.shape[1:]
+    numba_bound = jax.jit(numba_kernels.slice_rank_bound_z2_jax(shape))
+    expected = np.asarray(jax_bound(shape, "z2")(residual))
+    np.testing.assert_array_equal(np.asarray(numba_bound(residual)), expected)
+    np.testing.assert_array_equal(native.slice_rank_bound_host(residual, "z2"), expected)
+    vmapped = jax.jit(jax.vmap(numba_kernels.slice_rank_bound_z2_jax(shape)))  # a batch through vmap
+    np.testing.assert_array_equal(np.asarray(vmapped(residual)), expected)
+
+
+def test_host_kernel_checks_its_input():
+    bound = numba_kernels.slice_rank_bound_z2_jax((2, 2, 2))
+    with pytest.raises(ValueError, match=r"expected int8\[..., \(2, 2, 2\)\]"):
+        bound(jnp.zeros((3, 3, 3), jnp.int8))

@@ -87,6 +87,23 @@ inline xffi::Error step_z(xffi::Buffer<xffi::S32> residual, xffi::Buffer<xffi::S
   return step<xffi::S32>(residual, u, v, w, next, out);
 }
 
+// A host kernel supplied at run time as a C function pointer (e.g. a numba cfunc):
+// fn(in, out, batch) over `batch` items; the batch is the product of the input's leading
+// dimensions before its last `item_rank` ones. The pointer comes as an int64 attribute.
+using HostKernel = void (*)(const void* in, void* out, int64_t batch);
+
+inline xffi::Error host_kernel(xffi::AnyBuffer in, xffi::Result<xffi::AnyBuffer> out, int64_t fn,
+                               int64_t item_rank) {
+  const auto dims = in.dimensions();
+  if (fn == 0 || item_rank < 0 || static_cast<std::size_t>(item_rank) > dims.size()) {
+    return xffi::Error::InvalidArgument("gamify: bad host kernel call");
+  }
+  int64_t batch = 1;
+  for (std::size_t d = 0; d + item_rank < dims.size(); ++d) batch *= dims[d];
+  reinterpret_cast<HostKernel>(fn)(in.untyped_data(), out->untyped_data(), batch);
+  return xffi::Error::Success();
+}
+
 }  // namespace gamify::ffi
 
 XLA_FFI_DEFINE_HANDLER_SYMBOL(GamifyBoundZ2, gamify::ffi::bound_z2,
@@ -113,3 +130,9 @@ XLA_FFI_DEFINE_HANDLER_SYMBOL(GamifyStepZ, gamify::ffi::step_z,
                                   .Arg<::xla::ffi::Buffer<::xla::ffi::S32>>()
                                   .Ret<::xla::ffi::Buffer<::xla::ffi::S32>>()
                                   .Ret<::xla::ffi::Buffer<::xla::ffi::S32>>());
+XLA_FFI_DEFINE_HANDLER_SYMBOL(GamifyHostKernel, gamify::ffi::host_kernel,
+                              ::xla::ffi::Ffi::Bind()
+                                  .Arg<::xla::ffi::AnyBuffer>()
+                                  .Ret<::xla::ffi::AnyBuffer>()
+                                  .Attr<int64_t>("fn")
+                                  .Attr<int64_t>("item_rank"));

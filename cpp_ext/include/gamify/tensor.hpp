@@ -13,7 +13,6 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
-#include <limits>
 #include <vector>
 
 #include "gamify/gf2.hpp"
@@ -69,26 +68,19 @@ int32_t slice_rank_bound_z2(const T* t, Shape s) {
 
 // ---- Z ----------------------------------------------------------------------------------
 
-// Rank modulo the prime P of a rows x cols matrix (row stride `stride`), by Gaussian
-// elimination with modular inverses; `work` is scratch of rows * cols entries. P is a
-// compile-time constant below 2^16, so every reduction is a multiply-shift, not a division.
+// Rank modulo the prime P of a rows x cols matrix (row stride `stride`), by fraction-free
+// Gaussian elimination (row <- pivot * row - entry * pivot_row: no inverses); `work` is
+// scratch of rows * cols entries. P is a compile-time constant below 2^16, so every
+// reduction is a multiply-shift, not a division.
 template <uint32_t P>
 int32_t rank_mod_prime(const int32_t* m, std::size_t rows, std::size_t cols, std::size_t stride, uint32_t* work) {
-  static_assert(P < (1u << 16));
+  static_assert(P < (1u << 16) && 2ull * P * P < (1ull << 32));
   for (std::size_t r = 0; r < rows; ++r) {
     for (std::size_t c = 0; c < cols; ++c) {
       const int64_t x = m[r * stride + c] % static_cast<int64_t>(P);
       work[r * cols + c] = static_cast<uint32_t>(x < 0 ? x + P : x);
     }
   }
-  auto inverse = [](uint32_t a) {  // a^(P - 2) mod P
-    uint32_t result = 1;
-    for (uint32_t e = P - 2; e > 0; e >>= 1) {
-      if (e & 1) result = result * a % P;
-      a = a * a % P;
-    }
-    return result;
-  };
   int32_t rank = 0;
   for (std::size_t c = 0; c < cols && static_cast<std::size_t>(rank) < rows; ++c) {
     std::size_t pivot = rank;
@@ -97,15 +89,14 @@ int32_t rank_mod_prime(const int32_t* m, std::size_t rows, std::size_t cols, std
     if (pivot != static_cast<std::size_t>(rank)) {
       std::swap_ranges(work + pivot * cols, work + pivot * cols + cols, work + rank * cols);
     }
-    uint32_t* top = work + rank * cols;
-    const uint32_t scale = inverse(top[c]);
-    for (std::size_t x = c; x < cols; ++x) top[x] = top[x] * scale % P;
+    const uint32_t* top = work + rank * cols;
+    const uint32_t lead = top[c];
     for (std::size_t r = rank + 1; r < rows; ++r) {
       uint32_t* row = work + r * cols;
       const uint32_t factor = row[c];
       if (factor == 0) continue;
-      // row - factor * top, kept non-negative: row + P * P - factor * top < 2^32.
-      for (std::size_t x = c; x < cols; ++x) row[x] = (row[x] + P * P - factor * top[x]) % P;
+      // lead * row - factor * top, kept non-negative: below 2 * P * P < 2^32.
+      for (std::size_t x = c; x < cols; ++x) row[x] = (lead * row[x] + P * P - factor * top[x]) % P;
     }
     ++rank;
   }
@@ -116,12 +107,14 @@ int32_t rank_mod_prime(const int32_t* m, std::size_t rows, std::size_t cols, std
 // nonzero rows or columns (whichever is smaller).
 inline int32_t slice_rank_z(const int32_t* m, std::size_t rows, std::size_t cols, std::size_t stride,
                             uint32_t* work) {
-  std::array<int64_t, kMaxDim> row_sq{}, col_sq{};
+  std::array<int64_t, kMaxDim> row_sq, col_sq;
+  std::fill_n(row_sq.begin(), rows, 0);
+  std::fill_n(col_sq.begin(), cols, 0);
   bool small = true;
   for (std::size_t r = 0; r < rows; ++r) {
     for (std::size_t c = 0; c < cols; ++c) {
       const int64_t x = m[r * stride + c];
-      small = small && std::llabs(x) < kMaxCertifiedEntry;
+      small &= std::llabs(x) < kMaxCertifiedEntry;
       row_sq[r] += x * x;
       col_sq[c] += x * x;
     }
@@ -168,27 +161,32 @@ inline int32_t slice_rank_bound_z(const int32_t* t, Shape s) {
 
 // ---- moves ------------------------------------------------------------------------------
 
-// residual - u (x) v (x) w into `out` (which may be `residual`); over Z2 (modulo 2) when `z2`.
+// residual - u (x) v (x) w into `out` (which may be `residual`); over Z2 (modulo 2) when `Z2`.
 // Returns false when a Z entry leaves the range of T (out then holds wrapped values).
-template <class T>
-bool subtract_term(const T* residual, const T* u, const T* v, const T* w, Shape s, bool z2, T* out) {
+template <bool Z2, class T>
+bool subtract_term(const T* residual, const T* u, const T* v, const T* w, Shape s, T* out) {
   bool ok = true;
   for (std::size_t i = 0; i < s.i; ++i) {
     for (std::size_t j = 0; j < s.j; ++j) {
       const int64_t uv = static_cast<int64_t>(u[i]) * v[j];
       const std::size_t base = (i * s.j + j) * s.k;
       for (std::size_t k = 0; k < s.k; ++k) {
-        if (z2) {
+        if constexpr (Z2) {
           out[base + k] = static_cast<T>((residual[base + k] ^ (uv * w[k])) & 1);
         } else {
           const int64_t x = static_cast<int64_t>(residual[base + k]) - uv * w[k];
-          ok = ok && x >= std::numeric_limits<T>::min() && x <= std::numeric_limits<T>::max();
           out[base + k] = static_cast<T>(x);
+          ok &= x == static_cast<int64_t>(out[base + k]);  // branch-free range check
         }
       }
     }
   }
   return ok;
+}
+
+template <class T>
+bool subtract_term(const T* residual, const T* u, const T* v, const T* w, Shape s, bool z2, T* out) {
+  return z2 ? subtract_term<true>(residual, u, v, w, s, out) : subtract_term<false>(residual, u, v, w, s, out);
 }
 
 // Bit-packed Z2 residual: word (i, j) holds the fibre residual[i, j, :] (bit k). A move flips
