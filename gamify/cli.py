@@ -10,7 +10,7 @@ import re
 import sys
 from pathlib import Path
 
-from gamify import tensor_search
+from gamify import flips, tensor_search
 
 EXAMPLES = """\
 examples:
@@ -21,6 +21,8 @@ examples:
   gamify train path/to/my_game.py:MyGame --games 2000
   gamify eval runs/lo
   gamify verify scheme.exp --field z2
+  gamify flips 3 3 3 --target-rank 23 --time 1m
+  gamify improve scheme.exp --target-rank 22 --plus
 """
 
 
@@ -129,6 +131,7 @@ def _build_parser() -> argparse.ArgumentParser:
         "--format", help="gamify, perminov-json, perminov-txt, exp or npz (default: from the file)"
     )
     tensor_search.add_parser(commands)
+    flips.add_parser(commands)
     return parser
 
 
@@ -325,6 +328,8 @@ COMMANDS = {
     "eval": _cmd_eval,
     "verify": _cmd_verify,
     "search": tensor_search.run_search,
+    "flips": flips.run_flips,
+    "improve": flips.run_flips,
 }
 
 

@@ -193,8 +193,10 @@ def test_mod2_schemes_are_not_integer_schemes_but_standard_ones_hold_mod_2(stand
 
 @pytest.mark.parametrize("format", WRITABLE)
 def test_real_schemes_round_trip_exactly(tmp_path, standard, modular, format):
-    small = [s for s in [*standard.values(), *modular.values()] if max(s.matmul) <= 5 or s.field == "q"]
-    assert len(small) == 67 and sum(s.field == "q" for s in small) == 27
+    small = [s for s in [*standard.values(), *modular.values()] if max(s.matmul) <= 5]
+    rational = sorted((s for s in standard.values() if s.field == "q"), key=lambda s: s.rank)
+    small += rational[:4]  # every rational scheme is large; the smallest four keep this quick
+    assert len(small) == 44 and all(s.field == "q" for s in small[-4:])
     if format == "exp":  # single-digit indices
         small = [s for s in small if max(s.matmul) <= 9]
     for scheme in small:

@@ -1,0 +1,135 @@
+"""Flip-graph walks: every move keeps the tensor; walks reach known ranks; the CLI's paths."""
+
+import json
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from gamify import Scheme, matmul_tensor
+from gamify.cli import main
+from gamify.flips import from_masks, standard_scheme, to_masks, walk
+
+
+@st.composite
+def random_schemes(draw):
+    """A random Z2 scheme (its own sum is the target), sometimes with repeated factors."""
+    shape = tuple(draw(st.integers(1, 5)) for _ in range(3))
+    rank = draw(st.integers(1, 12))
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    factors = [rng.integers(0, 2, (rank, size)) for size in shape]
+    for f in factors:  # shared factors make flips possible
+        repeats = rng.integers(0, rank, rank // 2)
+        f[repeats] = f[rng.integers(0, rank)]
+        f[~f.any(axis=1), 0] = 1
+    return Scheme(*factors, field="z2")
+
+
+@settings(derandomize=True, max_examples=40, deadline=None)
+@given(random_schemes(), st.integers(1, 3000), st.booleans(), st.integers(0, 100))
+def test_flips_reductions_and_plus_transitions_keep_the_tensor(scheme, flips, plus, seed):
+    target = scheme.tensor()
+    result = walk(
+        scheme,
+        0,
+        5.0,
+        target=target,
+        max_flips=flips,
+        plateau=50,
+        plus_transitions=plus,
+        seed=seed,
+        threads=1,
+    )
+    assert result.scheme.verify(target).ok
+    assert result.flips <= flips and result.scheme.rank <= scheme.rank
+    assert plus or result.plus_transitions == 0
+
+
+def test_masks_round_trip():
+    scheme = standard_scheme(2, 3, 4)
+    assert from_masks(to_masks(scheme), scheme.shape, scheme.matmul) == scheme
+    assert to_masks(scheme).dtype == np.uint64 and to_masks(scheme).shape == (24, 3)
+
+
+def test_equal_and_mergeable_terms_reduce_at_once():
+    u = [[1, 0], [1, 0], [0, 1], [0, 1]]
+    v = [[1], [1], [1], [1]]
+    w = [[1, 0], [0, 1], [1, 1], [1, 1]]  # terms 0, 1 merge (same u, v); 2, 3 cancel
+    scheme = Scheme(u, v, w, field="z2")
+    result = walk(scheme, 0, 1.0, target=scheme.tensor(), max_flips=1, threads=1)
+    assert result.scheme.rank == 1 and result.scheme.verify(scheme.tensor()).ok
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_walks_find_rank_7_for_2x2_from_the_naive_algorithm(seed):
+    result = walk(standard_scheme(2, 2, 2), 7, 20.0, seed=seed, threads=1, plateau=10_000)
+    assert result.reached and result.scheme.rank == 7
+    assert result.scheme.verify(matmul_tensor(2, 2, 2)).ok
+
+
+def test_wrong_starting_scheme_is_refused():
+    broken = standard_scheme(2, 2, 2)
+    broken = Scheme(broken.u[1:], broken.v[1:], broken.w[1:], field="z2", matmul=(2, 2, 2))
+    with pytest.raises(ValueError, match="starting scheme is wrong over Z2"):
+        walk(broken, 7, 1.0)
+
+
+def run_cli(capsys, *argv):
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_flips_command_writes_a_verified_scheme(tmp_path, capsys):
+    code, out, err = run_cli(
+        capsys,
+        "flips",
+        "2",
+        "2",
+        "2",
+        "--target-rank",
+        "7",
+        "--time",
+        "20s",
+        "--out",
+        str(tmp_path),
+        "--threads",
+        "1",
+    )
+    assert code == 0 and err == "" and "rank 7 (reached the target), verified exactly over Z2" in out
+    data = json.loads((tmp_path / "scheme.json").read_text())
+    assert data["rank"] == 7 and data["field"] == "z2"
+    code, out, _ = run_cli(capsys, "verify", str(tmp_path / "scheme.exp"), "--field", "z2")
+    assert code == 0 and out.splitlines()[-1] == "OK"
+    code, out, _ = run_cli(
+        capsys,
+        "improve",
+        str(tmp_path / "scheme.exp"),
+        "--time",
+        "1s",
+        "--out",
+        str(tmp_path / "again"),
+        "--quiet",
+    )
+    assert code == 0 and "rank 7 (stopped at the time limit)" in out
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["flips", "0", "2", "2"], "must be positive"),
+        (["flips", "9", "9", "9", "--time", "1s"], "at most 64 entries"),
+        (["flips", "2", "2", "2", "--plateau", "0"], "must be positive"),
+        (["improve", "missing.exp"], "No such file"),
+        (["flips", "2", "2", "2", "--time", "soon"], None),
+    ],
+)
+def test_flips_bad_input_is_one_line(capsys, tmp_path, argv, message):
+    if message is None:  # argparse's own error for a bad --time
+        with pytest.raises(SystemExit) as e:
+            main(argv)
+        assert e.value.code == 2
+        return
+    code, out, err = run_cli(capsys, *argv, "--out", str(tmp_path))
+    assert code == 2 and message in err and len(err.strip().splitlines()) == 1
