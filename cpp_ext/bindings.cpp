@@ -118,58 +118,74 @@ nb::tuple verify(In<int64_t, nb::ndim<2>> u, In<int64_t, nb::ndim<2>> v, In<int6
 }
 
 // Flip-graph walks from one scheme (terms[R, 3] bit masks a, b, c), one walker per thread
-// with seeds seed, seed + 1, ...; stops at the target rank, after `seconds`, or when every
-// walker has made max_flips. Returns (best terms[R', 3], reached, flips, reductions,
-// restarts, plus transitions).
-nb::tuple flip_walk(In<uint64_t, nb::ndim<2>> terms, std::size_t target_rank, double seconds, uint64_t max_flips,
-                    uint64_t plateau, bool plus_transitions, uint64_t seed, std::size_t threads) {
-  if (terms.shape(1) != 3) throw nb::value_error("terms must be [R, 3] bit masks (a, b, c)");
-  gamify::flips::Scheme start(terms.shape(0));
-  for (std::size_t r = 0; r < start.size(); ++r) {
-    for (std::size_t f = 0; f < 3; ++f) start[r].f[f] = terms.data()[r * 3 + f];
+// (seeds seed, seed + 1, ...). The walkers persist between run() calls, so a caller can
+// report progress without disturbing the walks.
+class FlipSearch {
+ public:
+  FlipSearch(In<uint64_t, nb::ndim<2>> terms, std::size_t target_rank, uint64_t max_flips, uint64_t plateau,
+             bool plus_transitions, uint64_t seed, std::size_t threads) {
+    if (terms.shape(1) != 3) throw nb::value_error("terms must be [R, 3] bit masks (a, b, c)");
+    gamify::flips::Scheme start(terms.shape(0));
+    for (std::size_t r = 0; r < start.size(); ++r) {
+      for (std::size_t f = 0; f < 3; ++f) start[r].f[f] = terms.data()[r * 3 + f];
+    }
+    for (std::size_t t = 0; t < std::max<std::size_t>(threads, 1); ++t) {
+      walkers_.emplace_back(start, gamify::flips::Options{target_rank, max_flips, plateau, plus_transitions, seed + t});
+    }
+    best_rank_ = start.size();
   }
-  threads = threads < 1 ? 1 : threads;
-  std::vector<gamify::flips::Walker> walkers;
-  for (std::size_t t = 0; t < threads; ++t) {
-    gamify::flips::Options options{target_rank, max_flips, plateau, plus_transitions, seed + t};
-    walkers.emplace_back(start, options);
-  }
-  std::atomic<bool> stop{false};
-  std::atomic<std::size_t> best_rank{start.size()};
-  {
+
+  // Walks for up to `seconds`; returns whether a walker reached the target rank.
+  bool run(double seconds) {
     nb::gil_scoped_release release;
+    std::atomic<bool> stop{false}, reached{false};
+    std::atomic<std::size_t> running{walkers_.size()};
     std::vector<std::thread> pool;
-    std::atomic<std::size_t> running{threads};
-    for (auto& walker : walkers) {
-      pool.emplace_back([&walker, &stop, &best_rank, &running] {
-        if (walker.run(stop, best_rank)) stop = true;
+    for (auto& walker : walkers_) {
+      pool.emplace_back([&] {
+        if (walker.run(stop, best_rank_)) reached = stop = true;
         --running;
       });
     }
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
     while (!stop && running > 0 && std::chrono::steady_clock::now() < deadline) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(2));
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
     }
     stop = true;
     for (auto& thread : pool) thread.join();
+    return reached;
   }
-  const gamify::flips::Walker* best = &walkers[0];
-  gamify::flips::Stats total;
-  for (const auto& walker : walkers) {
-    if (walker.best().size() < best->best().size()) best = &walker;
-    total.flips += walker.stats().flips;
-    total.reductions += walker.stats().reductions;
-    total.restarts += walker.stats().restarts;
-    total.plus += walker.stats().plus;
+
+  // The lowest-rank scheme of all walkers, terms[R', 3].
+  Out<uint64_t, nb::ndim<2>> best() const {
+    const gamify::flips::Walker* best = &walkers_[0];
+    for (const auto& walker : walkers_) {
+      if (walker.best().size() < best->best().size()) best = &walker;
+    }
+    const auto& scheme = best->best();
+    auto [out, owner] = allocate<uint64_t>(scheme.size() * 3);
+    for (std::size_t r = 0; r < scheme.size(); ++r) {
+      for (std::size_t f = 0; f < 3; ++f) out[r * 3 + f] = scheme[r].f[f];
+    }
+    return Out<uint64_t, nb::ndim<2>>(out, {scheme.size(), 3}, owner);
   }
-  const auto& scheme = best->best();
-  auto [out, owner] = allocate<uint64_t>(scheme.size() * 3);
-  for (std::size_t r = 0; r < scheme.size(); ++r) {
-    for (std::size_t f = 0; f < 3; ++f) out[r * 3 + f] = scheme[r].f[f];
+
+  // Totals over the walkers: (flips, reductions, restarts, plus transitions).
+  nb::tuple stats() const {
+    gamify::flips::Stats total;
+    for (const auto& walker : walkers_) {
+      total.flips += walker.stats().flips;
+      total.reductions += walker.stats().reductions;
+      total.restarts += walker.stats().restarts;
+      total.plus += walker.stats().plus;
+    }
+    return nb::make_tuple(total.flips, total.reductions, total.restarts, total.plus);
   }
-  return nb::make_tuple(Out<uint64_t, nb::ndim<2>>(out, {scheme.size(), 3}, owner),
-                        scheme.size() <= target_rank, total.flips, total.reductions, total.restarts, total.plus);
-}
+
+ private:
+  std::vector<gamify::flips::Walker> walkers_;
+  std::atomic<std::size_t> best_rank_;
+};
 
 #ifdef GAMIFY_WITH_FFI
 nb::dict ffi_targets() {
@@ -209,8 +225,12 @@ NB_MODULE(_core, m) {
         nb::arg("w"), "In place on bit-packed Z2 residuals uint64[B, I, J]; returns zero bool[B].");
   m.def("verify", &verify, nb::arg("u"), nb::arg("v"), nb::arg("w"), nb::arg("target"), nb::arg("z2"),
         "(first violated flat index or -1 (-2: int64 overflow), number violated) of a scheme.");
-  m.def("flip_walk", &flip_walk, nb::arg("terms"), nb::arg("target_rank"), nb::arg("seconds"), nb::arg("max_flips"),
-        nb::arg("plateau"), nb::arg("plus_transitions"), nb::arg("seed"), nb::arg("threads"),
-        "Flip-graph random walks over GF(2) from terms[R, 3] (bit masks); see gamify.flips.");
+  nb::class_<FlipSearch>(m, "FlipSearch", "Flip-graph random walks over GF(2); see gamify.flips.")
+      .def(nb::init<In<uint64_t, nb::ndim<2>>, std::size_t, uint64_t, uint64_t, bool, uint64_t, std::size_t>(),
+           nb::arg("terms"), nb::arg("target_rank"), nb::arg("max_flips"), nb::arg("plateau"),
+           nb::arg("plus_transitions"), nb::arg("seed"), nb::arg("threads"))
+      .def("run", &FlipSearch::run, nb::arg("seconds"), "Walks up to `seconds`; True once the target is reached.")
+      .def("best", &FlipSearch::best, "The lowest-rank scheme so far, terms[R, 3] bit masks.")
+      .def("stats", &FlipSearch::stats, "(flips, reductions, restarts, plus transitions) so far.");
   m.def("ffi_targets", &ffi_targets, "XLA FFI handlers {name: PyCapsule} (empty when built without XLA headers).");
 }

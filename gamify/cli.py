@@ -22,7 +22,7 @@ examples:
   gamify eval runs/lo
   gamify verify scheme.exp --field z2
   gamify flips 3 3 3 --target-rank 23 --time 1m
-  gamify improve scheme.exp --target-rank 22 --plus
+  gamify improve scheme.exp --target-rank 22
 """
 
 

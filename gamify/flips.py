@@ -2,7 +2,7 @@
 
 The walker is C++ (``cpp_ext/include/gamify/flips.hpp``, one walker per thread): random
 flips between terms that share a factor, reductions (rank − 1) taken as soon as they
-appear, restarts after a plateau, optional plus transitions (rank + 1). Schemes go in and
+appear, plus transitions (rank + 1) or restarts after a plateau. Schemes go in and
 out as :class:`gamify.Scheme`; every scheme this module returns or writes is verified
 exactly first.
 """
@@ -79,8 +79,8 @@ def walk(
     *,
     target: np.ndarray | None = None,
     max_flips: int = 0,
-    plateau: int = 1_000_000,
-    plus_transitions: bool = False,
+    plateau: int = 2000,
+    plus_transitions: bool = True,
     seed: int = 0,
     threads: int | None = None,
     report_every: float = 1.0,
@@ -88,9 +88,9 @@ def walk(
 ) -> FlipResult:
     """Flip-graph random walks from ``scheme`` until ``target_rank``, ``seconds`` or ``max_flips``.
 
-    Runs in rounds of at most ``report_every`` seconds; each round starts every walker
-    from the best scheme so far (seeds differ per round and thread) and calls
-    ``progress`` with the totals.
+    The walkers (one per thread, seeds ``seed``, ``seed + 1``, ...) keep walking across
+    rounds of at most ``report_every`` seconds; after each round ``progress`` gets the
+    best scheme so far and the totals.
 
     Args:
       scheme: a valid scheme over Z2 (a Z scheme is reduced mod 2), factors ≤ 64 entries.
@@ -99,8 +99,9 @@ def walk(
       target: the tensor it must decompose (default: ``scheme.matmul``'s); checked before
         and after.
       max_flips: flips per walker, then the walk stops; 0 for no limit.
-      plateau: flips without a reduction before a walker restarts (or makes a plus move).
-      plus_transitions: allow rank + 1 moves to escape plateaus.
+      plateau: flips without a reduction before a walker makes a plus move (or restarts).
+      plus_transitions: escape plateaus by rank + 1 moves (when the walker is at most one
+        above its best rank; otherwise, and without them, it restarts from its best or start).
       seed: seeds the walkers.
       threads: walkers in parallel (default: every core).
 
@@ -125,34 +126,30 @@ def walk(
     if not check.ok:
         raise ValueError(f"the starting scheme is wrong over Z2: {check}")
     threads = threads or os.cpu_count() or 1
-    masks = to_masks(scheme)
-    totals = dict(flips=0, reductions=0, restarts=0, plus_transitions=0)
-    start, round_ = time.perf_counter(), 0
-    reached = len(masks) <= target_rank
+    search = native._core.FlipSearch(
+        to_masks(scheme), target_rank, max_flips, plateau, plus_transitions, seed, threads
+    )
+    start = time.perf_counter()
+    reached = scheme.rank <= target_rank
+
+    def result() -> FlipResult:
+        names = ("flips", "reductions", "restarts", "plus_transitions")
+        counts = dict(zip(names, (int(x) for x in search.stats()), strict=True))
+        best = from_masks(search.best(), scheme.shape, scheme.matmul)
+        return FlipResult(best, bool(reached), **counts, seconds=time.perf_counter() - start)
+
     while not reached and (left := seconds - (time.perf_counter() - start)) > 0:
-        masks, reached, *counts = native._core.flip_walk(
-            masks,
-            target_rank,
-            min(left, report_every),
-            max_flips,
-            plateau,
-            plus_transitions,
-            seed + round_ * threads,
-            threads,
-        )
-        for name, count in zip(totals, counts, strict=True):
-            totals[name] += int(count)
-        round_ += 1
+        reached = search.run(min(left, report_every))
         if progress is not None:
-            best = from_masks(masks, scheme.shape, scheme.matmul)
-            progress(FlipResult(best, bool(reached), **totals, seconds=time.perf_counter() - start))
-        if max_flips and counts[0] >= max_flips * threads:  # every walker used its flips
-            break
-    best = from_masks(masks, scheme.shape, scheme.matmul)
+            progress(result())
+        if max_flips and search.stats()[0] >= max_flips * threads:
+            break  # every walker used its flips
+    final = result()
+    best = final.scheme
     check = best.verify(target)
     if not check.ok:  # the moves keep the tensor; never hand out an unverified scheme
         raise RuntimeError(f"internal error: the flip walk produced a wrong scheme: {check}")
-    return FlipResult(best, bool(reached), **totals, seconds=time.perf_counter() - start)
+    return final
 
 
 def add_parser(commands) -> None:
@@ -187,9 +184,16 @@ def add_parser(commands) -> None:
         sub.add_argument("--seed", type=int, default=0, help="random seed (0)")
         sub.add_argument("--threads", type=int, help="walkers in parallel (default: every core)")
         sub.add_argument(
-            "--plateau", type=int, default=1_000_000, help="flips without progress before a restart"
+            "--plateau",
+            type=int,
+            default=2000,
+            help="flips without a reduction before a plus transition (2000)",
         )
-        sub.add_argument("--plus", action="store_true", help="allow plus transitions (rank + 1) on plateaus")
+        sub.add_argument(
+            "--no-plus",
+            action="store_true",
+            help="restart on plateaus instead of plus transitions (rank + 1)",
+        )
         sub.add_argument("--out", type=Path, help="output directory (default runs/flips-...)")
         sub.add_argument("--quiet", action="store_true", help="no progress lines")
 
@@ -238,7 +242,7 @@ def run_flips(args) -> int:
         args.target_rank,
         args.time,
         plateau=args.plateau,
-        plus_transitions=args.plus,
+        plus_transitions=not args.no_plus,
         seed=args.seed,
         threads=args.threads,
         progress=show,

@@ -6,8 +6,9 @@
 //              (a (x) b_i (x) c_i + a (x) b_j (x) c_j: the cross terms a (x) b_j (x) c_i cancel
 //              mod 2); the same with the roles of a, b, c permuted;
 //   reduction  a term with a zero factor is dropped; two terms sharing two factors merge
-//              (a (x) b (x) c_i + a (x) b (x) c_j = a (x) b (x) (c_i + c_j)): rank - 1, taken
-//              as soon as it appears;
+//              (a (x) b (x) c_i + a (x) b (x) c_j = a (x) b (x) (c_i + c_j)); more generally,
+//              among terms sharing a, a term whose b is the sum of others' b's folds into
+//              them (reduce_dependent): rank - 1, taken as soon as it appears;
 //   plus       two terms become three, (a + a') (x) b (x) c + a' (x) (b + b') (x) c +
 //              a' (x) b' (x) (c + c'): rank + 1, to leave a region with no useful flips.
 // A walk does random flips, restarts from its start scheme after `plateau` flips without a
@@ -18,6 +19,7 @@
 #include <algorithm>
 #include <array>
 #include <atomic>
+#include <bit>
 #include <cstddef>
 #include <cstdint>
 #include <random>
@@ -80,11 +82,67 @@ inline std::size_t reduce(Scheme& s) {
   return removed;
 }
 
+// If the terms sharing factor m with term t have linearly dependent factors in another mode
+// p (say the p-factor of term k is the sum of those of a set S), term k is folded into S:
+// its third factor is added to theirs and k is dropped (rank - 1). Returns whether it did.
+inline bool reduce_dependent(Scheme& s, std::size_t t) {
+  for (int m = 0; m < 3; ++m) {
+    std::array<std::size_t, 64> group;
+    std::size_t size = 0;
+    for (std::size_t j = 0; j < s.size() && size < group.size(); ++j) {
+      if (s[j].f[m] == s[t].f[m]) group[size++] = j;
+    }
+    if (size < 3) continue;  // two terms are dependent only when equal: reduce() merges them
+    for (int p : {(m + 1) % 3, (m + 2) % 3}) {
+      const int q = 3 - m - p;
+      std::array<uint64_t, 64> basis{}, combination{};  // by leading bit: vector, which group members
+      for (std::size_t g = 0; g < size; ++g) {
+        uint64_t x = s[group[g]].f[p], used = uint64_t{1} << g;
+        while (x != 0) {
+          const int h = 63 - std::countl_zero(x);
+          if (basis[h] == 0) {
+            basis[h] = x;
+            combination[h] = used;
+            break;
+          }
+          x ^= basis[h];
+          used ^= combination[h];
+        }
+        if (x != 0) continue;
+        const std::size_t k = group[g];  // p-factor of k = sum of those of the other members of `used`
+        for (uint64_t rest = used & ~(uint64_t{1} << g); rest != 0; rest &= rest - 1) {
+          s[group[std::countr_zero(rest)]].f[q] ^= s[k].f[q];
+        }
+        s[k] = s.back();
+        s.pop_back();
+        return true;
+      }
+    }
+  }
+  return false;
+}
+
+// reduce() and reduce_dependent() until neither applies; returns the terms removed.
+inline std::size_t reduce_all(Scheme& s) {
+  std::size_t removed = reduce(s);
+  for (bool again = true; again;) {
+    again = false;
+    for (std::size_t t = 0; t < s.size(); ++t) {
+      if (reduce_dependent(s, t)) {
+        removed += 1 + reduce(s);
+        again = true;
+        break;
+      }
+    }
+  }
+  return removed;
+}
+
 class Walker {
  public:
   Walker(Scheme start, const Options& options)
       : start_(std::move(start)), options_(options), rng_(options.seed) {
-    reduce(start_);
+    reduce_all(start_);
     current_ = start_;
     best_ = current_;
   }
@@ -106,8 +164,12 @@ class Walker {
         }
         ++stats_.flips;
         ++since_reduction;
-        if (touched_reduces()) {
-          stats_.reductions += reduce(current_);
+        std::size_t removed = touched_reduces() ? reduce_all(current_) : 0;
+        for (std::size_t t = 0; removed == 0 && t < touched_.size(); ++t) {
+          if (reduce_dependent(current_, touched_[t])) removed = 1 + reduce_all(current_);
+        }
+        if (removed > 0) {
+          stats_.reductions += removed;
           since_reduction = 0;
           if (current_.size() < best_.size()) {
             best_ = current_;
@@ -189,7 +251,7 @@ class Walker {
     current_[i] = first;
     current_[j] = second;
     current_.push_back(third);
-    stats_.reductions += reduce(current_);  // a degenerate split may cancel at once
+    stats_.reductions += reduce_all(current_);  // a degenerate split may cancel at once
   }
 
   Scheme start_, current_, best_;
