@@ -12,12 +12,15 @@ Three tables, every row's sides measured in the same process, alternating, on th
    against ``backend="jax"``.
 3. **search** (``gamify.search.make_search``: simulations per second of a whole Gumbel
    MCTS search, small network, 16 simulations) with each backend.
+4. **bound** (the GF(2) slice-rank bound of B residuals inside jit): the C++ FFI handler,
+   the numba kernel through gamify's FFI trampoline (``gamify.numba_kernels``), the same
+   numba kernel through ``jax.pure_callback``, and the JAX reference.
 
 Usage::
 
     python benchmarks/stepper_throughput.py                  # full run (a few minutes)
     python benchmarks/stepper_throughput.py --quick          # smoke run
-    python benchmarks/stepper_throughput.py --json out.json
+    python benchmarks/stepper_throughput.py --tables bound --json out.json
 """
 
 from __future__ import annotations
@@ -119,6 +122,33 @@ def searches(n: int, field: str, batch: int, seconds: float, repeats: int, simul
     }
 
 
+def bounds(n: int, batch: int, seconds: float, repeats: int) -> dict:
+    """Table 4: slice-rank bounds of B residuals inside jit, four ways (same data)."""
+    from gamify import numba_kernels
+    from gamify.games.tensor_decomposition import slice_rank_bound
+
+    shape = (n * n,) * 3
+    residual = jnp.asarray(np.random.default_rng(0).integers(0, 2, (batch, *shape)).astype(np.int8))
+    kernel = numba_kernels.slice_rank_bound_z2
+
+    def host(r):  # pure_callback: back into Python, then the numba kernel per tensor
+        return np.array([kernel(x) for x in np.asarray(r)], np.int32)
+
+    out = jax.ShapeDtypeStruct((batch,), jnp.int32)
+    reference = jax.vmap(lambda r: slice_rank_bound(r, "z2"))
+    sides = {
+        "C++ FFI": lambda r: native.tensor_bound(r, "z2", reference),
+        "numba FFI": numba_kernels.slice_rank_bound_z2_jax(shape),
+        "numba pure_callback": lambda r: jax.pure_callback(host, out, r, vmap_method="broadcast_all"),
+        "JAX": reference,
+    }
+    results = {}
+    for name, fn in sides.items():
+        compiled = jax.jit(fn)
+        results[name] = rate(lambda c=compiled: jax.block_until_ready(c(residual)), batch, seconds, repeats)
+    return results
+
+
 def report(results: dict, table: str, n: int, field: str, batch: int, values: dict, unit: str = "") -> None:
     """Prints one row (the first side's ratio over each other side) and keeps it."""
     results["rows"].append({"table": table, "n": n, "field": field, "batch": batch, **values})
@@ -133,8 +163,10 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="smoke run: ⟨2,2,2⟩ and ⟨4,4,4⟩, short samples")
     parser.add_argument("--seconds", type=float, default=0.5, help="length of one timed sample")
     parser.add_argument("--repeats", type=int, default=3, help="samples per side (median)")
+    parser.add_argument("--tables", default="move,game,search,bound", help="which tables (all four)")
     parser.add_argument("--json", help="also write the results here")
     args = parser.parse_args()
+    tables = set(args.tables.split(","))
     if not native.ffi_available():
         raise SystemExit("gamify._core with FFI kernels is not available: pip install . first")
     sizes, batches = ((2, 4), (1, 256)) if args.quick else ((2, 3, 4, 5), (1, 256, 4096))
@@ -143,13 +175,16 @@ def main() -> None:
     print(f"{'table':<10} {'case':<9} {'batch':>5}  moves (or simulations) per second")
     for n in sizes:
         for field in ("z2", "z"):
-            for batch in batches:
+            for batch in batches if "move" in tables else ():
                 report(results, "move", n, field, batch, moves(n, field, batch, seconds, repeats))
-            for batch in (1, 256):
+            for batch in (1, 256) if "game" in tables else ():
                 report(results, "game move", n, field, batch, game_moves(n, field, batch, seconds, repeats))
-    for n in (2,) if args.quick else (2, 3):
+    for n in ((2,) if args.quick else (2, 3)) if "search" in tables else ():
         for batch in (16,) if args.quick else (1, 16, 256):
             report(results, "search", n, "z2", batch, searches(n, "z2", batch, seconds, repeats), " sims/s")
+    for n in ((2,) if args.quick else (2, 3, 4)) if "bound" in tables else ():
+        for batch in (1, 256):
+            report(results, "bound", n, "z2", batch, bounds(n, batch, seconds, repeats))
     if args.json:
         with open(args.json, "w") as f:
             json.dump(results, f, indent=1)
