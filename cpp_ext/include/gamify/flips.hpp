@@ -22,7 +22,6 @@
 #include <bit>
 #include <cstddef>
 #include <cstdint>
-#include <random>
 #include <utility>
 #include <vector>
 
@@ -138,6 +137,37 @@ inline std::size_t reduce_all(Scheme& s) {
   return removed;
 }
 
+// xoshiro256** (Blackman & Vigna): a small, fast generator; pick() maps to [0, n) by a
+// 128-bit multiply (Lemire), with a bias below n / 2^64.
+class Rng {
+ public:
+  explicit Rng(uint64_t seed) {
+    for (auto& word : state_) {  // splitmix64 seeding
+      seed += 0x9e3779b97f4a7c15ull;
+      uint64_t z = seed;
+      z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+      z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+      word = z ^ (z >> 31);
+    }
+  }
+  uint64_t operator()() {
+    const uint64_t result = std::rotl(state_[1] * 5, 7) * 9, t = state_[1] << 17;
+    state_[2] ^= state_[0];
+    state_[3] ^= state_[1];
+    state_[1] ^= state_[2];
+    state_[0] ^= state_[3];
+    state_[2] ^= t;
+    state_[3] = std::rotl(state_[3], 45);
+    return result;
+  }
+  std::size_t pick(std::size_t n) {
+    return static_cast<std::size_t>((static_cast<unsigned __int128>((*this)()) * n) >> 64);
+  }
+
+ private:
+  std::array<uint64_t, 4> state_;
+};
+
 class Walker {
  public:
   Walker(Scheme start, const Options& options)
@@ -164,9 +194,14 @@ class Walker {
         }
         ++stats_.flips;
         ++since_reduction;
-        std::size_t removed = touched_reduces() ? reduce_all(current_) : 0;
-        for (std::size_t t = 0; removed == 0 && t < touched_.size(); ++t) {
-          if (reduce_dependent(current_, touched_[t])) removed = 1 + reduce_all(current_);
+        std::size_t removed = 0;
+        const Found found = scan_touched();
+        if (found == Found::kSimple) {
+          removed = reduce_all(current_);
+        } else if (found == Found::kGroup) {
+          for (std::size_t t = 0; removed == 0 && t < touched_.size(); ++t) {
+            if (reduce_dependent(current_, touched_[t])) removed = 1 + reduce_all(current_);
+          }
         }
         if (removed > 0) {
           stats_.reductions += removed;
@@ -195,7 +230,7 @@ class Walker {
   }
 
  private:
-  std::size_t pick(std::size_t n) { return std::uniform_int_distribution<std::size_t>(0, n - 1)(rng_); }
+  std::size_t pick(std::size_t n) { return rng_.pick(n); }
 
   // A random flip: a random term and mode, then a random partner sharing that factor.
   bool flip() {
@@ -221,18 +256,35 @@ class Walker {
     return false;
   }
 
-  // Whether a flipped term now has a zero factor or shares two factors with another term.
-  bool touched_reduces() const {
-    for (const std::size_t i : touched_) {
-      const Term& t = current_[i];
-      if (t.f[0] == 0 || t.f[1] == 0 || t.f[2] == 0) return true;
-      for (std::size_t j = 0; j < current_.size(); ++j) {
-        if (j == i) continue;
-        const Term& u = current_[j];
-        if ((t.f[0] == u.f[0]) + (t.f[1] == u.f[1]) + (t.f[2] == u.f[2]) >= 2) return true;
+  enum class Found { kNothing, kSimple, kGroup };
+
+  // One pass over the terms for both flipped terms: kSimple when one now has a zero factor or
+  // shares two factors with another term (reduce() applies); kGroup when one shares a factor
+  // with at least two others (reduce_dependent() may apply); else kNothing.
+  Found scan_touched() const {
+    std::array<std::array<int, 3>, 2> group{};  // terms sharing factor m with touched term t
+    for (std::size_t t = 0; t < 2; ++t) {
+      const Term& x = current_[touched_[t]];
+      if (x.f[0] == 0 || x.f[1] == 0 || x.f[2] == 0) return Found::kSimple;
+    }
+    for (std::size_t j = 0; j < current_.size(); ++j) {
+      const Term& y = current_[j];
+      for (std::size_t t = 0; t < 2; ++t) {
+        if (j == touched_[t]) continue;
+        const Term& x = current_[touched_[t]];
+        const int e0 = x.f[0] == y.f[0], e1 = x.f[1] == y.f[1], e2 = x.f[2] == y.f[2];
+        if (e0 + e1 + e2 >= 2) return Found::kSimple;
+        group[t][0] += e0;
+        group[t][1] += e1;
+        group[t][2] += e2;
       }
     }
-    return false;
+    for (const auto& counts : group) {
+      for (const int count : counts) {
+        if (count >= 2) return Found::kGroup;
+      }
+    }
+    return Found::kNothing;
   }
 
   // Two random terms become three (rank + 1), see the header comment.
@@ -256,7 +308,7 @@ class Walker {
 
   Scheme start_, current_, best_;
   Options options_;
-  std::mt19937_64 rng_;
+  Rng rng_;
   Stats stats_;
   std::vector<std::size_t> partners_;
   std::array<std::size_t, 2> touched_{};
