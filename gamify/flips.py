@@ -187,7 +187,7 @@ def add_parser(commands) -> None:
             "--plateau",
             type=int,
             default=2000,
-            help="flips without a reduction before a plus transition (2000)",
+            help="flips without a reduction before a plus transition (2000; ~20000 suits ⟨4,4,4⟩ and up)",
         )
         sub.add_argument(
             "--no-plus",
