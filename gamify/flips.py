@@ -247,12 +247,27 @@ def run_flips(args) -> int:
         threads=args.threads,
         progress=show,
     )
+    verdict = "reached the target" if result.reached else "stopped at the time limit"
+    print(f"rank {result.scheme.rank} ({verdict}), verified exactly over Z2, {result.seconds:.2f} s")
+    kept = _kept_rank(out / "scheme.json", sizes)
+    if kept is not None and kept <= result.scheme.rank:  # never replace a better earlier result
+        print(f"kept {out / 'scheme.json'}: it already holds a rank-{kept} scheme")
+        return 0
     write_scheme(result.scheme, out / "scheme.json")
     written = [out / "scheme.json"]
     if max(sizes) <= 9:
         write_scheme(result.scheme, out / "scheme.exp")
         written.append(out / "scheme.exp")
-    verdict = "reached the target" if result.reached else "stopped at the time limit"
-    print(f"rank {result.scheme.rank} ({verdict}), verified exactly over Z2, {result.seconds:.2f} s")
     print("written: " + ", ".join(map(str, written)))
     return 0
+
+
+def _kept_rank(path: Path, sizes) -> int | None:
+    """The rank of a valid Z2 scheme for ⟨sizes⟩ already at path, else None."""
+    from gamify.formats import SchemeFormatError, read_scheme
+
+    try:
+        scheme = read_scheme(path, field="z2", matmul=tuple(sizes))
+    except (OSError, SchemeFormatError):
+        return None
+    return scheme.rank if scheme.verify().ok else None

@@ -113,6 +113,27 @@ def test_flips_command_writes_a_verified_scheme(tmp_path, capsys):
         "--quiet",
     )
     assert code == 0 and "rank 7 (stopped at the time limit)" in out
+    # A later, worse run into the same directory keeps the better scheme.
+    before = (tmp_path / "scheme.json").read_text()
+    code, out, _ = run_cli(
+        capsys,
+        "flips",
+        "2",
+        "2",
+        "2",
+        "--time",
+        "1s",
+        "--no-plus",
+        "--out",
+        str(tmp_path),
+        "--quiet",
+        "--threads",
+        "1",
+        "--plateau",
+        "1",
+    )
+    assert code == 0 and "it already holds a rank-7 scheme" in out
+    assert (tmp_path / "scheme.json").read_text() == before
 
 
 @pytest.mark.parametrize(
