@@ -148,6 +148,14 @@ def add_parser(commands) -> None:
             help="flat actions: weight of each root move's immediate reward in its prior (preset: 10; "
             "0 = the network's prior alone)",
         )
+        sub.add_argument(
+            "--improve",
+            choices=["flips"],
+            help="then lower the found scheme's rank by flip-graph walks over Z2 (gamify improve)",
+        )
+        sub.add_argument(
+            "--improve-time", type=parse_duration, default=60.0, help="wall time for --improve (default 1m)"
+        )
         sub.add_argument("--quiet", action="store_true", help="no progress display")
 
 
@@ -219,6 +227,8 @@ def run_search(args) -> int:
             search = dataclasses.replace(config.search, root_reward_weight=args.root_reward_weight)
             config = dataclasses.replace(config, search=search)
     game = load_game(GAME, **game_args)
+    if args.improve and (game.field != "z2" or max(game.shape) > 64):
+        raise UsageError("--improve flips works over z2 with factors of at most 64 entries")
     if args.target_rank is not None and not 1 <= args.target_rank <= game.max_steps:
         raise UsageError(
             f"--target-rank must be in [1, {game.max_steps}] (the step limit), got {args.target_rank}"
@@ -246,15 +256,30 @@ def run_search(args) -> int:
     check = scheme.verify(game.target)
     if not check.ok:  # the game's rules guarantee this; never write an unverified scheme
         raise RuntimeError(f"internal error: the found decomposition does not verify: {check}")
+    print(f"rank {scheme.rank} decomposition, verified exactly over {game.field.upper()}:")
+    print(solution["text"])
+    if args.improve:
+        write_scheme(scheme, out / "scheme-search.json")
+        scheme = improve_with_flips(scheme, game.target, args.target_rank or 1, args.improve_time, args.seed)
     write_scheme(scheme, out / "scheme.json")
     written = [out / "scheme.json"]
     if game.matmul is not None:
         write_scheme(scheme, out / "scheme.exp")
         written.append(out / "scheme.exp")
-    print(f"rank {scheme.rank} decomposition, verified exactly over {game.field.upper()}:")
-    print(solution["text"])
     print("written: " + ", ".join(str(p) for p in written + [out / "best_rank.png"]))
     return 0
+
+
+def improve_with_flips(scheme, target: np.ndarray, target_rank: int, seconds: float, seed: int):
+    """The learned search's scheme, lowered by flip-graph walks over Z2 when they find better."""
+    from gamify import flips
+
+    result = flips.walk(scheme, target_rank, seconds, target=target, seed=seed)
+    if result.scheme.rank < scheme.rank:
+        print(f"flips: rank {scheme.rank} → {result.scheme.rank} in {result.seconds:.1f} s, verified exactly")
+        return result.scheme
+    print(f"flips: no lower rank than {scheme.rank} in {result.seconds:.1f} s")
+    return scheme
 
 
 def state_elapsed(out: Path) -> float:

@@ -5,6 +5,7 @@ import pytest
 
 from gamify.cli import main
 from gamify.formats import read_scheme
+from gamify.tensor import matmul_tensor
 
 
 def test_search_tensor_writes_a_verified_scheme(tmp_path, capsys):
@@ -30,6 +31,7 @@ def test_search_tensor_writes_a_verified_scheme(tmp_path, capsys):
     [
         (["matmul", "2", "2", "2", "--target-rank", "0"], "--target-rank"),
         (["matmul", "2", "2", "2", "--target-rank", "99"], "--target-rank"),
+        (["matmul", "2", "2", "2", "--field", "z", "--improve", "flips"], "--improve flips works over z2"),
         (["matmul", "0", "2", "2"], "tensor_decomposition"),
         (["tensor", "{tmp}/missing.npy"], "missing.npy"),
         (["matmul", "2", "2", "2", "--resume", "--out", "{tmp}/none"], "holds no run"),
@@ -57,3 +59,14 @@ def test_search_finds_a_rank_7_scheme_for_2x2_matrices(tmp_path, capsys):
     assert code == 0 and "rank 7 decomposition, verified exactly over Z2" in printed, printed
     scheme = read_scheme(out / "scheme.exp")
     assert scheme.rank == 7 and scheme.verify().ok
+
+
+def test_improve_with_flips_lowers_a_learned_scheme(capsys):
+    from gamify.flips import standard_scheme
+    from gamify.tensor_search import improve_with_flips
+
+    naive = standard_scheme(2, 2, 2)
+    better = improve_with_flips(naive, matmul_tensor(2, 2, 2), 7, 20.0, seed=0)
+    assert better.rank == 7 and better.verify().ok
+    assert "flips: rank 8 → 7" in capsys.readouterr().out
+    assert improve_with_flips(better, matmul_tensor(2, 2, 2), 7, 1.0, seed=0) is better  # nothing to do
