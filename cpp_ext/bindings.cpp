@@ -58,12 +58,7 @@ Out<int32_t, nb::ndim<1>> slice_rank_bound(In<T, nb::ndim<4>> residual, bool z2)
   {
     nb::gil_scoped_release release;
     for (std::size_t b = 0; b < batch; ++b) {
-      const T* t = residual.data() + b * shape.size();
-      if constexpr (std::is_same_v<T, int32_t>) {
-        out[b] = z2 ? gamify::tensor::slice_rank_bound_z2(t, shape) : gamify::tensor::slice_rank_bound_z(t, shape);
-      } else {
-        out[b] = gamify::tensor::slice_rank_bound_z2(t, shape);
-      }
+      out[b] = gamify::tensor::slice_rank_bound(residual.data() + b * shape.size(), shape, z2);
     }
   }
   return Out<int32_t, nb::ndim<1>>(out, {batch}, owner);

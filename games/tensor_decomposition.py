@@ -243,7 +243,7 @@ class TensorDecomposition(gamify.Game[TensorState]):
 
     def step(self, state: TensorState, action: Array) -> tuple[TensorState, Array, Array]:
         u, v, w = self._split(self._values(action))
-        term = self._term(action).astype(self._dtype)
+        term = _outer(u, v, w).astype(self._dtype)
         recent = jnp.concatenate([term[None], state.recent_terms[:-1]])[: self.history]
         if self.rewards == "terminal":
             residual = self._subtract(state.residual, term)
@@ -252,10 +252,15 @@ class TensorDecomposition(gamify.Game[TensorState]):
                 jnp.float32(-1.0),
                 ~jnp.any(residual),
             )
+
+        def jax_step(*_):  # the move and the new bound in JAX: what the native kernel computes
+            residual = self._subtract(state.residual, term)
+            return residual, slice_rank_bound(residual, self.field)
+
         if self.backend == "native":
-            residual, bound = native.tensor_step(state.residual, u, v, w, self.field, self._reference_step)
+            residual, bound = native.tensor_step(state.residual, u, v, w, self.field, jax_step)
         else:
-            residual, bound = self._reference_step(state.residual, u, v, w)
+            residual, bound = jax_step()
         reward = (-1 - (bound - state.charged)).astype(jnp.float32)
         state = state._replace(residual=residual, recent_terms=recent, charged=bound)
         return state, reward, bound == 0
@@ -264,21 +269,10 @@ class TensorDecomposition(gamify.Game[TensorState]):
         residual = residual - term
         return residual % 2 if self.field == "z2" else residual
 
-    def _reference_step(self, residual: Array, u: Array, v: Array, w: Array) -> tuple[Array, Array]:
-        """The move and the new bound in JAX: what the native kernel computes."""
-        term = (u[..., :, None, None] * v[..., None, :, None] * w[..., None, None, :]).astype(self._dtype)
-        residual = self._subtract(residual.astype(self._dtype), term)
-        return residual, self._reference_bound(residual)
-
-    def _reference_bound(self, residual: Array) -> Array:
-        batch = residual.shape[:-3]
-        flat = residual.reshape((-1, *self.shape))
-        return jax.vmap(lambda r: slice_rank_bound(r, self.field))(flat).reshape(batch)
-
     def bound(self, residual: Array) -> Array:
-        """int32[...]: :func:`slice_rank_bound` of residuals [..., I, J, K], on this game's backend."""
+        """int32: :func:`slice_rank_bound` of a residual [I, J, K], on this game's backend."""
         if self.backend == "native":
-            return native.tensor_bound(residual, self.field, self._reference_bound)
+            return native.tensor_bound(residual, self.field, lambda r: slice_rank_bound(r, self.field))
         return slice_rank_bound(residual, self.field)
 
     def observe(self, state: TensorState) -> Array:
@@ -360,8 +354,7 @@ class TensorDecomposition(gamify.Game[TensorState]):
         return values[: sizes[0]], values[sizes[0] : sizes[1]], values[sizes[1] :]
 
     def _term(self, action: Array) -> Array:
-        u, v, w = self._split(self._values(action))
-        return u[:, None, None] * v[None, :, None] * w[None, None, :]
+        return _outer(*self._split(self._values(action)))
 
     def _random_actions(self, draws: Array) -> Array:
         """Random legal actions from random integers ``draws`` [L, I+J+K+6] in [0, 2^30).
@@ -514,6 +507,11 @@ class TensorDecomposition(gamify.Game[TensorState]):
 
 
 # ---- the rank bound ---------------------------------------------------------------------------------
+
+
+def _outer(u: Array, v: Array, w: Array) -> Array:
+    """u⊗v⊗w, [I, J, K]."""
+    return u[:, None, None] * v[None, :, None] * w[None, None, :]
 
 
 def slice_rank_bound(residual: Array, field: str) -> Array:

@@ -169,9 +169,7 @@ def gf2_rank(rows: np.ndarray) -> np.ndarray:
 def _jax_dtype(field: str):
     import jax.numpy as jnp
 
-    if field not in ("z2", "z"):
-        raise ValueError(f"field must be 'z2' or 'z', got {field!r}")
-    return jnp.int8 if field == "z2" else jnp.int32
+    return jnp.int8 if _check_field(field) else jnp.int32
 
 
 def tensor_bound(residual, field: str, reference):

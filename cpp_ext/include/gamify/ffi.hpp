@@ -8,7 +8,6 @@
 
 #include <cstddef>
 #include <cstdint>
-#include <type_traits>
 
 #include "gamify/tensor.hpp"
 #include "xla/ffi/api/ffi.h"
@@ -29,22 +28,15 @@ inline xffi::Error tensor_dims(xffi::AnyBuffer::Dimensions dims, std::size_t* ba
   return xffi::Error::Success();
 }
 
-template <class T>
-int32_t bound_of(const T* t, tensor::Shape shape) {
-  if constexpr (std::is_same_v<T, int8_t>) {
-    return tensor::slice_rank_bound_z2(t, shape);
-  } else {
-    return tensor::slice_rank_bound_z(t, shape);
-  }
-}
-
 template <xffi::DataType D>
 xffi::Error bound(xffi::Buffer<D> residual, xffi::ResultBuffer<xffi::S32> out) {
   std::size_t batch;
   tensor::Shape shape;
   if (auto error = tensor_dims(residual.dimensions(), &batch, &shape); error.failure()) return error;
   int32_t* bounds = out->typed_data();
-  for (std::size_t b = 0; b < batch; ++b) bounds[b] = bound_of(residual.typed_data() + b * shape.size(), shape);
+  for (std::size_t b = 0; b < batch; ++b) {
+    bounds[b] = tensor::slice_rank_bound(residual.typed_data() + b * shape.size(), shape, D == xffi::S8);
+  }
   return xffi::Error::Success();
 }
 
@@ -65,7 +57,7 @@ xffi::Error step(xffi::Buffer<D> residual, xffi::Buffer<D> u, xffi::Buffer<D> v,
     auto* t = result + b * shape.size();
     tensor::subtract_term(residual.typed_data() + b * shape.size(), u.typed_data() + b * shape.i,
                           v.typed_data() + b * shape.j, w.typed_data() + b * shape.k, shape, D == xffi::S8, t);
-    bounds[b] = bound_of(t, shape);
+    bounds[b] = tensor::slice_rank_bound(t, shape, D == xffi::S8);
   }
   return xffi::Error::Success();
 }

@@ -13,6 +13,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
+#include <type_traits>
 #include <vector>
 
 #include "gamify/gf2.hpp"
@@ -157,6 +158,15 @@ inline int32_t slice_rank_bound_z(const int32_t* t, Shape s) {
     sums[2] += slice_rank_z(slice.data(), s.i, s.j, s.j, work.data());
   }
   return std::min({sums[0], sums[1], sums[2]});
+}
+
+// The bound over GF(2) when `z2`, else over Q (int32 tensors only; int8 tensors are Z2's).
+template <class T>
+int32_t slice_rank_bound(const T* t, Shape s, bool z2) {
+  if constexpr (std::is_same_v<T, int32_t>) {
+    if (!z2) return slice_rank_bound_z(t, s);
+  }
+  return slice_rank_bound_z2(t, s);
 }
 
 // ---- moves ------------------------------------------------------------------------------
