@@ -4,6 +4,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <optional>
 #include <thread>
 #include <utility>
 #include <vector>
@@ -182,6 +183,57 @@ class FlipSearch {
   std::atomic<std::size_t> best_rank_;
 };
 
+// The Brent equations' Jacobian mod 2 at a 0/1 scheme, rows bit-packed (see tensor.hpp).
+Out<uint64_t, nb::ndim<2>> brent_jacobian(In<uint8_t, nb::ndim<2>> u, In<uint8_t, nb::ndim<2>> v,
+                                          In<uint8_t, nb::ndim<2>> w, In<int64_t, nb::ndim<1>> column) {
+  const gamify::tensor::Shape shape{u.shape(1), v.shape(1), w.shape(1)};
+  const std::size_t rank = u.shape(0), unknowns = rank * (shape.i + shape.j + shape.k);
+  if (v.shape(0) != rank || w.shape(0) != rank || column.shape(0) != unknowns) {
+    throw nb::value_error("u, v, w need one row per term and column one entry per unknown");
+  }
+  for (std::size_t x = 0; x < unknowns; ++x) {
+    if (column.data()[x] < 0 || static_cast<std::size_t>(column.data()[x]) >= unknowns) {
+      throw nb::value_error("column entries must be in [0, unknowns)");
+    }
+  }
+  const std::size_t words = (unknowns + 63) / 64;
+  auto [rows, owner] = allocate<uint64_t>(shape.size() * words);
+  {
+    nb::gil_scoped_release release;
+    gamify::tensor::brent_jacobian(u.data(), v.data(), w.data(), rank, shape, column.data(), words, rows);
+  }
+  return Out<uint64_t, nb::ndim<2>>(rows, {shape.size(), words}, owner);
+}
+
+// J x = e over GF(2), J factored once (gamify.lift solves one system per lifting step).
+class Gf2System {
+ public:
+  Gf2System(In<uint64_t, nb::ndim<2>> rows, std::size_t num_cols) {
+    if (rows.shape(1) != (num_cols + 63) / 64) throw nb::value_error("rows need ceil(num_cols / 64) words each");
+    nb::gil_scoped_release release;
+    system_.emplace(rows.data(), rows.shape(0), num_cols);
+  }
+
+  std::size_t rank() const { return system_->rank(); }
+
+  // x (uint64[ceil(num_cols / 64)]) or None when J x = e has no solution.
+  nb::object solve(In<uint64_t, nb::ndim<1>> e) const {
+    if (e.shape(0) != (system_->num_rows() + 63) / 64) throw nb::value_error("e needs ceil(num_rows / 64) words");
+    const std::size_t words = (system_->num_cols() + 63) / 64;
+    auto [x, owner] = allocate<uint64_t>(words);
+    bool solved;
+    {
+      nb::gil_scoped_release release;
+      solved = system_->solve(e.data(), x);
+    }
+    if (!solved) return nb::none();
+    return nb::cast(Out<uint64_t, nb::ndim<1>>(x, {words}, owner));
+  }
+
+ private:
+  std::optional<gamify::gf2::LinearSystem> system_;
+};
+
 #ifdef GAMIFY_WITH_FFI
 nb::dict ffi_targets() {
   nb::dict targets;
@@ -227,5 +279,11 @@ NB_MODULE(_core, m) {
       .def("run", &FlipSearch::run, nb::arg("seconds"), "Walks up to `seconds`; True once the target is reached.")
       .def("best", &FlipSearch::best, "The lowest-rank scheme so far, terms[R, 3] bit masks.")
       .def("stats", &FlipSearch::stats, "(flips, reductions, restarts, plus transitions) so far.");
+  m.def("brent_jacobian", &brent_jacobian, nb::arg("u"), nb::arg("v"), nb::arg("w"), nb::arg("column"),
+        "Bit-packed rows uint64[I*J*K, words] of the Brent equations' Jacobian mod 2 (see gamify.lift).");
+  nb::class_<Gf2System>(m, "Gf2System", "J x = e over GF(2) for many e, J bit-packed by rows; see gamify.lift.")
+      .def(nb::init<In<uint64_t, nb::ndim<2>>, std::size_t>(), nb::arg("rows"), nb::arg("num_cols"))
+      .def_prop_ro("rank", &Gf2System::rank)
+      .def("solve", &Gf2System::solve, nb::arg("e"), "x with J x = e (free unknowns 0), or None.");
   m.def("ffi_targets", &ffi_targets, "XLA FFI handlers {name: PyCapsule} (empty when built without XLA headers).");
 }

@@ -10,7 +10,7 @@ import re
 import sys
 from pathlib import Path
 
-from gamify import flips, tensor_search
+from gamify import bench, flips, lift, tensor_search
 
 EXAMPLES = """\
 examples:
@@ -22,7 +22,9 @@ examples:
   gamify eval runs/lo
   gamify verify scheme.exp --field z2
   gamify flips 3 3 3 --target-rank 23 --time 1m
-  gamify improve scheme.exp --target-rank 22
+  gamify improve scheme.exp --target-rank 22 --lift
+  gamify lift runs/flips-3x3x3/scheme.json
+  gamify bench ranks --max-size 3 --method flips
 """
 
 
@@ -132,6 +134,8 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     tensor_search.add_parser(commands)
     flips.add_parser(commands)
+    lift.add_parser(commands)
+    bench.add_parser(commands)
     return parser
 
 
@@ -330,6 +334,8 @@ COMMANDS = {
     "search": tensor_search.run_search,
     "flips": flips.run_flips,
     "improve": flips.run_flips,
+    "lift": lift.run_lift,
+    "bench": bench.run,
 }
 
 

@@ -166,7 +166,10 @@ def add_parser(commands) -> None:
     for name in ("n", "m", "p"):
         flips.add_argument(name, type=int, metavar=name.upper())
     flips.add_argument(
-        "--field", choices=["z2"], default="z2", help="only z2 (lifting to Z is not built yet)"
+        "--field",
+        choices=["z2", "z"],
+        default="z2",
+        help="z2 (walks over Z2); z: the same walks, then the best scheme Hensel-lifted to Z (--lift)",
     )
     improve = commands.add_parser(
         "improve",
@@ -176,6 +179,9 @@ def add_parser(commands) -> None:
         "scheme, verified, as JSON and .exp.",
     )
     improve.add_argument("file", type=Path, metavar="SCHEME")
+    improve.add_argument(
+        "--lift", action="store_true", help="Hensel-lift the best scheme to Z (or Q) as well (gamify lift)"
+    )
     for sub in (flips, improve):
         sub.add_argument("--target-rank", type=int, default=0, help="stop at this rank (default: run --time)")
         sub.add_argument(
@@ -252,12 +258,37 @@ def run_flips(args) -> int:
     kept = _kept_rank(out / "scheme.json", sizes)
     if kept is not None and kept <= result.scheme.rank:  # never replace a better earlier result
         print(f"kept {out / 'scheme.json'}: it already holds a rank-{kept} scheme")
-        return 0
+        return 0  # nothing new to lift either
     write_scheme(result.scheme, out / "scheme.json")
     written = [out / "scheme.json"]
     if max(sizes) <= 9:
         write_scheme(result.scheme, out / "scheme.exp")
         written.append(out / "scheme.exp")
+    print("written: " + ", ".join(map(str, written)))
+    if args.lift if args.command == "improve" else args.field == "z":
+        hint = "; the Z2 scheme is kept (another seed may find one that lifts)"
+        return lift_and_write(result.scheme, out / "scheme-z.json", hint=hint)
+    return 0
+
+
+def lift_and_write(scheme: Scheme, path: Path, bits: int | None = None, hint: str = "") -> int:
+    """Hensel-lifts a Z2 scheme and writes it (JSON, plus .exp for matmul); 1 when it does not lift."""
+    from gamify.formats import write_scheme
+    from gamify.lift import DEFAULT_BITS, LiftError, hensel_lift
+
+    start = time.perf_counter()
+    try:
+        lifted = hensel_lift(scheme, bits=bits or DEFAULT_BITS)
+    except LiftError as e:
+        print(f"lift: {e}{hint}")
+        return 1
+    ring = "Z" if lifted.field == "z" else "Q (fractional coefficients)"
+    print(f"lift: rank {lifted.rank} over {ring} in {time.perf_counter() - start:.2f} s, verified exactly")
+    write_scheme(lifted, path)
+    written = [path]
+    if lifted.matmul is not None and max(lifted.matmul) <= 9:
+        write_scheme(lifted, path.with_suffix(".exp"))
+        written.append(path.with_suffix(".exp"))
     print("written: " + ", ".join(map(str, written)))
     return 0
 

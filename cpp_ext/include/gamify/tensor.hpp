@@ -257,4 +257,27 @@ inline int64_t verify(const int64_t* u, const int64_t* v, const int64_t* w, std:
   return first;
 }
 
+// The derivative mod 2 of the Brent equations Σ_r u_r (x) v_r (x) w_r = T at a scheme with
+// 0/1 factors u [R, I], v [R, J], w [R, K]: one bit-packed row of `words` words per equation
+// (i, j, k), row-major. Unknown x (Δu[r, i] at r * I + i, then Δv at R * I + r * J + j, then
+// Δw) is column column[x]: d/dΔu[r, i'] of equation (i, j, k) is [i = i'] v[r, j] w[r, k].
+inline void brent_jacobian(const uint8_t* u, const uint8_t* v, const uint8_t* w, std::size_t rank, Shape s,
+                           const int64_t* column, std::size_t words, uint64_t* rows) {
+  std::fill(rows, rows + s.size() * words, 0);
+  const auto set = [&](std::size_t row, int64_t col) { rows[row * words + col / 64] |= uint64_t{1} << (col % 64); };
+  for (std::size_t r = 0; r < rank; ++r) {
+    const uint8_t *a = u + r * s.i, *b = v + r * s.j, *c = w + r * s.k;
+    for (std::size_t i = 0; i < s.i; ++i) {
+      for (std::size_t j = 0; j < s.j; ++j) {
+        for (std::size_t k = 0; k < s.k; ++k) {
+          const std::size_t row = (i * s.j + j) * s.k + k;
+          if (b[j] & c[k]) set(row, column[r * s.i + i]);
+          if (a[i] & c[k]) set(row, column[rank * s.i + r * s.j + j]);
+          if (a[i] & b[j]) set(row, column[rank * (s.i + s.j) + r * s.k + k]);
+        }
+      }
+    }
+  }
+}
+
 }  // namespace gamify::tensor

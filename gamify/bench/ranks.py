@@ -1,0 +1,506 @@
+"""``gamify bench ranks``: the rank gamify reaches per matrix-multiplication format, next to
+the naive, AlphaTensor and best-known ranks.
+
+Each format ⟨n,m,p⟩ gets one search with its own wall-time budget (flip-graph walks, the
+learned search, or both), aimed at the best-known rank for the field. Every scheme found
+is verified exactly against :func:`gamify.matmul_tensor` before it is counted; a scheme
+that fails shows ✗ and the command exits 1. The best-known ranks come from
+``gamify/data/best_known_ranks.json`` (sources and dates inside).
+
+Writes into ``--out``: ``ranks.json`` (rows, settings, machine), ``ranks.md`` (the table
+with a machine/date/command header, for benchmarks/RESULTS.md), ``ranks.png`` (rank per
+format; rank above the best known against time) and ``schemes/NxMxP.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import dataclasses
+import datetime
+import functools
+import importlib.resources
+import itertools
+import json
+import os
+import platform
+import re
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from gamify.scheme import Scheme
+
+Sizes = tuple[int, int, int]
+Say = Callable[[str], None]
+
+METHODS = ("flips", "learned", "hybrid")
+FIELDS = ("z2", "z")
+DEFAULT_BUDGET = {"flips": 20.0, "learned": 300.0, "hybrid": 300.0}  # seconds per format
+VERDICT = {True: "✓", False: "✗", None: "–"}  # verified, failed verification, no scheme found
+REPORT_EVERY = 0.1  # seconds between flip-walk reports: the resolution of "time to best"
+_ONE_FORMAT = re.compile(r"(\d+)x(\d+)x(\d+)")
+_ONE_TRIPLE = re.compile(r"(\d+),(\d+),(\d+)")
+
+
+def add_parser(suites) -> None:
+    """Adds ``ranks`` to the ``gamify bench`` suites."""
+    from gamify.cli import parse_duration
+    from gamify.tensor_search import PRESETS
+
+    ranks = suites.add_parser(
+        "ranks",
+        help="ranks reached per matmul format vs naive, AlphaTensor and best known",
+        description="Search each matrix-multiplication format ⟨n,m,p⟩ within a budget and compare "
+        "the verified rank reached with the naive, AlphaTensor and best-known ranks. Prints a table "
+        "and writes ranks.json, ranks.md, ranks.png and schemes/NxMxP.json into --out.",
+    )
+    which = ranks.add_mutually_exclusive_group()
+    which.add_argument(
+        "--formats",
+        nargs="+",
+        metavar="NxMxP",
+        help="formats, comma- or space-separated, any order of n, m, p: 2x2x2,2x2x3 or 2,2,3",
+    )
+    which.add_argument(
+        "--max-size", type=int, metavar="N", help="every format 2 <= n <= m <= p <= N (default: 3)"
+    )
+    ranks.add_argument(
+        "--field",
+        choices=FIELDS,
+        default="z2",
+        help="coefficients mod 2 or integers (z2); over z, flip-walk schemes are Hensel-lifted to Z",
+    )
+    ranks.add_argument(
+        "--method",
+        choices=METHODS,
+        default="flips",
+        help="flips: flip-graph walks over Z2 from the naive algorithm; learned: gamify search matmul; "
+        "hybrid: the learned search for the first half of the budget, then flip walks from its "
+        "scheme for the second half (flips)",
+    )
+    ranks.add_argument(
+        "--budget-per-format",
+        type=parse_duration,
+        metavar="TIME",
+        help="wall time per format, e.g. 20s, 5m (default: 20s for flips, 5m for learned and hybrid)",
+    )
+    ranks.add_argument("--seed", type=int, default=0, help="random seed (0)")
+    ranks.add_argument(
+        "--preset", choices=PRESETS, default="cpu", help="learned search: network and search sizes (cpu)"
+    )
+    ranks.add_argument("--out", type=Path, default=Path("runs/bench-ranks"), help="(runs/bench-ranks)")
+    ranks.add_argument("--quiet", action="store_true", help="no progress lines")
+
+
+# --------------------------------------------------------------------------- formats and table
+
+
+def parse_formats(items: list[str]) -> list[Sizes]:
+    """Formats from ``--formats`` arguments, in order, without repeats.
+
+    An argument is either one format ``n,m,p`` or formats ``NxMxP`` separated by commas
+    (``2x2x2,2x2x3``); sizes are at least 2.
+
+    Raises:
+      UsageError: naming the first malformed format.
+    """
+    from gamify.cli import UsageError
+
+    formats = []
+    for item in items:
+        triple = _ONE_TRIPLE.fullmatch(item.strip())
+        for token in [item] if triple else re.split(r"[\s,]+", item.strip()):
+            match = triple or _ONE_FORMAT.fullmatch(token.strip().lower())
+            sizes = tuple(int(size) for size in match.groups()) if match else ()
+            if not sizes or min(sizes) < 2:
+                raise UsageError(
+                    f"bad format {token.strip()!r} in --formats: expected NxMxP with sizes >= 2, "
+                    "e.g. 2x2x3 (or 2,2,3), several separated by commas"
+                )
+            formats.append(sizes)
+    return list(dict.fromkeys(formats))
+
+
+def formats_up_to(size: int) -> list[Sizes]:
+    """Every sorted format 2 <= n <= m <= p <= size."""
+    return list(itertools.combinations_with_replacement(range(2, size + 1), 3))
+
+
+@functools.cache
+def best_known_table() -> dict:
+    """The shipped table: {"source", "compiled", "notes", "formats": {"n,m,p" (sorted): row}}."""
+    resource = importlib.resources.files("gamify") / "data" / "best_known_ranks.json"
+    return json.loads(resource.read_text(encoding="utf-8"))
+
+
+def best_known(sizes: Sizes) -> dict | None:
+    """The table's row for ⟨n,m,p⟩ in any order (rank is invariant under permuting n, m, p)."""
+    return best_known_table()["formats"].get(",".join(map(str, sorted(sizes))))
+
+
+def reference_ranks(sizes: Sizes, field: str) -> dict:
+    """{"naive", "alphatensor", "best_known", "best_known_by"} for the field; None where unknown.
+
+    Over "z" (integer coefficients) the best known is the integer one, not a char-0 scheme
+    that needs 1/2 or i.
+    """
+    row = best_known(sizes) or {}
+    z2 = field == "z2"
+    best = row.get("best_z2" if z2 else "best_char0") or {}
+    return {
+        "naive": sizes[0] * sizes[1] * sizes[2],
+        "alphatensor": row.get("alphatensor_z2" if z2 else "alphatensor_standard"),
+        "best_known": best.get("rank") if z2 else row.get("best_z"),
+        "best_known_by": best.get("who"),
+    }
+
+
+def format_name(sizes: Sizes) -> str:
+    return "{}x{}x{}".format(*sizes)
+
+
+# --------------------------------------------------------------------------- searches
+
+
+@dataclasses.dataclass(frozen=True)
+class Task:
+    """One format's search: what to find, with what budget, and where runs go."""
+
+    sizes: Sizes
+    field: str
+    target_rank: int  # the best known rank; 0 when unknown (then the whole budget is used)
+    seconds: float
+    seed: int
+    preset: str
+    search_dir: Path  # learned runs go here, one folder per format
+    quiet: bool
+
+
+@dataclasses.dataclass(frozen=True)
+class Outcome:
+    """A search's best scheme (None when none was complete) and its best rank over time."""
+
+    scheme: Scheme | None
+    history: list[tuple[float, int]]  # (seconds since the format's start, best rank so far)
+    note: str | None = None  # what the table cannot say, e.g. that a Z2 scheme did not lift to Z
+
+
+def search_flips(task: Task, say: Say, start: Scheme | None = None, offset: float = 0.0) -> Outcome:
+    """Flip-graph walks over Z2 from ``start`` (default: the naive algorithm) to the target rank.
+
+    The walks only know Z2: over Z each lower-rank scheme they report is Hensel-lifted as it
+    appears, and the best one that lifts is kept (``start``, a Z scheme, when none does).
+    """
+    from gamify import flips
+
+    if start is None:
+        naive = flips.standard_scheme(*task.sizes)  # 0/1 coefficients: valid over Z as well
+        start = Scheme(naive.u, naive.v, naive.w, field=task.field, matmul=task.sizes)
+    best, walked, history, unlifted = start, start.rank, [(offset, start.rank)], []
+
+    def progress(result: flips.FlipResult) -> None:
+        nonlocal best, walked
+        if result.scheme.rank >= walked:
+            return
+        walked, seconds = result.scheme.rank, offset + result.seconds
+        scheme = result.scheme if task.field == "z2" else lift_to_z(result.scheme, say)
+        if scheme is None:
+            unlifted.append(walked)
+            return
+        best = scheme
+        history.append((seconds, scheme.rank))
+        say(
+            f"    flips: rank {scheme.rank} at {seconds:.2f} s"
+            + (", lifted to Z" if task.field == "z" else "")
+        )
+
+    flips.walk(
+        start,
+        task.target_rank,
+        task.seconds,
+        seed=task.seed,
+        report_every=REPORT_EVERY,
+        progress=progress,
+    )
+    lowest = min(unlifted, default=best.rank)
+    note = (
+        f"Z2 schemes down to rank {lowest} were found but did not lift to Z" if lowest < best.rank else None
+    )
+    return Outcome(best, history, note)
+
+
+def lift_to_z(scheme: Scheme, say: Say) -> Scheme | None:
+    """The Z2 scheme Hensel-lifted to integer coefficients, or None (saying why) when it does not lift."""
+    from gamify.lift import LiftError, hensel_lift
+
+    try:
+        lifted = hensel_lift(scheme)
+    except LiftError as error:
+        say(f"    {error}")
+        return None
+    if lifted.field != "z":
+        say(f"    rank {scheme.rank} over Z2 lifts only to Q (fractional coefficients), not to Z")
+        return None
+    return lifted
+
+
+def search_learned(task: Task, say: Say) -> Outcome:
+    """``gamify search matmul`` with the task's budget; its output goes to a log beside the run."""
+    from gamify import tensor_search
+    from gamify.formats import read_scheme
+
+    run_dir = task.search_dir / format_name(task.sizes)
+    argv = ["search", "matmul", *map(str, task.sizes), "--field", task.field, "--out", str(run_dir)]
+    argv += ["--budget", f"{task.seconds:.3f}", "--seed", str(task.seed), "--preset", task.preset]
+    argv += ["--target-rank", str(task.target_rank)] if task.target_rank else []
+    argv += ["--quiet"] if task.quiet else []
+    parser = argparse.ArgumentParser(prog="gamify")
+    tensor_search.add_parser(parser.add_subparsers(dest="command"))
+    log = run_dir.with_suffix(".log")
+    say(f"    learned search: run {run_dir}, log {log}")
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with open(log, "w") as stream, contextlib.redirect_stdout(stream):
+        tensor_search.run_search(parser.parse_args(argv))
+    metrics = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
+    history = [(r["elapsed"], round(-r["best_return"])) for r in metrics if r["best_return"] is not None]
+    found = run_dir / "scheme.json"
+    scheme = read_scheme(found) if found.exists() else None
+    say(f"    learned: {'rank ' + str(scheme.rank) if scheme else 'no complete scheme'}")
+    return Outcome(scheme, history)
+
+
+def search_hybrid(task: Task, say: Say) -> Outcome:
+    """The learned search for half the budget, then flip walks from its scheme for the other half."""
+    half = dataclasses.replace(task, seconds=task.seconds / 2)
+    start = time.monotonic()
+    learned = search_learned(half, say)
+    walked = search_flips(half, say, start=learned.scheme, offset=time.monotonic() - start)
+    return Outcome(walked.scheme, learned.history + walked.history[1:], walked.note)
+
+
+SEARCHES: dict[str, Callable[[Task, Say], Outcome]] = {
+    "flips": search_flips,
+    "learned": search_learned,
+    "hybrid": search_hybrid,
+}
+
+
+def bench_format(task: Task, method: str, say: Say) -> tuple[dict, Scheme | None]:
+    """Runs one format's search and verifies its scheme exactly; returns the row and the scheme."""
+    from gamify.tensor import matmul_tensor
+
+    target = matmul_tensor(*task.sizes)
+    ref = reference_ranks(task.sizes, task.field)
+    say(
+        f"⟨{','.join(map(str, task.sizes))}⟩ {method} over {task.field.upper()}: naive {ref['naive']}, "
+        f"best known {ref['best_known'] or '?'}, budget {task.seconds:g} s"
+    )
+    start = time.monotonic()
+    outcome = SEARCHES[method](task, say)
+    seconds = time.monotonic() - start
+    scheme = outcome.scheme
+    # Checked here, over the field asked for, whatever the search claims: only this prints ✓.
+    verified = None if scheme is None else scheme.field == task.field and scheme.verify(target).ok
+    rank = None if scheme is None else scheme.rank
+    to_best = None if rank is None else next(t for t, r in outcome.history + [(seconds, rank)] if r <= rank)
+    verdict = {True: "verified ✓", False: "FAILED verification ✗", None: "no complete scheme"}[verified]
+    say(f"    done: rank {_cell(rank)} in {seconds:.2f} s, {verdict}")
+    row = {
+        "format": format_name(task.sizes),
+        "sizes": list(task.sizes),
+        **ref,
+        "rank": rank,
+        "seconds_to_best": None if to_best is None else round(to_best, 3),
+        "seconds": round(seconds, 3),
+        "verified": verified,
+        "note": outcome.note,
+        "history": [[round(t, 3), r] for t, r in outcome.history],
+    }
+    return row, scheme if verified else None
+
+
+# --------------------------------------------------------------------------- reports
+
+
+def machine_info(*, accelerator: bool = False) -> dict:
+    """Where and when the benchmark ran: platform, CPU model, cores, date, versions.
+
+    Args:
+      accelerator: also record JAX's backend (cpu, gpu, tpu): the learned search runs there.
+    """
+    from gamify import __version__
+
+    cpu = platform.processor()
+    with contextlib.suppress(OSError):
+        models = re.findall(r"^model name\s*:\s*(.+)$", Path("/proc/cpuinfo").read_text(), re.MULTILINE)
+        cpu = models[0] if models else cpu
+    info = {
+        "platform": platform.platform(),
+        "cpu": cpu or "unknown",
+        "cores": os.cpu_count(),
+        "python": platform.python_version(),
+        "gamify": __version__,
+        "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+    }
+    if accelerator:
+        import jax
+
+        info["jax_backend"] = jax.default_backend()
+    return info
+
+
+def _cell(value, digits: int | None = None) -> str:
+    if value is None:
+        return "–"
+    return f"{value:.{digits}f}" if digits is not None else str(value)
+
+
+def markdown_table(rows: list[dict], field: str) -> str:
+    """The rows as a Markdown table (also what the command prints)."""
+    at = "AlphaTensor (Z2)" if field == "z2" else "AlphaTensor (std)"
+    lines = [
+        f"| format | naive | {at} | best known ({field.upper()}) | ours | time to best (s) | verified |",
+        "|---|---:|---:|---:|---:|---:|:---:|",
+    ]
+    for row in rows:
+        cells = [
+            "⟨{},{},{}⟩".format(*row["sizes"]),
+            _cell(row["naive"]),
+            _cell(row["alphatensor"]),
+            _cell(row["best_known"]),
+            _cell(row["rank"]),
+            _cell(row["seconds_to_best"], 2),
+            VERDICT[row["verified"]],
+        ]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def markdown_report(report: dict) -> str:
+    """ranks.md: a header with the machine, date and command, the table, then notes per format."""
+    machine, settings = report["machine"], report["settings"]
+    lines = [
+        f"### gamify bench ranks: {settings['method']} over {settings['field'].upper()}, "
+        f"{settings['budget_per_format']:g} s per format",
+        "",
+        f"- machine: {machine['cpu']}, {machine['cores']} cores, {machine['platform']}",
+        f"- date: {machine['date']}, gamify {machine['gamify']}, Python {machine['python']}",
+        f"- command: `{report['command']}`",
+        f"- best known: gamify/data/best_known_ranks.json, compiled {report['table_compiled']}",
+        "",
+        markdown_table(report["rows"], settings["field"]),
+    ]
+    notes = [f"- {row['format']}: {row['note']}" for row in report["rows"] if row["note"]]
+    return "\n".join(lines + ([""] + notes if notes else [])) + "\n"
+
+
+def plot_ranks(rows: list[dict], path: Path) -> None:
+    """ranks.png: rank per format (ours, best known, AlphaTensor, naive); rank above best vs time."""
+    import matplotlib
+
+    matplotlib.use("Agg")  # files only: no display needed
+    import matplotlib.pyplot as plt
+
+    fig, (by_format, by_time) = plt.subplots(1, 2, figsize=(11, 4), dpi=120)
+    names = [row["format"] for row in rows]
+    for key, label, style in [
+        ("naive", "naive", dict(marker="x", color="grey")),
+        ("alphatensor", "AlphaTensor", dict(marker="^", color="tab:orange")),
+        ("best_known", "best known", dict(marker="_", color="black", markersize=14)),
+        ("rank", "ours", dict(marker="o", color="tab:blue", fillstyle="none")),
+    ]:
+        points = [(name, row[key]) for name, row in zip(names, rows, strict=True) if row[key] is not None]
+        if points:
+            by_format.plot(*zip(*points, strict=True), linestyle="none", label=label, **style)
+    by_format.set_ylabel("rank")
+    by_format.tick_params(axis="x", labelrotation=60)
+    by_format.legend(fontsize=8)
+    for row in rows:
+        if row["best_known"] is not None and row["history"]:
+            times, ranks = zip(*row["history"], (row["seconds"], row["history"][-1][1]), strict=True)
+            excess = [rank - row["best_known"] for rank in ranks]
+            by_time.step([max(t, 1e-3) for t in times], excess, where="post", label=row["format"])
+    by_time.set_xscale("log")
+    by_time.set_xlabel("wall time (s)")
+    by_time.set_ylabel("best rank − best known")
+    by_time.yaxis.get_major_locator().set_params(integer=True)
+    by_time.legend(fontsize=7, ncol=2)
+    for ax in (by_format, by_time):
+        ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
+# --------------------------------------------------------------------------- command
+
+
+def _check(args) -> list[Sizes]:
+    """The formats to run; UsageError for settings that cannot work, before any search starts."""
+    from gamify.cli import UsageError
+    from gamify.flips import MAX_DIM
+
+    if args.max_size is not None and args.max_size < 2:
+        raise UsageError(f"--max-size must be at least 2, got {args.max_size}")
+    formats = parse_formats(args.formats) if args.formats else formats_up_to(args.max_size or 3)
+    if args.method != "learned":
+        for n, m, p in formats:
+            if max(n * m, m * p, p * n) > MAX_DIM:
+                raise UsageError(f"flips handle at most {MAX_DIM} entries per factor; ⟨{n},{m},{p}⟩ has more")
+    return formats
+
+
+def _command(args, formats: list[Sizes], budget: float) -> str:
+    """The command line that reproduces this run (settings made explicit)."""
+    parts = ["gamify bench ranks --formats", ",".join(map(format_name, formats))]
+    parts += ["--field", args.field, "--method", args.method, "--budget-per-format", f"{budget:g}s"]
+    parts += ["--seed", str(args.seed)] + (["--preset", args.preset] if args.method != "flips" else [])
+    return " ".join(parts + ["--out", str(args.out)])
+
+
+def run(args) -> int:
+    """``gamify bench ranks``: exit status 0, or 1 when a scheme failed verification."""
+    from gamify.formats import write_scheme
+
+    formats = _check(args)
+    budget = args.budget_per_format or DEFAULT_BUDGET[args.method]
+    say: Say = (lambda line: None) if args.quiet else (lambda line: print(line, flush=True))
+    stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
+    (args.out / "schemes").mkdir(parents=True, exist_ok=True)
+    rows = []
+    for sizes in formats:
+        task = Task(
+            sizes=sizes,
+            field=args.field,
+            target_rank=reference_ranks(sizes, args.field)["best_known"] or 0,
+            seconds=budget,
+            seed=args.seed,
+            preset=args.preset,
+            search_dir=args.out / "search" / stamp,
+            quiet=args.quiet,
+        )
+        row, scheme = bench_format(task, args.method, say)
+        if scheme is not None:
+            row["scheme"] = f"schemes/{row['format']}.json"
+            write_scheme(scheme, args.out / row["scheme"])
+        rows.append(row)
+    report = {
+        "command": _command(args, formats, budget),
+        "settings": {
+            "field": args.field,
+            "method": args.method,
+            "budget_per_format": budget,
+            "seed": args.seed,
+            "preset": args.preset if args.method != "flips" else None,
+        },
+        "machine": machine_info(accelerator=args.method != "flips"),
+        "table_compiled": best_known_table()["compiled"],
+        "rows": rows,
+    }
+    (args.out / "ranks.json").write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n")
+    (args.out / "ranks.md").write_text(markdown_report(report))
+    plot_ranks(rows, args.out / "ranks.png")
+    print(markdown_table(rows, args.field))
+    print(f"written: {', '.join(str(args.out / name) for name in ('ranks.json', 'ranks.md', 'ranks.png'))}")
+    return 1 if any(row["verified"] is False for row in rows) else 0
