@@ -113,22 +113,37 @@ nb::tuple verify(In<int64_t, nb::ndim<2>> u, In<int64_t, nb::ndim<2>> v, In<int6
   return nb::make_tuple(first, count);
 }
 
-// Flip-graph walks from one scheme (terms[R, 3] bit masks a, b, c), one walker per thread
-// (seeds seed, seed + 1, ...). The walkers persist between run() calls, so a caller can
-// report progress without disturbing the walks.
+gamify::flips::Scheme terms_from(In<uint64_t, nb::ndim<2>> terms) {
+  if (terms.shape(1) != 3) throw nb::value_error("terms must be [R, 3] bit masks (a, b, c)");
+  gamify::flips::Scheme scheme(terms.shape(0));
+  for (std::size_t r = 0; r < scheme.size(); ++r) {
+    for (std::size_t f = 0; f < 3; ++f) scheme[r].f[f] = terms.data()[r * 3 + f];
+  }
+  return scheme;
+}
+
+// Every term of a scheme as terms[R, 3] bit masks (a symmetric scheme's orbits written out).
+gamify::flips::Scheme written_out(const gamify::flips::Scheme& scheme) { return scheme; }
+gamify::flips::Scheme written_out(const gamify::flips::SymmetricScheme& scheme) {
+  gamify::flips::Scheme terms;
+  for (const auto& orbit : scheme.orbits) {
+    for (int k = 0; k < 3; ++k) terms.push_back(gamify::flips::rotated(orbit, k));
+  }
+  for (const uint64_t cube : scheme.cubes) terms.push_back({{cube, cube, cube}});
+  return terms;
+}
+
+// Flip-graph walks from one scheme, one walker per thread (seeds seed, seed + 1, ...). The
+// walkers persist between run() calls, so a caller can report progress without disturbing them.
+template <class Walker, class State>
 class FlipSearch {
  public:
-  FlipSearch(In<uint64_t, nb::ndim<2>> terms, std::size_t target_rank, uint64_t max_flips, uint64_t plateau,
-             bool plus_transitions, uint64_t seed, std::size_t threads) {
-    if (terms.shape(1) != 3) throw nb::value_error("terms must be [R, 3] bit masks (a, b, c)");
-    gamify::flips::Scheme start(terms.shape(0));
-    for (std::size_t r = 0; r < start.size(); ++r) {
-      for (std::size_t f = 0; f < 3; ++f) start[r].f[f] = terms.data()[r * 3 + f];
-    }
+  FlipSearch(State start, std::size_t target_rank, uint64_t max_flips, uint64_t plateau, bool plus_transitions,
+             uint64_t seed, std::size_t threads) {
     for (std::size_t t = 0; t < std::max<std::size_t>(threads, 1); ++t) {
       walkers_.emplace_back(start, gamify::flips::Options{target_rank, max_flips, plateau, plus_transitions, seed + t});
     }
-    best_rank_ = start.size();
+    best_rank_ = Walker::rank(start);
   }
 
   // Walks for up to `seconds`; returns whether a walker reached the target rank.
@@ -152,13 +167,13 @@ class FlipSearch {
     return reached;
   }
 
-  // The lowest-rank scheme of all walkers, terms[R', 3].
+  // The lowest-rank scheme of all walkers, every term written out: terms[R', 3].
   Out<uint64_t, nb::ndim<2>> best() const {
-    const gamify::flips::Walker* best = &walkers_[0];
+    const Walker* best = &walkers_[0];
     for (const auto& walker : walkers_) {
-      if (walker.best().size() < best->best().size()) best = &walker;
+      if (Walker::rank(walker.best()) < Walker::rank(best->best())) best = &walker;
     }
-    const auto& scheme = best->best();
+    const auto scheme = written_out(best->best());
     auto [out, owner] = allocate<uint64_t>(scheme.size() * 3);
     for (std::size_t r = 0; r < scheme.size(); ++r) {
       for (std::size_t f = 0; f < 3; ++f) out[r * 3 + f] = scheme[r].f[f];
@@ -179,9 +194,19 @@ class FlipSearch {
   }
 
  private:
-  std::vector<gamify::flips::Walker> walkers_;
+  std::vector<Walker> walkers_;
   std::atomic<std::size_t> best_rank_;
 };
+
+using PlainSearch = FlipSearch<gamify::flips::Walker, gamify::flips::Scheme>;
+using SymmetricSearch = FlipSearch<gamify::flips::SymmetricWalker, gamify::flips::SymmetricScheme>;
+
+template <class Search>
+void bind_search(nb::class_<Search>& search) {
+  search.def("run", &Search::run, nb::arg("seconds"), "Walks up to `seconds`; True once the target is reached.")
+      .def("best", &Search::best, "The lowest-rank scheme so far, every term: terms[R, 3] bit masks.")
+      .def("stats", &Search::stats, "(flips, reductions, restarts, plus transitions) so far.");
+}
 
 // The Brent equations' Jacobian mod 2 at a 0/1 scheme, rows bit-packed (see tensor.hpp).
 Out<uint64_t, nb::ndim<2>> brent_jacobian(In<uint8_t, nb::ndim<2>> u, In<uint8_t, nb::ndim<2>> v,
@@ -272,13 +297,28 @@ NB_MODULE(_core, m) {
         nb::arg("w"), "In place on bit-packed Z2 residuals uint64[B, I, J]; returns zero bool[B].");
   m.def("verify", &verify, nb::arg("u"), nb::arg("v"), nb::arg("w"), nb::arg("target"), nb::arg("z2"),
         "(first violated flat index or -1 (-2: int64 overflow), number violated) of a scheme.");
-  nb::class_<FlipSearch>(m, "FlipSearch", "Flip-graph random walks over GF(2); see gamify.flips.")
-      .def(nb::init<In<uint64_t, nb::ndim<2>>, std::size_t, uint64_t, uint64_t, bool, uint64_t, std::size_t>(),
-           nb::arg("terms"), nb::arg("target_rank"), nb::arg("max_flips"), nb::arg("plateau"),
-           nb::arg("plus_transitions"), nb::arg("seed"), nb::arg("threads"))
-      .def("run", &FlipSearch::run, nb::arg("seconds"), "Walks up to `seconds`; True once the target is reached.")
-      .def("best", &FlipSearch::best, "The lowest-rank scheme so far, terms[R, 3] bit masks.")
-      .def("stats", &FlipSearch::stats, "(flips, reductions, restarts, plus transitions) so far.");
+  nb::class_<PlainSearch> plain(m, "FlipSearch", "Flip-graph random walks over GF(2); see gamify.flips.");
+  plain.def(
+      "__init__",
+      [](PlainSearch* self, In<uint64_t, nb::ndim<2>> terms, std::size_t target_rank, uint64_t max_flips,
+         uint64_t plateau, bool plus, uint64_t seed, std::size_t threads) {
+        new (self) PlainSearch(terms_from(terms), target_rank, max_flips, plateau, plus, seed, threads);
+      },
+      nb::arg("terms"), nb::arg("target_rank"), nb::arg("max_flips"), nb::arg("plateau"), nb::arg("plus_transitions"),
+      nb::arg("seed"), nb::arg("threads"));
+  bind_search(plain);
+  nb::class_<SymmetricSearch> symmetric(
+      m, "SymmetricFlipSearch", "Flip-graph walks among cyclic-symmetric schemes over GF(2); see gamify.flips.");
+  symmetric.def(
+      "__init__",
+      [](SymmetricSearch* self, In<uint64_t, nb::ndim<2>> orbits, In<uint64_t, nb::ndim<1>> cubes,
+         std::size_t target_rank, uint64_t max_flips, uint64_t plateau, bool plus, uint64_t seed, std::size_t threads) {
+        gamify::flips::SymmetricScheme start{terms_from(orbits), {cubes.data(), cubes.data() + cubes.shape(0)}};
+        new (self) SymmetricSearch(std::move(start), target_rank, max_flips, plateau, plus, seed, threads);
+      },
+      nb::arg("orbits"), nb::arg("cubes"), nb::arg("target_rank"), nb::arg("max_flips"), nb::arg("plateau"),
+      nb::arg("plus_transitions"), nb::arg("seed"), nb::arg("threads"));
+  bind_search(symmetric);
   m.def("brent_jacobian", &brent_jacobian, nb::arg("u"), nb::arg("v"), nb::arg("w"), nb::arg("column"),
         "Bit-packed rows uint64[I*J*K, words] of the Brent equations' Jacobian mod 2 (see gamify.lift).");
   nb::class_<Gf2System>(m, "Gf2System", "J x = e over GF(2) for many e, J bit-packed by rows; see gamify.lift.")

@@ -20,9 +20,27 @@ import numpy as np
 from gamify.scheme import Scheme
 from gamify.tensor import matmul_tensor
 
-__all__ = ["FlipResult", "from_masks", "standard_scheme", "to_masks", "walk"]
+__all__ = [
+    "FlipResult",
+    "from_masks",
+    "standard_scheme",
+    "symmetric_orbits",
+    "symmetric_scheme",
+    "to_masks",
+    "walk",
+]
 
 MAX_DIM = 64  # a factor is one uint64 bit mask
+# Diagonal blocks whose cubes x⊗x⊗x start the symmetric walks (one string per cube, "1" marks
+# the diagonal entries of x): the partitions Moosbauer & Poole's searches used for their best
+# ranks (⟨5,5,5⟩: 93 = 3 cubes + 30 orbits). Other sizes: one cube, the identity.
+DEFAULT_CUBES = {
+    2: ("11",),
+    3: ("010", "101"),
+    4: ("1111",),
+    5: ("10001", "01010", "00100"),
+    6: ("110011", "001100"),
+}
 
 
 def standard_scheme(n: int, m: int, p: int) -> Scheme:
@@ -35,6 +53,70 @@ def standard_scheme(n: int, m: int, p: int) -> Scheme:
         for k in range(p)
     ]
     return Scheme(*(np.stack(f) for f in zip(*terms, strict=True)), field="z2", matmul=(n, m, p))
+
+
+def symmetric_scheme(n: int, cubes: tuple[str, ...] | None = None) -> Scheme:
+    """The naive algorithm for ⟨n,n,n⟩ rewritten to be invariant under (a, b, c) → (b, c, a).
+
+    Each cube x⊗x⊗x (x the diagonal matrix with 1s where its string has them; the strings
+    must partition the diagonal) replaces the naive terms of its block's diagonal,
+    e_ii⊗e_ii⊗e_ii for i in the block, together with e_ii⊗e_jj⊗e_kk over the block's other
+    (i, j, k): x⊗x⊗x is their sum. Every other naive term e_ij⊗e_jk⊗e_ki is kept; those come
+    in orbits of three. Valid over Z2 only (the block terms cancel mod 2).
+
+    Raises:
+      ValueError: the cube strings are not 0/1 strings of length n partitioning the diagonal.
+    """
+    cubes = DEFAULT_CUBES.get(n, ("1" * n,)) if cubes is None else tuple(cubes)
+    blocks = [[i for i, bit in enumerate(c) if bit == "1"] for c in cubes]
+    if any(len(c) != n or set(c) - {"0", "1"} for c in cubes) or sorted(sum(blocks, [])) != list(range(n)):
+        raise ValueError(
+            f"cubes must be 0/1 strings of length {n} whose 1s partition the diagonal, got {cubes}"
+        )
+    entry = lambda i, j: 1 << (i * n + j)  # noqa: E731  (the same index for A, B and Cᵀ)
+    terms = [
+        (entry(i, j), entry(j, k), entry(k, i))
+        for i in range(n)
+        for j in range(n)
+        for k in range(n)
+        if not i == j == k
+    ]
+    for block in blocks:
+        diagonal = sum(entry(i, i) for i in block)
+        terms.append((diagonal, diagonal, diagonal))
+        terms += [
+            (entry(i, i), entry(j, j), entry(k, k))
+            for i in block
+            for j in block
+            for k in block
+            if not i == j == k
+        ]
+    return from_masks(np.array(terms, np.uint64), (n * n,) * 3, (n, n, n))
+
+
+def symmetric_orbits(scheme: Scheme) -> tuple[np.ndarray, np.ndarray]:
+    """A cyclic-symmetric Z2 scheme as (orbit representatives uint64[t, 3], cubes uint64[s]).
+
+    Raises:
+      ValueError: the scheme is not invariant under (a, b, c) → (b, c, a) (terms counted mod 2).
+    """
+    if len(set(scheme.shape)) != 1:
+        raise ValueError(f"a cyclic-symmetric scheme needs equal factor sizes, got shape {scheme.shape}")
+    odd: dict[tuple[int, int, int], int] = {}
+    for term in map(tuple, to_masks(scheme).tolist()):
+        odd[term] = odd.get(term, 0) ^ 1
+    terms = {term for term, count in odd.items() if count}
+    cubes = sorted(a for a, b, c in terms if a == b == c)
+    orbits = []
+    for a, b, c in sorted(terms):
+        if a == b == c or (a, b, c) != min((a, b, c), (b, c, a), (c, a, b)):
+            continue
+        if (b, c, a) not in terms or (c, a, b) not in terms:
+            raise ValueError("the scheme is not cyclic-symmetric: some term's shifts are missing")
+        orbits.append((a, b, c))
+    if 3 * len(orbits) + len(cubes) != len(terms):
+        raise ValueError("the scheme is not cyclic-symmetric")
+    return np.array(orbits, np.uint64).reshape(-1, 3), np.array(cubes, np.uint64)
 
 
 def to_masks(scheme: Scheme) -> np.ndarray:
@@ -81,6 +163,7 @@ def walk(
     max_flips: int = 0,
     plateau: int = 2000,
     plus_transitions: bool = True,
+    symmetric: bool = False,
     seed: int = 0,
     threads: int | None = None,
     report_every: float = 1.0,
@@ -102,6 +185,11 @@ def walk(
       plateau: flips without a reduction before a walker makes a plus move (or restarts).
       plus_transitions: escape plateaus by rank + 1 moves (when the walker is at most one
         above its best rank; otherwise, and without them, it restarts from its best or start).
+      symmetric: walk only among schemes invariant under the cyclic shift (a, b, c) → (b, c, a)
+        (Moosbauer & Poole): every move acts on whole orbits of three terms, so the walk
+        searches a far smaller space; the scheme must be symmetric (:func:`symmetric_scheme`)
+        and the target tensor too (⟨n,n,n⟩ is). Ranks move in steps of 3 (2 when an orbit
+        becomes a cube).
       seed: seeds the walkers.
       threads: walkers in parallel (default: every core).
 
@@ -126,9 +214,11 @@ def walk(
     if not check.ok:
         raise ValueError(f"the starting scheme is wrong over Z2: {check}")
     threads = threads or os.cpu_count() or 1
-    search = native._core.FlipSearch(
-        to_masks(scheme), target_rank, max_flips, plateau, plus_transitions, seed, threads
-    )
+    settings = (target_rank, max_flips, plateau, plus_transitions, seed, threads)
+    if symmetric:
+        search = native._core.SymmetricFlipSearch(*symmetric_orbits(scheme), *settings)
+    else:
+        search = native._core.FlipSearch(to_masks(scheme), *settings)
     start = time.perf_counter()
     reached = scheme.rank <= target_rank
 
@@ -171,6 +261,18 @@ def add_parser(commands) -> None:
         default="z2",
         help="z2 (walks over Z2); z: the same walks, then the best scheme Hensel-lifted to Z (--lift)",
     )
+    flips.add_argument(
+        "--symmetric",
+        action="store_true",
+        help="walk among cyclic-symmetric schemes only (square formats; Moosbauer & Poole): "
+        "the way to ⟨5,5,5⟩ rank 93; use a plateau of ~50000 for ⟨5,5,5⟩",
+    )
+    flips.add_argument(
+        "--cubes",
+        type=lambda text: tuple(text.split(",")),
+        help="with --symmetric: the diagonal blocks of the fixed cubes x⊗x⊗x, e.g. 10001,01010,00100 "
+        "(default: the partition Moosbauer & Poole used for each size)",
+    )
     improve = commands.add_parser(
         "improve",
         help="lower the rank of a scheme by flip-graph local search over Z2",
@@ -210,12 +312,17 @@ def run_flips(args) -> int:
     from gamify.formats import read_scheme, write_scheme
     from gamify.scheme import matmul_sizes
 
+    symmetric = args.command == "flips" and args.symmetric
     if args.command == "flips":
         sizes = (args.n, args.m, args.p)
         if min(sizes) < 1:
             raise UsageError(f"N, M, P must be positive, got {sizes}")
-        start = standard_scheme(*sizes)
-        name = "flips-{}x{}x{}".format(*sizes)
+        if args.cubes and not symmetric:
+            raise UsageError("--cubes goes with --symmetric")
+        if symmetric and len(set(sizes)) != 1:
+            raise UsageError(f"--symmetric needs a square format N N N, got {sizes}")
+        start = symmetric_scheme(args.n, args.cubes) if symmetric else standard_scheme(*sizes)
+        name = "flips-{}x{}x{}".format(*sizes) + ("-symmetric" if symmetric else "")
     else:
         start = read_scheme(args.file)
         sizes = start.matmul or matmul_sizes(start.shape)
@@ -242,6 +349,10 @@ def run_flips(args) -> int:
             )
 
     origin = "the naive algorithm" if args.command == "flips" else str(args.file)
+    if symmetric:
+        origin = "the naive algorithm made cyclic-symmetric, {} orbits + {} cubes".format(
+            *map(len, symmetric_orbits(start))
+        )
     print("start: rank {} ({}), ⟨{},{},{}⟩ over Z2".format(start.rank, origin, *sizes))
     result = walk(
         start,
@@ -249,6 +360,7 @@ def run_flips(args) -> int:
         args.time,
         plateau=args.plateau,
         plus_transitions=not args.no_plus,
+        symmetric=symmetric,
         seed=args.seed,
         threads=args.threads,
         progress=show,

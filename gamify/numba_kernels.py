@@ -8,7 +8,7 @@ address with :func:`gamify.native.host_kernel`: XLA then calls the machine code
 directly through gamify's FFI trampoline, with no Python and no GIL (unlike
 ``jax.pure_callback``, which re-enters Python on every call). This module does that for
 the tensor game's GF(2) slice-rank bound, as the worked example (and the numba side of
-the parity tests and ``benchmarks/stepper_throughput.py``)::
+the parity tests and the stepper suite of ``gamify bench throughput``)::
 
     bound = numba_kernels.slice_rank_bound_z2_jax((4, 4, 4))  # int8[..., 4, 4, 4] -> int32[...]
     jax.jit(jax.vmap(bound))(residuals)

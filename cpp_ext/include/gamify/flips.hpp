@@ -84,8 +84,10 @@ inline std::size_t reduce(Scheme& s) {
 // If the terms sharing factor m with term t have linearly dependent factors in another mode
 // p (say the p-factor of term k is the sum of those of a set S), term k is folded into S:
 // its third factor is added to theirs and k is dropped (rank - 1). Returns whether it did.
-inline bool reduce_dependent(Scheme& s, std::size_t t) {
+// `modes` (bit m for mode m) limits the groups looked at.
+inline bool reduce_dependent(Scheme& s, std::size_t t, unsigned modes = 7) {
   for (int m = 0; m < 3; ++m) {
+    if (!(modes >> m & 1)) continue;
     std::array<std::size_t, 64> group;
     std::size_t size = 0;
     for (std::size_t j = 0; j < s.size() && size < group.size(); ++j) {
@@ -168,123 +170,116 @@ class Rng {
   std::array<uint64_t, 4> state_;
 };
 
-class Walker {
- public:
-  Walker(Scheme start, const Options& options)
-      : start_(std::move(start)), options_(options), rng_(options.seed) {
-    reduce_all(start_);
-    current_ = start_;
-    best_ = current_;
-  }
+// The plus transition: x + y = (a + a') (x) b (x) c + a' (x) (b + b') (x) c + a' (x) b' (x) (c + c')
+// for x = a (x) b (x) c, y = a' (x) b' (x) c' with the roles of a, b, c rotated so that a is mode m.
+inline std::array<Term, 3> plus_terms(const Term& x, const Term& y, int m) {
+  const int p = (m + 1) % 3, q = (m + 2) % 3;
+  std::array<Term, 3> out{x, y, y};
+  out[0].f[m] = x.f[m] ^ y.f[m];
+  out[1].f[p] = x.f[p] ^ y.f[p];
+  out[1].f[q] = x.f[q];
+  out[2].f[q] = x.f[q] ^ y.f[q];
+  return out;
+}
 
-  const Scheme& best() const { return best_; }
+// The loop both walkers share (CRTP): random flips, each followed by the reductions it made
+// possible; after `plateau` flips without a reduction a plus transition (when allowed and the
+// rank is at most one plus step above the best) or a restart from the best or the start.
+// Self provides rank(state), can_flip(), step() (one flip and its reductions; returns the rank
+// removed), plus() and reset(state).
+template <class Self, class State>
+class WalkLoop {
+ public:
+  const State& best() const { return best_; }
   const Stats& stats() const { return stats_; }
 
   // Walks until the target rank, max_flips, or `stop` is set. Returns whether the target was reached.
   bool run(const std::atomic<bool>& stop, std::atomic<std::size_t>& global_best) {
+    Self& self = static_cast<Self&>(*this);
     uint64_t since_reduction = 0;
     while (!stop.load(std::memory_order_relaxed)) {
-      if (best_.size() <= options_.target_rank) return true;
+      if (self.rank(best_) <= options_.target_rank) return true;
       if (options_.max_flips && stats_.flips >= options_.max_flips) return false;
       const uint64_t burst = options_.max_flips ? std::min<uint64_t>(1024, options_.max_flips - stats_.flips) : 1024;
       for (uint64_t k = 0; k < burst; ++k) {  // check `stop` every 1024 flips
-        if (!flip()) {
+        if (!self.can_flip()) {
           since_reduction = options_.plateau;  // no flip possible: escape at once
           break;
         }
+        const std::size_t removed = self.step();
         ++stats_.flips;
         ++since_reduction;
-        std::size_t removed = 0;
-        const Found found = scan_touched();
-        if (found == Found::kSimple) {
-          removed = reduce_all(current_);
-        } else if (found == Found::kGroup) {
-          for (std::size_t t = 0; removed == 0 && t < touched_.size(); ++t) {
-            if (reduce_dependent(current_, touched_[t])) removed = 1 + reduce_all(current_);
+        if (removed == 0) continue;
+        stats_.reductions += removed;
+        since_reduction = 0;
+        if (self.rank(current_) < self.rank(best_)) {
+          best_ = current_;
+          const std::size_t rank = self.rank(best_);
+          std::size_t seen = global_best.load();
+          while (rank < seen && !global_best.compare_exchange_weak(seen, rank)) {
           }
-        }
-        if (removed > 0) {
-          stats_.reductions += removed;
-          since_reduction = 0;
-          if (current_.size() < best_.size()) {
-            best_ = current_;
-            std::size_t seen = global_best.load();
-            while (best_.size() < seen && !global_best.compare_exchange_weak(seen, best_.size())) {
-            }
-            if (best_.size() <= options_.target_rank) return true;
-          }
+          if (rank <= options_.target_rank) return true;
         }
       }
       if (since_reduction >= options_.plateau) {
         since_reduction = 0;
-        if (options_.plus_transitions && current_.size() <= best_.size() + 1 && current_.size() >= 2) {
-          plus();
+        const std::size_t rank = self.rank(current_);
+        if (options_.plus_transitions && rank <= self.rank(best_) + Self::kPlusStep && self.can_plus()) {
+          self.plus();
           ++stats_.plus;
         } else {
-          current_ = best_.size() < start_.size() && (rng_() & 1) ? best_ : start_;
+          self.reset(self.rank(best_) < self.rank(start_) && (rng_() & 1) ? best_ : start_);
           ++stats_.restarts;
         }
       }
     }
-    return best_.size() <= options_.target_rank;
+    return self.rank(best_) <= options_.target_rank;
   }
 
- private:
+ protected:
+  WalkLoop(State start, const Options& options) : start_(std::move(start)), options_(options), rng_(options.seed) {}
+
   std::size_t pick(std::size_t n) { return rng_.pick(n); }
 
-  // A random flip: a random term and mode, then a random partner sharing that factor.
-  bool flip() {
-    const std::size_t n = current_.size();
-    if (n < 2) return false;
-    for (int attempt = 0; attempt < 64; ++attempt) {
-      const std::size_t i = pick(n);
-      const int m = static_cast<int>(pick(3));
-      const uint64_t shared = current_[i].f[m];
-      partners_.clear();
-      for (std::size_t j = 0; j < n; ++j) {
-        if (j != i && current_[j].f[m] == shared) partners_.push_back(j);
-      }
-      if (partners_.empty()) continue;
-      const std::size_t j = partners_[pick(partners_.size())];
-      const int p = (m + 1 + static_cast<int>(pick(2))) % 3;  // the factor of i that absorbs j's
-      const int q = 3 - m - p;                                // the factor of j that absorbs i's
-      current_[i].f[p] ^= current_[j].f[p];
-      current_[j].f[q] ^= current_[i].f[q];
-      touched_ = {i, j};
-      return true;
-    }
-    return false;
+  State start_, current_, best_;
+  Options options_;
+  Rng rng_;
+  Stats stats_;
+};
+
+// The plain walk. Besides the scheme it keeps, for every term t and mode m, how many other
+// terms share t's m-factor (shares_), and the list of (t, m) with at least one such partner
+// (flippable_): a flip is then drawn in O(1) and only the two changed factors are compared
+// with the other terms, which also finds every reduction the flip made possible.
+class Walker : public WalkLoop<Walker, Scheme> {
+ public:
+  static constexpr std::size_t kPlusStep = 1;
+
+  Walker(Scheme start, const Options& options) : WalkLoop(std::move(start), options) {
+    reduce_all(start_);
+    best_ = start_;
+    reset(start_);
   }
 
-  enum class Found { kNothing, kSimple, kGroup };
+  static std::size_t rank(const Scheme& s) { return s.size(); }
+  bool can_flip() const { return !flippable_.empty(); }
+  bool can_plus() const { return current_.size() >= 2; }
 
-  // One pass over the terms for both flipped terms: kSimple when one now has a zero factor or
-  // shares two factors with another term (reduce() applies); kGroup when one shares a factor
-  // with at least two others (reduce_dependent() may apply); else kNothing.
-  Found scan_touched() const {
-    std::array<std::array<int, 3>, 2> group{};  // terms sharing factor m with touched term t
-    for (std::size_t t = 0; t < 2; ++t) {
-      const Term& x = current_[touched_[t]];
-      if (x.f[0] == 0 || x.f[1] == 0 || x.f[2] == 0) return Found::kSimple;
-    }
-    for (std::size_t j = 0; j < current_.size(); ++j) {
-      const Term& y = current_[j];
-      for (std::size_t t = 0; t < 2; ++t) {
-        if (j == touched_[t]) continue;
-        const Term& x = current_[touched_[t]];
-        const int e0 = x.f[0] == y.f[0], e1 = x.f[1] == y.f[1], e2 = x.f[2] == y.f[2];
-        if (e0 + e1 + e2 >= 2) return Found::kSimple;
-        group[t][0] += e0;
-        group[t][1] += e1;
-        group[t][2] += e2;
+  // One flip and the reductions it made possible; returns the terms removed.
+  std::size_t step() {
+    std::size_t removed = 0;
+    const Found found = flip();
+    if (found == Found::kSimple) {
+      removed = reduce_all(current_);
+    } else if (found == Found::kGroup) {
+      for (std::size_t t = 0; removed == 0 && t < touched_.size(); ++t) {
+        const uint32_t* shares = &shares_[3 * touched_[t]];
+        const unsigned modes = (shares[0] >= 2) | (shares[1] >= 2) << 1 | (shares[2] >= 2) << 2;
+        if (reduce_dependent(current_, touched_[t], modes)) removed = 1 + reduce_all(current_);
       }
     }
-    for (const auto& counts : group) {
-      for (const int count : counts) {
-        if (count >= 2) return Found::kGroup;
-      }
-    }
-    return Found::kNothing;
+    if (removed > 0) reset(current_);
+    return removed;
   }
 
   // Two random terms become three (rank + 1), see the header comment.
@@ -293,24 +288,266 @@ class Walker {
     const std::size_t i = pick(n);
     std::size_t j = pick(n - 1);
     if (j >= i) ++j;
-    const Term x = current_[i], y = current_[j];
-    const int m = static_cast<int>(pick(3)), p = (m + 1) % 3, q = (m + 2) % 3;
-    Term first = x, second = y, third = y;
-    first.f[m] = x.f[m] ^ y.f[m];   // (a + a') (x) b (x) c
-    second.f[p] = x.f[p] ^ y.f[p];  // a' (x) (b + b') (x) c
-    second.f[q] = x.f[q];
-    third.f[q] = x.f[q] ^ y.f[q];   // a' (x) b' (x) (c + c')
-    current_[i] = first;
-    current_[j] = second;
-    current_.push_back(third);
+    const auto terms = plus_terms(current_[i], current_[j], static_cast<int>(pick(3)));
+    current_[i] = terms[0];
+    current_[j] = terms[1];
+    current_.push_back(terms[2]);
     stats_.reductions += reduce_all(current_);  // a degenerate split may cancel at once
+    reset(current_);
   }
 
-  Scheme start_, current_, best_;
-  Options options_;
-  Rng rng_;
-  Stats stats_;
-  std::vector<std::size_t> partners_;
+  // Makes `scheme` (or the current one, reduced) current and recounts the partners.
+  void reset(const Scheme& scheme) {
+    if (&scheme != &current_) current_ = scheme;
+    const std::size_t n = current_.size();
+    shares_.assign(3 * n, 0);
+    slot_.assign(3 * n, kNone);
+    flippable_.clear();
+    for (std::size_t i = 0; i < n; ++i) {
+      for (std::size_t j = i + 1; j < n; ++j) {
+        for (int m = 0; m < 3; ++m) {
+          if (current_[i].f[m] == current_[j].f[m]) {
+            ++shares_[3 * i + m];
+            ++shares_[3 * j + m];
+          }
+        }
+      }
+    }
+    for (std::size_t code = 0; code < 3 * n; ++code) listed(code);
+  }
+
+ private:
+  enum class Found { kNothing, kSimple, kGroup };
+
+  // Keeps flippable_ in step with shares_[code] (listed exactly when it is positive).
+  void listed(std::size_t code) {
+    const bool in = slot_[code] != kNone;
+    if (shares_[code] > 0 && !in) {
+      slot_[code] = static_cast<uint32_t>(flippable_.size());
+      flippable_.push_back(static_cast<uint32_t>(code));
+    } else if (shares_[code] == 0 && in) {
+      const uint32_t last = flippable_.back();
+      flippable_[slot_[code]] = last;
+      slot_[last] = slot_[code];
+      flippable_.pop_back();
+      slot_[code] = kNone;
+    }
+  }
+
+  // A random flip: a random (term, mode) with partners, then a random partner sharing that factor.
+  Found flip() {
+    const uint32_t code = flippable_[pick(flippable_.size())];
+    const std::size_t i = code / 3;
+    const int m = static_cast<int>(code % 3);
+    const uint64_t shared = current_[i].f[m];
+    std::size_t skip = pick(shares_[code]), j = 0;
+    for (;; ++j) {
+      if (j != i && current_[j].f[m] == shared && skip-- == 0) break;
+    }
+    const int p = (m + 1 + static_cast<int>(pick(2))) % 3;  // the factor of i that absorbs j's
+    const int q = 3 - m - p;                                // the factor of j that absorbs i's
+    touched_ = {i, j};
+    const Found first = change(i, p, current_[i].f[p] ^ current_[j].f[p]);
+    const Found second = change(j, q, current_[j].f[q] ^ current_[i].f[q]);
+    return std::max(first, second);
+  }
+
+  // Sets term t's x-factor to `value`, updating the partner counts in one pass over the terms.
+  // kSimple: the term now has a zero factor or shares two factors with another (reduce()
+  // applies); kGroup: it shares some factor with at least two others (reduce_dependent() may
+  // apply); else kNothing.
+  Found change(std::size_t t, int x, uint64_t value) {
+    const uint64_t old = current_[t].f[x];
+    current_[t].f[x] = value;
+    const int y = (x + 1) % 3, z = (x + 2) % 3;
+    const uint64_t fy = current_[t].f[y], fz = current_[t].f[z];
+    uint32_t count = 0;
+    bool simple = value == 0;
+    for (std::size_t s = 0; s < current_.size(); ++s) {
+      if (s == t) continue;
+      const Term& other = current_[s];
+      if (other.f[x] == old) {
+        --shares_[3 * s + x];
+        listed(3 * s + x);
+      }
+      if (other.f[x] == value) {
+        ++shares_[3 * s + x];
+        listed(3 * s + x);
+        ++count;
+        simple |= other.f[y] == fy || other.f[z] == fz;
+      }
+    }
+    shares_[3 * t + x] = count;
+    listed(3 * t + x);
+    if (simple) return Found::kSimple;
+    const bool group = shares_[3 * t] >= 2 || shares_[3 * t + 1] >= 2 || shares_[3 * t + 2] >= 2;
+    return group ? Found::kGroup : Found::kNothing;
+  }
+
+  static constexpr uint32_t kNone = ~uint32_t{0};
+
+  std::vector<uint32_t> shares_, flippable_, slot_;
+  std::array<std::size_t, 2> touched_{};
+};
+
+// A scheme for a tensor invariant under the cyclic shift of its modes, T[i, j, k] = T[j, k, i]
+// (⟨n,n,n⟩ in gamify's convention), that is itself invariant (Moosbauer & Poole 2025): orbits
+// {a (x) b (x) c, b (x) c (x) a, c (x) a (x) b}, each kept as one representative, and cubes
+// x (x) x (x) x, which the shift fixes. Rank 3 * orbits + cubes.
+struct SymmetricScheme {
+  Scheme orbits;
+  std::vector<uint64_t> cubes;
+};
+
+// The representative shifted by k places: f[s] = t.f[(s + k) % 3] (the same orbit).
+inline Term rotated(const Term& t, int k) {
+  return Term{{t.f[k % 3], t.f[(k + 1) % 3], t.f[(k + 2) % 3]}};
+}
+
+// Whether orbit t can be reduced on its own (a zero factor, or a = b = c) or together with
+// another orbit (some shift of the other shares two factors with it).
+inline bool symmetric_reducible(const SymmetricScheme& s, std::size_t t) {
+  const Term& x = s.orbits[t];
+  if (x.f[0] == 0 || x.f[1] == 0 || x.f[2] == 0 || (x.f[0] == x.f[1] && x.f[1] == x.f[2])) return true;
+  for (std::size_t j = 0; j < s.orbits.size(); ++j) {
+    if (j == t) continue;
+    for (int k = 0; k < 3; ++k) {
+      const Term y = rotated(s.orbits[j], k);
+      if ((x.f[0] == y.f[0]) + (x.f[1] == y.f[1]) + (x.f[2] == y.f[2]) >= 2) return true;
+    }
+  }
+  return false;
+}
+
+// Orbit by orbit, the reductions of reduce(): an orbit with a zero factor goes (rank - 3); an
+// orbit a (x) a (x) a is three equal terms, one cube mod 2 (rank - 2; a cube met twice cancels);
+// two orbits whose representatives, one shifted, share two factors merge (rank - 3), or cancel
+// when they share all three (rank - 6). Returns the rank removed.
+inline std::size_t reduce_symmetric(SymmetricScheme& s) {
+  std::size_t removed = 0;
+  const auto drop = [&](std::size_t t) {
+    s.orbits[t] = s.orbits.back();
+    s.orbits.pop_back();
+  };
+  for (bool changed = true; changed;) {
+    changed = false;
+    for (std::size_t i = 0; i < s.orbits.size() && !changed; ++i) {
+      const Term x = s.orbits[i];
+      if (x.f[0] == 0 || x.f[1] == 0 || x.f[2] == 0) {
+        drop(i);
+        removed += 3;
+        changed = true;
+      } else if (x.f[0] == x.f[1] && x.f[1] == x.f[2]) {
+        drop(i);
+        const auto seen = std::find(s.cubes.begin(), s.cubes.end(), x.f[0]);
+        if (seen == s.cubes.end()) {
+          s.cubes.push_back(x.f[0]);
+          removed += 2;
+        } else {
+          s.cubes.erase(seen);
+          removed += 4;
+        }
+        changed = true;
+      }
+      for (std::size_t j = i + 1; j < s.orbits.size() && !changed; ++j) {
+        for (int k = 0; k < 3 && !changed; ++k) {
+          const Term y = rotated(s.orbits[j], k);
+          const int same = (x.f[0] == y.f[0]) + (x.f[1] == y.f[1]) + (x.f[2] == y.f[2]);
+          if (same < 2) continue;
+          Term merged = x;
+          for (int m = 0; m < 3; ++m) merged.f[m] ^= x.f[m] == y.f[m] ? 0 : y.f[m];
+          if (same == 3) merged.f[0] = 0;  // equal orbits cancel mod 2; the zero orbit goes next pass
+          s.orbits[i] = merged;
+          drop(j);
+          removed += 3;
+          changed = true;
+        }
+      }
+    }
+  }
+  return removed;
+}
+
+// Walks among cyclic-symmetric schemes: each move is applied to all three terms of the orbits
+// it touches, so the scheme stays symmetric. A flip between orbits x and y (x != y) whose
+// representatives share a factor, x_s = y_t: shifting y so that the shared factor sits in the
+// same mode, b_x += b_y and c_y += c_x (or the other way round) as in the plain flip; the
+// three shifted copies of the flip touch disjoint pairs of terms. Cubes are not moved.
+class SymmetricWalker : public WalkLoop<SymmetricWalker, SymmetricScheme> {
+ public:
+  static constexpr std::size_t kPlusStep = 3;
+
+  SymmetricWalker(SymmetricScheme start, const Options& options) : WalkLoop(std::move(start), options) {
+    reduce_symmetric(start_);
+    best_ = start_;
+    reset(start_);
+  }
+
+  static std::size_t rank(const SymmetricScheme& s) { return 3 * s.orbits.size() + s.cubes.size(); }
+  bool can_flip() const { return !stuck_; }
+  bool can_plus() const { return current_.orbits.size() >= 2; }
+
+  std::size_t step() {
+    if (!flip()) {
+      stuck_ = true;
+      return 0;
+    }
+    if (!symmetric_reducible(current_, touched_[0]) && !symmetric_reducible(current_, touched_[1])) return 0;
+    return reduce_symmetric(current_);
+  }
+
+  // A plus transition on two orbits (one shifted at random): rank + 3.
+  void plus() {
+    auto& orbits = current_.orbits;
+    const std::size_t i = pick(orbits.size());
+    std::size_t j = pick(orbits.size() - 1);
+    if (j >= i) ++j;
+    const auto terms = plus_terms(orbits[i], rotated(orbits[j], static_cast<int>(pick(3))), static_cast<int>(pick(3)));
+    orbits[i] = terms[0];
+    orbits[j] = terms[1];
+    orbits.push_back(terms[2]);
+    stats_.reductions += reduce_symmetric(current_);
+    stuck_ = false;
+  }
+
+  void reset(const SymmetricScheme& scheme) {
+    if (&scheme != &current_) current_ = scheme;
+    stuck_ = current_.orbits.size() < 2;
+  }
+
+ private:
+  // A random symmetric flip; false when none was found in 64 tries.
+  bool flip() {
+    auto& orbits = current_.orbits;
+    const std::size_t n = orbits.size();
+    for (int attempt = 0; attempt < 64 && n >= 2; ++attempt) {
+      const std::size_t i = pick(n);
+      const int s = static_cast<int>(pick(3));
+      const uint64_t shared = orbits[i].f[s];
+      std::size_t partner = n, count = 0;
+      int t = 0;
+      for (std::size_t j = 0; j < n; ++j) {
+        if (j == i) continue;
+        for (int u = 0; u < 3; ++u) {
+          if (orbits[j].f[u] == shared && pick(++count) == 0) {  // a uniform draw among matches
+            partner = j;
+            t = u;
+          }
+        }
+      }
+      if (partner == n) continue;
+      Term& x = orbits[i];
+      Term& y = orbits[partner];
+      const int shift = static_cast<int>(pick(2)) + 1;  // 1: x's next factor absorbs y's; 2: its previous
+      x.f[(s + shift) % 3] ^= y.f[(t + shift) % 3];
+      y.f[(t + 3 - shift) % 3] ^= x.f[(s + 3 - shift) % 3];
+      touched_ = {i, partner};
+      return true;
+    }
+    return false;
+  }
+
+  bool stuck_ = false;
   std::array<std::size_t, 2> touched_{};
 };
 
