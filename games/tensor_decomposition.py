@@ -61,6 +61,7 @@ _CERTIFIED_BITS = 92  # Σ bit widths of squared norms below this: minors < 2^46
 _MAX_CERTIFIED_ENTRY = 4096  # keeps squared norms of up to 64 entries within int32
 _INT32_MAX = 2**31 - 1
 _DRAW_RANGE = 2**30  # random integers for demonstrations, reduced modulo small sizes
+_ERROR_PREFIX = "tensor_decomposition: "  # starts every message of the game's ValueErrors
 _SIGNS = ((1, 1), (1, -1), (-1, 1), (-1, -1))  # sign twins (a·u, b·v, ab·w) in order of preference
 
 
@@ -467,6 +468,48 @@ class TensorDecomposition(gamify.Game[TensorState]):
         np.add.at(tokens, self._token_of, np.concatenate(digits) * self._power)
         return tokens.astype(np.int32)
 
+    def scheme_demonstration(self, scheme: gamify.Scheme) -> tuple[TensorState, Array, Array]:
+        """The episode that plays a known scheme's terms, to replay like :meth:`demonstration`.
+
+        How verified schemes (a flip walk's, a published one) teach the network. The episode
+        starts from the target itself, in the standard basis: the scheme's terms sum to
+        exactly that tensor, so they are the moves that clear it, and the state's identity
+        basis keeps :meth:`solution` right. (Moving the terms into a random basis would be
+        correct too, but a fixed episode would fix one basis: no more varied than this one.)
+
+        Args:
+          scheme: a scheme over this game's field for its target, of rank <= max_steps,
+            every term playable as a move (nonzero factors with entries in the coefficients,
+            up to the sign forms of the class docstring).
+
+        Returns:
+          ``(start, actions, length)`` as :meth:`demonstration` returns them: actions
+          int32[max_steps, ...] are the terms in order, padded by repeating them (padding
+          is never played), and length is the rank.
+
+        Raises:
+          ValueError: one line saying why the scheme cannot be played.
+        """
+        if scheme.field != self.field:
+            raise _error(f"a scheme over {scheme.field} cannot be played over {self.field}")
+        if scheme.shape != self.shape:
+            raise _error(f"a scheme of shape {scheme.shape} cannot decompose a target of shape {self.shape}")
+        if scheme.rank > self.max_steps:
+            raise _error(f"a scheme of rank {scheme.rank} is longer than max_steps={self.max_steps}")
+        check = scheme.verify(self.target)
+        if not check.ok:
+            raise _error(f"the scheme does not decompose the target: {check}")
+        moves = []
+        for r, term in enumerate(zip(scheme.u, scheme.v, scheme.w, strict=True)):
+            try:
+                moves.append(self.encode(*term))
+            except ValueError as error:
+                reason = str(error).removeprefix(_ERROR_PREFIX)
+                raise _error(f"term {r + 1} of the scheme is not a move: {reason}") from None
+        actions = np.resize(np.asarray(moves), (self.max_steps, *np.shape(moves[0])))
+        start = self._start(jnp.asarray(self.target, self._dtype))
+        return start, jnp.asarray(actions, jnp.int32), jnp.int32(scheme.rank)
+
     def solution(self, final: TensorState, actions) -> np.ndarray:
         """The moves as terms of the target itself: each factor mapped back through the
         game's basis (A⁻¹u, B⁻¹v, C⁻¹w), in legal sign form. Unchanged without a basis change."""
@@ -765,7 +808,7 @@ def _basis_inverse(matrix: np.ndarray, field: str) -> np.ndarray:
 
 
 def _error(message: str) -> ValueError:
-    return ValueError(f"tensor_decomposition: {message}")
+    return ValueError(_ERROR_PREFIX + message)
 
 
 def _check_int(name: str, value, minimum: int) -> int:

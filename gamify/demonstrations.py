@@ -1,14 +1,19 @@
-"""Synthetic demonstrations: solved episodes a game generates, replayed into training examples.
+"""Demonstrations: solved episodes replayed into training examples.
 
 AlphaTensor's second source of data besides self-play: sample a random
 decomposition, sum it into a target, and teach the network to take it apart
-again. A game opts in with ``Game.demonstration(key)``. The policy target at a step is
-uniform over all the demonstration's moves not yet played, since any order of
+again. A game opts in with ``Game.demonstration(key)``. Fixed episodes replay the
+same way (:func:`replay_episodes`): known solutions, such as verified schemes a
+local search found, which the network should learn too. The policy target at a step is
+uniform over all the episode's moves not yet played, since any order of
 them solves the episode (for factored games they fill the K candidate slots, the
 first K if more remain); the episode's return-to-go is the value target.
 """
 
 from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -18,6 +23,9 @@ from gamify.replay import Example, examples_from
 from gamify.selfplay import make_trajectory
 
 Array = jax.Array
+# (start, actions, length) as Game.demonstration returns it: a game state to start from,
+# actions [L, ...] whose first ``length`` solve it, length int32; batched: a leading axis B.
+Episode = tuple[Any, Array, Array]
 
 
 def make_demonstrations(env: Env, num_games: int, num_samples: int):
@@ -28,34 +36,50 @@ def make_demonstrations(env: Env, num_games: int, num_samples: int):
     """
 
     def demonstrations(rng_key: Array) -> tuple[Example, Array]:
-        starts, actions, lengths = jax.vmap(env.game.demonstration)(jax.random.split(rng_key, num_games))
-        states = jax.vmap(env.start_from)(starts)
-        moves = jnp.swapaxes(actions, 0, 1)  # [L, B, ...]
-
-        def move(states, inputs):
-            t, action = inputs
-            valid = (t < lengths) & ~states.done
-            record = (jax.vmap(env.observe)(states), jax.vmap(env.time_left)(states), valid, action)
-            states = env.step_batch(states, action)
-            return states, (*record, states.reward)
-
-        steps = jnp.arange(env.max_steps, dtype=jnp.int32)
-        _, (obs, time_left, valid, action, rewards) = jax.lax.scan(move, states, (steps, moves))
-        # remaining[t, b, j]: move j of game b is still to be played at step t.
-        remaining = (steps[None, :] >= steps[:, None])[:, None, :] & (steps < lengths[:, None])[None]
-        if env.factored:
-            # Slot k at step t holds move t + k (cyclically; slots past the end get weight 0).
-            index = (steps[:, None] + jnp.arange(num_samples)[None, :]) % env.max_steps  # [L, K]
-            candidates = jnp.swapaxes(actions[:, index], 0, 1)  # [L, B, K, T]
-            index = jnp.broadcast_to(index[:, None], remaining.shape[:2] + index.shape[1:])
-            weights = jnp.take_along_axis(remaining, index, axis=2)
-            once = jnp.arange(num_samples) < env.max_steps  # K > L: later slots wrap onto moves again
-            weights = (weights & once).astype(jnp.float32)
-        else:
-            candidates = jnp.zeros(action.shape + (0, 0), jnp.int32)
-            one_hot = jax.nn.one_hot(actions, env.action_space.num_actions)
-            weights = jnp.einsum("tbj,bja->tba", remaining.astype(jnp.float32), one_hot)
-        weights = weights / jnp.maximum(weights.sum(-1, keepdims=True), 1.0)
-        return examples_from(make_trajectory(obs, time_left, action, weights, candidates, rewards, valid))
+        episodes = jax.vmap(env.game.demonstration)(jax.random.split(rng_key, num_games))
+        return replay_episodes(env, episodes, num_samples)
 
     return demonstrations
+
+
+def stack_episodes(episodes: Sequence[Episode]) -> Episode:
+    """Episodes of one game (e.g. ``Game.demonstration`` results) batched on a new leading axis."""
+    return jax.tree.map(lambda *x: jnp.stack(x), *episodes)
+
+
+def replay_episodes(env: Env, episodes: Episode, num_samples: int) -> tuple[Example, Array]:
+    """Plays solved episodes and returns their training examples ``(examples [L*B], valid [L*B])``.
+
+    Args:
+      episodes: (starts [B], actions [B, L, ...], lengths [B]), e.g. :func:`stack_episodes`.
+      num_samples: K of the sampled search, so factored targets fill [K, T] candidate rows.
+    """
+    starts, actions, lengths = episodes
+    states = jax.vmap(env.start_from)(starts)
+    moves = jnp.swapaxes(actions, 0, 1)  # [L, B, ...]
+
+    def move(states, inputs):
+        t, action = inputs
+        valid = (t < lengths) & ~states.done
+        record = (jax.vmap(env.observe)(states), jax.vmap(env.time_left)(states), valid, action)
+        states = env.step_batch(states, action)
+        return states, (*record, states.reward)
+
+    steps = jnp.arange(env.max_steps, dtype=jnp.int32)
+    _, (obs, time_left, valid, action, rewards) = jax.lax.scan(move, states, (steps, moves))
+    # remaining[t, b, j]: move j of game b is still to be played at step t.
+    remaining = (steps[None, :] >= steps[:, None])[:, None, :] & (steps < lengths[:, None])[None]
+    if env.factored:
+        # Slot k at step t holds move t + k (cyclically; slots past the end get weight 0).
+        index = (steps[:, None] + jnp.arange(num_samples)[None, :]) % env.max_steps  # [L, K]
+        candidates = jnp.swapaxes(actions[:, index], 0, 1)  # [L, B, K, T]
+        index = jnp.broadcast_to(index[:, None], remaining.shape[:2] + index.shape[1:])
+        weights = jnp.take_along_axis(remaining, index, axis=2)
+        once = jnp.arange(num_samples) < env.max_steps  # K > L: later slots wrap onto moves again
+        weights = (weights & once).astype(jnp.float32)
+    else:
+        candidates = jnp.zeros(action.shape + (0, 0), jnp.int32)
+        one_hot = jax.nn.one_hot(actions, env.action_space.num_actions)
+        weights = jnp.einsum("tbj,bja->tba", remaining.astype(jnp.float32), one_hot)
+    weights = weights / jnp.maximum(weights.sum(-1, keepdims=True), 1.0)
+    return examples_from(make_trajectory(obs, time_left, action, weights, candidates, rewards, valid))

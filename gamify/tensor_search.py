@@ -4,11 +4,18 @@ Trains the tensor decomposition game by self-play plus synthetic demonstrations,
 stops at the target rank or the time budget, and writes the best decomposition as
 a verified scheme (gamify JSON, plus Kauers–Moosbauer ``.exp`` for matmul), the
 metrics log and a plot of the best rank against time.
+
+Known schemes teach the network too: ``--demonstrations FILE ...`` and every scheme
+``--improve flips`` finds below the learned one are kept in the run's ``demonstrations/``
+folder (gamify JSON, named by rank and content, so a scheme is kept once), and each of
+them is replayed into the replay buffer once per iteration, this run and every
+``--resume`` of it.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 from pathlib import Path
 
@@ -16,6 +23,7 @@ import numpy as np
 
 GAME = "tensor_decomposition"
 PRESETS = ("cpu", "gpu", "tiny")
+DEMONSTRATIONS = "demonstrations"  # the run's folder of schemes replayed every iteration
 
 
 def preset(name: str):
@@ -156,6 +164,16 @@ def add_parser(commands) -> None:
         sub.add_argument(
             "--improve-time", type=parse_duration, default=60.0, help="wall time for --improve (default 1m)"
         )
+        sub.add_argument(
+            "--demonstrations",
+            type=Path,
+            nargs="+",
+            default=[],
+            metavar="FILE",
+            help="known schemes to learn from (any format gamify reads, checked exactly): each is "
+            "replayed once per iteration beside the synthetic demonstrations and kept in "
+            "OUT/demonstrations/, which --resume replays too, with the schemes --improve found",
+        )
         sub.add_argument("--quiet", action="store_true", help="no progress display")
 
 
@@ -233,9 +251,12 @@ def run_search(args) -> int:
         raise UsageError(
             f"--target-rank must be in [1, {game.max_steps}] (the step limit), got {args.target_rank}"
         )
+    schemes = [_read_demonstration(game, path)[0] for path in args.demonstrations]  # all checked first
     if not args.resume:
         run_dir.write_config(GAME, game_args, config)
-    trainer = train.Trainer(game, config)
+    for scheme in schemes:
+        record_demonstration(scheme, out)
+    trainer = train.Trainer(game, config, episodes=load_demonstrations(game, out))
     state, elapsed = (None, 0.0)
     if args.resume and run_dir.has_checkpoint():
         state, elapsed = run_dir.load(trainer)
@@ -258,6 +279,7 @@ def run_search(args) -> int:
         raise RuntimeError(f"internal error: the found decomposition does not verify: {check}")
     print(f"rank {scheme.rank} decomposition, verified exactly over {game.field.upper()}:")
     print(solution["text"])
+    learned = scheme
     if args.improve:
         write_scheme(scheme, out / "scheme-search.json")
         scheme = improve_with_flips(scheme, game.target, args.target_rank or 1, args.improve_time, args.seed)
@@ -267,7 +289,45 @@ def run_search(args) -> int:
         write_scheme(scheme, out / "scheme.exp")
         written.append(out / "scheme.exp")
     print("written: " + ", ".join(str(p) for p in written + [out / "best_rank.png"]))
+    if scheme is not learned:  # the walk found better: a resumed search learns from it
+        game.scheme_demonstration(scheme)  # playable as moves, as a resume needs
+        print(f"recorded {record_demonstration(scheme, out)} as a demonstration for --resume")
     return 0
+
+
+def record_demonstration(scheme, out: Path) -> Path:
+    """Writes a scheme into the run's demonstrations, named by rank and content (kept once)."""
+    from gamify.formats import write_scheme
+
+    digest = hashlib.sha256(b"".join(factor.tobytes() for factor in (scheme.u, scheme.v, scheme.w)))
+    path = out / DEMONSTRATIONS / f"rank{scheme.rank}-{digest.hexdigest()[:12]}.json"
+    path.parent.mkdir(exist_ok=True)
+    write_scheme(scheme, path)
+    return path
+
+
+def load_demonstrations(game, out: Path):
+    """The episodes of every scheme in the run's demonstrations, batched, or None if there are none."""
+    from gamify.demonstrations import stack_episodes
+
+    paths = sorted((out / DEMONSTRATIONS).glob("*.json"))
+    return stack_episodes([_read_demonstration(game, path)[1] for path in paths]) if paths else None
+
+
+def _read_demonstration(game, path: Path):
+    """(scheme, episode) of a scheme file, read over the game's field; UsageError if unplayable."""
+    from gamify.cli import UsageError
+    from gamify.formats import SchemeFormatError, read_scheme
+
+    try:
+        scheme = read_scheme(path, field=game.field)
+        return scheme, game.scheme_demonstration(scheme)
+    except OSError as error:
+        raise UsageError(f"--demonstrations: cannot read {path}: {error.strerror}") from None
+    except SchemeFormatError as error:  # its message names the file
+        raise UsageError(f"--demonstrations: {error}") from None
+    except ValueError as error:
+        raise UsageError(f"--demonstrations: {path}: {error}") from None
 
 
 def improve_with_flips(scheme, target: np.ndarray, target_rank: int, seconds: float, seed: int):

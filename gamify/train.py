@@ -28,7 +28,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from gamify import checkpoint, replay
-from gamify.demonstrations import make_demonstrations
+from gamify.demonstrations import Episode, make_demonstrations, replay_episodes
 from gamify.env import Env, EnvState
 from gamify.game import Game
 from gamify.learner import LearnerConfig, make_optimizer, make_update
@@ -146,10 +146,20 @@ def _track_best(state: TrainState, final: EnvState, actions: Array, valid: Array
 
 
 class Trainer:
-    """Builds the jitted pieces for one game and config; :func:`run` drives them."""
+    """Builds the jitted pieces for one game and config; :func:`run` drives them.
 
-    def __init__(self, game: Game, config: TrainConfig):
+    Args:
+      game: the game to learn.
+      config: the run's settings.
+      episodes: fixed solved episodes, batched (:func:`gamify.demonstrations.stack_episodes`),
+        e.g. verified schemes a local search found: every iteration adds their examples to
+        the replay once, after self-play's and the synthetic demonstrations'. They are not
+        part of the config: the caller keeps them (``gamify search`` in its run directory).
+    """
+
+    def __init__(self, game: Game, config: TrainConfig, *, episodes: Episode | None = None):
         self.game, self.config = game, config
+        self._episodes = episodes
         self.env = env = Env(game)
         self.network = make_network(env.action_space, config.network)
         self.optimizer = make_optimizer(config.learner)
@@ -207,6 +217,9 @@ class Trainer:
         buffer = replay.add(state.replay, *replay.examples_from(trajectory))
         if self._demonstrations is not None:
             buffer = replay.add(buffer, *self._demonstrations(demo_key))
+        if self._episodes is not None:
+            num_samples = self.config.search.num_samples
+            buffer = replay.add(buffer, *replay_episodes(self.env, self._episodes, num_samples))
 
         def learn(carry, k):
             params, opt_state = carry

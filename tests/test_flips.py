@@ -9,7 +9,14 @@ from hypothesis import strategies as st
 
 from gamify import Scheme, matmul_tensor
 from gamify.cli import main
-from gamify.flips import from_masks, standard_scheme, to_masks, walk
+from gamify.flips import (
+    from_masks,
+    standard_scheme,
+    symmetric_orbits,
+    symmetric_scheme,
+    to_masks,
+    walk,
+)
 
 
 @st.composite
@@ -144,6 +151,9 @@ def test_flips_command_writes_a_verified_scheme(tmp_path, capsys):
         (["flips", "2", "2", "2", "--plateau", "0"], "must be positive"),
         (["improve", "missing.exp"], "No such file"),
         (["flips", "2", "2", "2", "--time", "soon"], None),
+        (["flips", "2", "2", "3", "--symmetric"], "square format"),
+        (["flips", "3", "3", "3", "--cubes", "111"], "--cubes goes with --symmetric"),
+        (["flips", "3", "3", "3", "--symmetric", "--cubes", "110,011"], "partition the diagonal"),
     ],
 )
 def test_flips_bad_input_is_one_line(capsys, tmp_path, argv, message):
@@ -154,3 +164,61 @@ def test_flips_bad_input_is_one_line(capsys, tmp_path, argv, message):
         return
     code, out, err = run_cli(capsys, *argv, "--out", str(tmp_path))
     assert code == 2 and message in err and len(err.strip().splitlines()) == 1
+
+
+def expanded(orbits, cubes, size, matmul=None):
+    """The Z2 scheme of orbit representatives (each with its two shifts) and cubes."""
+    terms = [np.roll(orbit, -k) for orbit in orbits for k in range(3)] + [[c, c, c] for c in cubes]
+    return from_masks(np.array(terms, np.uint64).reshape(-1, 3), (size,) * 3, matmul)
+
+
+@st.composite
+def symmetric_schemes(draw):
+    """A random cyclic-symmetric Z2 scheme with shared factors (its own sum is the target)."""
+    size = draw(st.integers(2, 6))
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    pool = rng.integers(1, 2**size, draw(st.integers(2, 6)), dtype=np.uint64)  # few values: many shares
+    orbits = rng.choice(pool, (draw(st.integers(2, 8)), 3))
+    cubes = rng.choice(pool, draw(st.integers(0, 2)), replace=False)
+    return expanded(orbits, cubes, size)
+
+
+@settings(derandomize=True, max_examples=40, deadline=None)
+@given(symmetric_schemes(), st.integers(1, 3000), st.booleans(), st.integers(0, 100))
+def test_symmetric_moves_keep_the_tensor_and_the_symmetry(scheme, flips, plus, seed):
+    target = scheme.tensor()
+    result = walk(
+        scheme, 0, 5.0, target=target, max_flips=flips, plateau=50, plus_transitions=plus,
+        symmetric=True, seed=seed, threads=1,
+    )  # fmt: skip
+    assert result.scheme.verify(target).ok
+    orbits, cubes = symmetric_orbits(result.scheme)  # raises unless still symmetric
+    assert 3 * len(orbits) + len(cubes) == result.scheme.rank <= scheme.rank
+
+
+@pytest.mark.parametrize("n", [2, 3, 4, 5])
+def test_symmetric_starting_schemes(n):
+    scheme = symmetric_scheme(n)
+    assert scheme.verify().ok and scheme.matmul == (n, n, n)
+    orbits, cubes = symmetric_orbits(scheme)
+    assert len(cubes) == {2: 1, 3: 2, 4: 1, 5: 3}[n]
+    assert expanded(orbits, cubes, n * n, (n, n, n)).canonical() == scheme.canonical()
+
+
+@pytest.mark.parametrize("n, rank", [(2, 7), (3, 23), (4, 49)])
+def test_symmetric_walks_reach_known_ranks(n, rank):
+    result = walk(symmetric_scheme(n), rank, 30.0, symmetric=True, seed=1, threads=1)
+    assert result.reached and result.scheme.rank == rank and result.scheme.verify().ok
+    symmetric_orbits(result.scheme)
+
+
+def test_a_scheme_without_symmetry_is_refused():
+    masks = to_masks(standard_scheme(2, 2, 2))  # symmetric; one flip of two terms sharing a = e00:
+    masks[(masks == [1, 1, 1]).all(axis=1)] = [1, 3, 1]  # e00⊗e00⊗e00 → e00⊗(e00 + e01)⊗e00
+    masks[(masks == [1, 2, 4]).all(axis=1)] = [1, 2, 5]  # e00⊗e01⊗e10 → e00⊗e01⊗(e10 + e00)
+    flipped = from_masks(masks, (4, 4, 4), (2, 2, 2))
+    assert flipped.verify().ok
+    with pytest.raises(ValueError, match="not cyclic-symmetric"):
+        walk(flipped, 7, 1.0, symmetric=True)
+    with pytest.raises(ValueError, match="equal factor sizes"):
+        walk(standard_scheme(2, 2, 3), 11, 1.0, symmetric=True)

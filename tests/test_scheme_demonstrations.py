@@ -1,0 +1,195 @@
+"""Known schemes as demonstrations: played as episodes, replayed into examples, used by search."""
+
+import re
+from collections.abc import Callable
+from typing import NamedTuple
+
+import jax
+import numpy as np
+import pytest
+
+import gamify
+from gamify import train
+from gamify.cli import main
+from gamify.demonstrations import replay_episodes, stack_episodes
+from gamify.flips import standard_scheme
+from gamify.formats import read_scheme, write_scheme
+from gamify.games.tensor_decomposition import TensorDecomposition
+from gamify.matmul import strassen
+from gamify.registry import load_game
+from gamify.tensor_search import DEMONSTRATIONS, GAME, load_demonstrations, record_demonstration
+
+NUM_SAMPLES = 4  # K: fewer than a scheme's moves, so factored targets hold the first K left
+
+
+class Replayed(NamedTuple):
+    """A game, its Env and its jitted replay of a batch of episodes (built once per module)."""
+
+    game: TensorDecomposition
+    env: gamify.Env
+    step: Callable  # jitted Env.step
+    replay: Callable  # jitted episodes -> (examples [L*B], valid [L*B])
+
+
+def replayed(**kwargs) -> Replayed:
+    game = TensorDecomposition(**kwargs)
+    env = gamify.Env(game)
+    return Replayed(game, env, jax.jit(env.step), jax.jit(lambda e: replay_episodes(env, e, NUM_SAMPLES)))
+
+
+def naive(field: str) -> gamify.Scheme:
+    scheme = standard_scheme(2, 2, 2)
+    return gamify.Scheme(scheme.u, scheme.v, scheme.w, field=field, matmul=(2, 2, 2))
+
+
+@pytest.fixture(scope="module")
+def z2_flat():
+    # Games start in a random basis; a scheme's episode starts from the target itself.
+    return replayed(field="z2", actions="flat", change_of_basis=1.0)
+
+
+@pytest.fixture(scope="module")
+def z_factored():
+    return replayed(field="z", coefficients=(-1, 0, 1), actions="factored")
+
+
+@pytest.fixture(scope="module", params=["z2_flat", "z_factored"])
+def case(request):
+    """(game, the schemes [Strassen, naive] over its field, their episodes and replayed examples)."""
+    played = request.getfixturevalue(request.param)
+    field = played.game.field
+    schemes = [strassen().to_z2() if field == "z2" else strassen(), naive(field)]
+    episodes = [played.game.scheme_demonstration(scheme) for scheme in schemes]
+    examples, valid = played.replay(stack_episodes(episodes))
+    return played, schemes, episodes, jax.device_get(examples), np.asarray(valid)
+
+
+def test_episode_plays_the_scheme_to_zero(case):
+    played, schemes, episodes, examples, valid = case
+    game, length = played.game, played.game.max_steps
+    values = examples.value_target.reshape(length, len(schemes))
+    for b, (scheme, (start, actions, rank)) in enumerate(zip(schemes, episodes, strict=True)):
+        assert int(rank) == scheme.rank and actions.shape[0] == length
+        np.testing.assert_array_equal(start.residual, game.target)
+        state = played.env.start_from(start)
+        for action in actions[: scheme.rank]:
+            assert not state.done
+            state = played.step(state, action)
+        assert state.terminated and not np.asarray(state.game.residual).any()
+        assert float(state.episode_return) == -scheme.rank
+        # The replayed examples: one per move, the first valued at the scheme's return.
+        assert valid.reshape(length, -1)[:, b].sum() == scheme.rank
+        assert values[0, b] == -scheme.rank
+        moves = np.asarray(game.solution(state.game, actions[: scheme.rank]))
+        np.testing.assert_array_equal(moves, actions[: scheme.rank])  # identity basis: unchanged
+
+
+def test_policy_targets_cover_the_moves_left(case):
+    played, schemes, episodes, examples, _ = case
+    length, batch = played.game.max_steps, len(schemes)
+    weights = examples.action_weights.reshape(length, batch, -1)
+    for b, (scheme, (_, actions, _)) in enumerate(zip(schemes, episodes, strict=True)):
+        actions = np.asarray(actions)
+        for t in range(scheme.rank):
+            if played.env.factored:  # slot k holds move t + k, the first K of those left
+                left = min(scheme.rank - t, NUM_SAMPLES)
+                candidates = examples.candidates.reshape(length, batch, NUM_SAMPLES, -1)[t, b]
+                np.testing.assert_array_equal(candidates[:left], actions[t : t + left])
+                expected = np.where(np.arange(NUM_SAMPLES) < left, 1.0 / left, 0.0)
+            else:  # every move left, uniformly
+                expected = np.zeros(weights.shape[-1])
+                np.add.at(expected, actions[t : scheme.rank], 1.0 / (scheme.rank - t))
+            np.testing.assert_allclose(weights[t, b], expected, atol=1e-6)
+
+
+def extra_term(scheme: gamify.Scheme, u, v, w) -> gamify.Scheme:
+    stack = lambda factor, row: np.vstack([factor, row])  # noqa: E731
+    return gamify.Scheme(stack(scheme.u, u), stack(scheme.v, v), stack(scheme.w, w), scheme.field, (2, 2, 2))
+
+
+def drop_last(scheme: gamify.Scheme) -> gamify.Scheme:
+    return gamify.Scheme(scheme.u[:-1], scheme.v[:-1], scheme.w[:-1], scheme.field, scheme.matmul)
+
+
+@pytest.mark.parametrize(
+    "game_args, scheme, message",
+    [
+        ({}, strassen(), "a scheme over z cannot be played over z2"),
+        ({}, standard_scheme(2, 2, 3), r"shape \(4, 6, 6\) cannot decompose a target of shape \(4, 4, 4\)"),
+        ({"max_steps": 7}, standard_scheme(2, 2, 2), "rank 8 is longer than max_steps=7"),
+        ({}, drop_last(strassen().to_z2()), "does not decompose the target: T"),
+        (
+            {"field": "z", "coefficients": (0, 1)},
+            strassen(),
+            "term 2 of the scheme is not a move: the term's",
+        ),
+        (
+            {},
+            extra_term(strassen().to_z2(), [0, 0, 0, 0], [1, 0, 0, 0], [1, 0, 0, 0]),
+            "term 8 of the scheme is not a move: a factor of the term is zero",
+        ),
+    ],
+)
+def test_unplayable_schemes_are_refused(game_args, scheme, message):
+    game = TensorDecomposition(**game_args)
+    with pytest.raises(ValueError, match=message) as error:
+        game.scheme_demonstration(scheme)
+    assert str(error.value).startswith("tensor_decomposition: ") and "\n" not in str(error.value)
+
+
+def test_run_directory_keeps_demonstrations_once(tmp_path):
+    game = TensorDecomposition()
+    assert load_demonstrations(game, tmp_path) is None
+    for scheme in (strassen().to_z2(), standard_scheme(2, 2, 2), strassen().to_z2()):
+        record_demonstration(scheme, tmp_path)
+    names = sorted(path.name for path in (tmp_path / DEMONSTRATIONS).iterdir())
+    assert len(names) == 2 and names[0].startswith("rank7-") and names[1].startswith("rank8-")
+    _, _, lengths = load_demonstrations(game, tmp_path)  # what a resumed search replays
+    np.testing.assert_array_equal(lengths, [7, 8])
+
+
+def test_search_learns_from_demonstrations_and_records_improvements(tmp_path, capsys, monkeypatch):
+    """One iteration of the tiny preset: the replay ends with Strassen's examples, and the
+    scheme the flip walk makes of the search's (faked: the naive one) is kept for --resume."""
+
+    def naive_solution(trainer, state):  # as if the search had found the naive algorithm
+        _, actions, _ = trainer.game.scheme_demonstration(standard_scheme(2, 2, 2))
+        actions = np.asarray(actions)
+        return {"return": -8.0, "length": 8, "solved": True, "actions": actions.tolist(), "text": ""}
+
+    monkeypatch.setattr(train, "best_solution", naive_solution)
+    write_scheme(strassen(), tmp_path / "strassen.exp")  # over Z; read over Z2 for a z2 search
+    out = tmp_path / "run"
+    argv = ["search", "matmul", "2", "2", "2", "--preset", "tiny", "--budget", "1s", "--quiet"]
+    argv += ["--target-rank", "7", "--improve", "flips", "--improve-time", "20s"]
+    code = main([*argv, "--out", str(out), "--demonstrations", str(tmp_path / "strassen.exp")])
+    printed = capsys.readouterr().out
+    assert code == 0 and "flips: rank 8 → 7" in printed, printed
+    walked = read_scheme(re.search(r"recorded (\S+) as a demonstration for --resume", printed).group(1))
+    assert walked.rank == 7 and walked.verify().ok
+    files = sorted((out / DEMONSTRATIONS).iterdir())
+    assert {read_scheme(f) for f in files} == {strassen().to_z2(), walked}  # each kept once
+    record = train.Run(out).read_config()
+    game = load_game(GAME, **record["game_args"])
+    _, _, lengths = load_demonstrations(game, out)  # what a resumed search replays
+    np.testing.assert_array_equal(lengths, [7] * len(files))
+    # The iteration replayed the demonstration given (the walk's came after it).
+    state, _ = train.Run(out).load(train.Trainer(game, record["train"]), resume=False)
+    episodes = stack_episodes([game.scheme_demonstration(strassen().to_z2())])
+    examples, valid = replay_episodes(gamify.Env(game), episodes, record["train"].search.num_samples)
+    assert int(state.iteration) == 1 and int(valid.sum()) == 7
+    size = int(state.replay.size)
+    stored = jax.tree.map(lambda x: np.asarray(x)[size - 7 : size], state.replay.data)
+    for field, expected in zip(stored, examples, strict=True):
+        np.testing.assert_array_equal(field, np.asarray(expected)[np.asarray(valid)])
+
+
+def test_search_refuses_a_bad_demonstration(tmp_path, capsys):
+    write_scheme(standard_scheme(2, 2, 3), tmp_path / "naive223.json")
+    out = tmp_path / "run"
+    argv = ["search", "matmul", "2", "2", "2", "--preset", "tiny", "--quiet", "--out", str(out)]
+    code = main([*argv, "--demonstrations", str(tmp_path / "naive223.json")])
+    err = capsys.readouterr().err
+    assert code == 2 and err.startswith("gamify: error: --demonstrations: ") and "naive223.json" in err, err
+    assert "cannot decompose" in err and len(err.strip().splitlines()) == 1
+    assert not (out / "config.json").exists() and not (out / DEMONSTRATIONS).exists()
