@@ -12,9 +12,42 @@ Suites (one module each, each with ``add_parser(suites)`` and ``run(args)``):
 
 from __future__ import annotations
 
+import contextlib
+import datetime
 import importlib
+import os
+import platform
+import re
+from pathlib import Path
 
 SUITES = ("ranks", "throughput", "matmul")
+
+
+def machine_info(*, accelerator: bool = False) -> dict:
+    """Where and when the benchmark ran: platform, CPU model, cores, date, versions.
+
+    Args:
+      accelerator: also record JAX's backend (cpu, gpu, tpu): the learned search runs there.
+    """
+    from gamify import __version__
+
+    cpu = platform.processor()
+    with contextlib.suppress(OSError):
+        models = re.findall(r"^model name\s*:\s*(.+)$", Path("/proc/cpuinfo").read_text(), re.MULTILINE)
+        cpu = models[0] if models else cpu
+    info = {
+        "platform": platform.platform(),
+        "cpu": cpu or "unknown",
+        "cores": os.cpu_count(),
+        "python": platform.python_version(),
+        "gamify": __version__,
+        "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+    }
+    if accelerator:
+        import jax
+
+        info["jax_backend"] = jax.default_backend()
+    return info
 
 
 def _suite(name: str):

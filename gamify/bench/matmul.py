@@ -16,6 +16,7 @@ import math
 import os
 import platform
 import re
+import shlex
 import statistics
 import textwrap
 import time
@@ -25,6 +26,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from gamify.bench import machine_info
 from gamify.matmul import SchemeMatmul, strassen
 from gamify.scheme import Scheme
 
@@ -244,9 +246,27 @@ def _describe(name: str, routine: SchemeMatmul) -> str:
     )
 
 
-def _markdown(header: list[str], rows: list[dict]) -> str:
-    """The header lines and the table in markdown (a table's cells cannot hold "|")."""
-    lines = [*(f"{line}  " for line in header), ""]
+def _command(args) -> str:
+    """This run as a command line."""
+    parts = ["gamify bench matmul", shlex.quote(args.scheme)]
+    parts += [f"--key {args.key}"] if args.key else []
+    parts += [f"--sizes {args.sizes}", f"--dtype {args.dtype}", f"--backend {args.backend}"]
+    parts += [f"--levels {args.levels}", f"--repeats {args.repeats}"] + (["--no-pad"] if args.no_pad else [])
+    return " ".join(parts)
+
+
+def _markdown(args, header: list[str], rows: list[dict]) -> str:
+    """A heading, machine, date and command, the header lines and the table, in markdown."""
+    machine, device = machine_info(), header[0].split("; ")[-1]  # the jax device or numpy's BLAS
+    lines = [
+        f"### gamify bench matmul {args.scheme}" + (f" --levels {args.levels}" if args.levels > 1 else ""),
+        "",
+        f"- machine: {machine['cpu']}, {machine['cores']} cores, {machine['platform']}; {device}",
+        f"- date: {machine['date']}, gamify {machine['gamify']}",
+        f"- command: `{_command(args)}`",
+        *(f"- {line.split(None, 1)[0]}: {line.split(None, 1)[1]}" for line in header[1:]),
+        "",
+    ]
     lines += ["| " + " | ".join(_COLUMNS) + " |", "|" + "--:|" * len(_COLUMNS)]
     lines += ["| " + " | ".join(_cells(row)) + " |" for row in rows]
     return "\n".join([*lines, "", REFERENCE + ".", ""])
@@ -305,5 +325,5 @@ def run(args) -> int:
     if args.json:
         args.json.write_text(json.dumps(_record(args, routine, header, rows), indent=2) + "\n")
     if args.markdown:
-        args.markdown.write_text(_markdown(header, rows))
+        args.markdown.write_text(_markdown(args, header, rows))
     return 0

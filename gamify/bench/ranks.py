@@ -22,13 +22,12 @@ import functools
 import importlib.resources
 import itertools
 import json
-import os
-import platform
 import re
 import time
 from collections.abc import Callable
 from pathlib import Path
 
+from gamify.bench import machine_info
 from gamify.scheme import Scheme
 
 Sizes = tuple[int, int, int]
@@ -321,33 +320,6 @@ def bench_format(task: Task, method: str, say: Say) -> tuple[dict, Scheme | None
 
 
 # --------------------------------------------------------------------------- reports
-
-
-def machine_info(*, accelerator: bool = False) -> dict:
-    """Where and when the benchmark ran: platform, CPU model, cores, date, versions.
-
-    Args:
-      accelerator: also record JAX's backend (cpu, gpu, tpu): the learned search runs there.
-    """
-    from gamify import __version__
-
-    cpu = platform.processor()
-    with contextlib.suppress(OSError):
-        models = re.findall(r"^model name\s*:\s*(.+)$", Path("/proc/cpuinfo").read_text(), re.MULTILINE)
-        cpu = models[0] if models else cpu
-    info = {
-        "platform": platform.platform(),
-        "cpu": cpu or "unknown",
-        "cores": os.cpu_count(),
-        "python": platform.python_version(),
-        "gamify": __version__,
-        "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
-    }
-    if accelerator:
-        import jax
-
-        info["jax_backend"] = jax.default_backend()
-    return info
 
 
 def _cell(value, digits: int | None = None) -> str:

@@ -131,7 +131,7 @@ def machine_info() -> dict:
     """:func:`gamify.bench.ranks.machine_info` plus JAX's device and the versions of what is timed."""
     import jax
 
-    from gamify.bench.ranks import machine_info as host_info
+    from gamify.bench import machine_info as host_info
 
     device = jax.devices()[0]
     versions = {name: importlib.metadata.version(name) for name in VERSIONS}

@@ -1,0 +1,106 @@
+"""Rerun every ``gamify bench`` suite and rewrite the generated blocks of benchmarks/RESULTS.md.
+
+Usage (repository root, gamify installed)::
+
+    python benchmarks/regenerate.py            # the recorded figures: about 45 minutes on 2 cores
+    python benchmarks/regenerate.py --smoke    # a short version of every block (CI runs it)
+    python benchmarks/regenerate.py --only throughput --results /tmp/RESULTS.md
+
+A generated block sits between ``<!-- bench:NAME -->`` and ``<!-- /bench:NAME -->`` and holds
+the suite's own markdown (machine, date and command included); everything outside the blocks
+is written by hand and left alone. A suite that fails leaves its block untouched and makes
+the script exit 1; the file is rewritten atomically at the end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import shlex
+import sys
+import tempfile
+from pathlib import Path
+
+from gamify.cli import main as gamify
+
+RESULTS = Path(__file__).with_name("RESULTS.md")
+# name -> (full arguments, smoke arguments) of `gamify bench ...`; the markdown comes from
+# --markdown FILE, or from ranks.md in --out DIR for the ranks suite.
+BLOCKS = {
+    "ranks-z2": (
+        "ranks --max-size 5 --field z2 --method flips --budget-per-format 30s",
+        "ranks --max-size 3 --field z2 --method flips --budget-per-format 5s",
+    ),
+    "ranks-z": (
+        "ranks --max-size 4 --field z --method flips --budget-per-format 30s",
+        "ranks --formats 2x2x2,2x2x3 --field z --method flips --budget-per-format 5s",
+    ),
+    "throughput": ("throughput", "throughput --quick --suites flips"),
+    "matmul-strassen": (
+        "matmul strassen --sizes 256,512,1024,2048",
+        "matmul strassen --sizes 16,32 --repeats 2",
+    ),
+    "matmul-strassen2": (
+        "matmul strassen --levels 2 --sizes 256,512,1024,2048",
+        "matmul strassen --levels 2 --sizes 16,32 --repeats 2",
+    ),
+    "matmul-alphatensor444": (
+        "matmul alphatensor:4,4,4 --sizes 256,512,1024,2048",
+        "matmul alphatensor:4,4,4 --sizes 16,32 --repeats 2",
+    ),
+}
+
+
+def run_block(name: str, smoke: bool, scratch: Path) -> str | None:
+    """Runs one suite; returns its markdown, or None when it failed."""
+    args = shlex.split(BLOCKS[name][1 if smoke else 0])
+    if args[0] == "ranks":
+        out = scratch / name
+        args += ["--out", str(out), "--quiet"]
+        markdown = out / "ranks.md"
+    else:
+        markdown = scratch / f"{name}.md"
+        args += ["--markdown", str(markdown)]
+    print(f"== {name}: gamify bench {shlex.join(args)}", flush=True)
+    code = gamify(["bench", *args])
+    if code != 0 or not markdown.exists():
+        print(f"== {name}: failed (exit {code}); its block is left as it was", flush=True)
+        return None
+    return markdown.read_text(encoding="utf-8").strip()
+
+
+def splice(text: str, name: str, block: str) -> str:
+    """text with the block NAME's content replaced."""
+    pattern = re.compile(rf"(<!-- bench:{re.escape(name)} -->\n).*?(<!-- /bench:{re.escape(name)} -->)", re.S)
+    if not pattern.search(text):
+        raise SystemExit(f"regenerate: no <!-- bench:{name} --> ... <!-- /bench:{name} --> block in the file")
+    return pattern.sub(lambda m: m.group(1) + (block + "\n" if block else "") + m.group(2), text, count=1)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--smoke", action="store_true", help="short runs of every block (minutes)")
+    parser.add_argument("--only", nargs="+", choices=list(BLOCKS), help="these blocks only")
+    parser.add_argument("--results", type=Path, default=RESULTS, help="the file to rewrite (RESULTS.md)")
+    args = parser.parse_args(argv)
+    text = args.results.read_text(encoding="utf-8")
+    names = args.only or list(BLOCKS)
+    for name in names:  # fail before hours of benchmarks when a block is missing
+        splice(text, name, "")
+    failed = []
+    with tempfile.TemporaryDirectory() as scratch:
+        for name in names:
+            block = run_block(name, args.smoke, Path(scratch))
+            if block is None:
+                failed.append(name)
+            else:
+                text = splice(text, name, block)
+    staged = args.results.with_name(args.results.name + ".tmp")
+    staged.write_text(text, encoding="utf-8")
+    staged.replace(args.results)
+    print(f"written: {args.results}" + (f"; failed: {', '.join(failed)}" if failed else ""))
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,48 @@
+"""benchmarks/regenerate.py --smoke: every generated block of RESULTS.md is rewritten, the rest kept."""
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+SCRIPT = Path(__file__).parents[1] / "benchmarks" / "regenerate.py"
+RESULTS = SCRIPT.with_name("RESULTS.md")
+
+
+@pytest.mark.skipif(not SCRIPT.exists(), reason="needs the repository's benchmarks/ folder")
+def test_smoke_run_rewrites_every_block_and_nothing_else(tmp_path):
+    copy = tmp_path / "RESULTS.md"
+    copy.write_text(RESULTS.read_text(encoding="utf-8"), encoding="utf-8")
+    run = subprocess.run(
+        [sys.executable, str(SCRIPT), "--smoke", "--results", str(copy)],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=600,
+    )
+    assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
+    before, after = RESULTS.read_text(encoding="utf-8"), copy.read_text(encoding="utf-8")
+    block = re.compile(r"<!-- bench:([\w-]+) -->\n(.*?)<!-- /bench:\1 -->", re.S)
+    names = [m.group(1) for m in block.finditer(before)]
+    assert names and names == [m.group(1) for m in block.finditer(after)]
+    for match in block.finditer(after):
+        name, text = match.groups()
+        assert "- machine: " in text and "- command: `gamify bench" in text, name
+        assert re.search(r"^\|[-:|]+\|$", text, re.M), name  # a table
+    assert "✗" not in after  # every scheme in the rank tables verified
+    assert block.sub("", before) == block.sub("", after)  # the hand-written text is untouched
+
+
+def test_a_missing_block_is_refused_before_anything_runs(tmp_path):
+    results = tmp_path / "RESULTS.md"
+    results.write_text("# nothing generated here\n", encoding="utf-8")
+    run = subprocess.run(
+        [sys.executable, str(SCRIPT), "--smoke", "--results", str(results)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert run.returncode != 0 and "no <!-- bench:ranks-z2 -->" in run.stderr
+    assert results.read_text(encoding="utf-8") == "# nothing generated here\n"
