@@ -222,3 +222,24 @@ def test_a_scheme_without_symmetry_is_refused():
         walk(flipped, 7, 1.0, symmetric=True)
     with pytest.raises(ValueError, match="equal factor sizes"):
         walk(standard_scheme(2, 2, 3), 11, 1.0, symmetric=True)
+
+
+@pytest.mark.parametrize("symmetric", [False, True])
+def test_a_seeded_walk_does_not_depend_on_the_reporting_interval(symmetric):
+    start = symmetric_scheme(3) if symmetric else standard_scheme(3, 3, 4)
+    runs = [
+        walk(
+            start,
+            0,
+            60.0,
+            max_flips=200_000,
+            plateau=500,
+            symmetric=symmetric,
+            seed=5,
+            threads=1,
+            report_every=every,
+        )
+        for every in (0.001, 10.0)
+    ]
+    assert runs[0].scheme == runs[1].scheme and runs[0].flips == runs[1].flips == 200_000
+    assert runs[0].plus_transitions == runs[1].plus_transitions > 0

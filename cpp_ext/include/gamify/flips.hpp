@@ -196,7 +196,7 @@ class WalkLoop {
   // Walks until the target rank, max_flips, or `stop` is set. Returns whether the target was reached.
   bool run(const std::atomic<bool>& stop, std::atomic<std::size_t>& global_best) {
     Self& self = static_cast<Self&>(*this);
-    uint64_t since_reduction = 0;
+    uint64_t& since_reduction = since_reduction_;  // kept across calls: the walk is one walk
     while (!stop.load(std::memory_order_relaxed)) {
       if (self.rank(best_) <= options_.target_rank) return true;
       if (options_.max_flips && stats_.flips >= options_.max_flips) return false;
@@ -245,6 +245,7 @@ class WalkLoop {
   Options options_;
   Rng rng_;
   Stats stats_;
+  uint64_t since_reduction_ = 0;  // flips since the last reduction
 };
 
 // The plain walk. Besides the scheme it keeps, for every term t and mode m, how many other
