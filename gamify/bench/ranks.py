@@ -198,7 +198,7 @@ def search_flips(task: Task, say: Say, start: Scheme | None = None, offset: floa
         start = Scheme(naive.u, naive.v, naive.w, field=task.field, matmul=task.sizes)
     best, walked, history, unlifted = start, start.rank, [(offset, start.rank)], []
 
-    def progress(result: flips.FlipResult) -> None:
+    def progress(offset: float, result: flips.FlipResult) -> None:
         nonlocal best, walked
         if result.scheme.rank >= walked:
             return
@@ -214,14 +214,20 @@ def search_flips(task: Task, say: Say, start: Scheme | None = None, offset: floa
             + (", lifted to Z" if task.field == "z" else "")
         )
 
-    flips.walk(
-        start,
-        task.target_rank,
-        task.seconds,
-        seed=task.seed,
-        report_every=REPORT_EVERY,
-        progress=progress,
-    )
+    began, seed = time.monotonic(), task.seed
+    while (left := task.seconds - (time.monotonic() - began)) > 0.01 and best.rank > task.target_rank:
+        # Over Z a walk that reached the target with a scheme that does not lift goes on with
+        # new seeds (new walkers from the start) for the rest of the budget.
+        offset_now, walked = offset + time.monotonic() - began, best.rank
+        flips.walk(
+            start,
+            task.target_rank,
+            left,
+            seed=seed,
+            report_every=REPORT_EVERY,
+            progress=functools.partial(progress, offset_now),
+        )
+        seed += 1000
     lowest = min(unlifted, default=best.rank)
     note = (
         f"Z2 schemes down to rank {lowest} were found but did not lift to Z" if lowest < best.rank else None
