@@ -93,8 +93,11 @@ def test_flips_quick(tmp_path, capsys):
     assert [row["case"] for row in reach] == ["⟨2,2,2⟩ 8 → 7", "⟨3,3,3⟩ 27 → 23"]
     assert all(row["runs"] == len(row["times"]) == 3 and row["median_s"] > 0 for row in reach)
     assert all(rank >= 7 for rank in reach[0]["ranks"])  # walks never go below the true rank
-    (best,) = [row for row in rows if row["table"] == "best"]
-    assert best["case"] == "⟨4,4,4⟩" and 47 <= best["rank"] <= 64 and best["flips_per_s"] > 0
+    plain, symmetric = [row for row in rows if row["table"] == "best"]
+    assert plain["case"] == "⟨4,4,4⟩" and 47 <= plain["rank"] <= 64 and plain["flips_per_s"] > 0
+    assert symmetric["case"] == "⟨3,3,3⟩ symmetric" and 23 <= symmetric["rank"] <= 27
+    lifts = {row["case"]: row["lifted_to"] for row in rows if row["table"] == "lift"}
+    assert lifts["AlphaTensor ⟨4,4,4⟩ mod 2 rank 47"] is None  # known to hold only mod 2
     assert "| case | rank | walker | reference | walker/reference |" in markdown
     assert "reference" in printed and "baseline" not in printed.lower()
 
