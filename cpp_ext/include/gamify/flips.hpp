@@ -81,44 +81,55 @@ inline std::size_t reduce(Scheme& s) {
   return removed;
 }
 
-// If the terms sharing factor m with term t have linearly dependent factors in another mode
-// p (say the p-factor of term k is the sum of those of a set S), term k is folded into S:
-// its third factor is added to theirs and k is dropped (rank - 1). Returns whether it did.
-// `modes` (bit m for mode m) limits the groups looked at.
+// Among `size` terms of s that share their m-factor (`group`, at most 64), if the factors in
+// another mode p are linearly dependent (say the p-factor of term k is the sum of those of a set
+// S), term k is folded into S: its third factor is added to theirs and k is dropped (rank - 1).
+// Returns whether it did.
+inline bool fold_dependent(Scheme& s, const uint32_t* group, std::size_t size, int m) {
+  if (size < 3) return false;  // two terms are dependent only when equal: reduce() merges them
+  for (int p : {(m + 1) % 3, (m + 2) % 3}) {
+    const int q = 3 - m - p;
+    // By leading bit: a basis vector and the group members it sums; `filled` marks the bits in
+    // use (no zeroing of the arrays: this runs after most flips).
+    std::array<uint64_t, 64> basis, combination;
+    uint64_t filled = 0;
+    for (std::size_t g = 0; g < size; ++g) {
+      uint64_t x = s[group[g]].f[p], used = uint64_t{1} << g;
+      while (x != 0) {
+        const int h = 63 - std::countl_zero(x);
+        if (!(filled >> h & 1)) {
+          filled |= uint64_t{1} << h;
+          basis[h] = x;
+          combination[h] = used;
+          break;
+        }
+        x ^= basis[h];
+        used ^= combination[h];
+      }
+      if (x != 0) continue;
+      const std::size_t k = group[g];  // p-factor of k = sum of those of the other members of `used`
+      for (uint64_t rest = used & ~(uint64_t{1} << g); rest != 0; rest &= rest - 1) {
+        s[group[std::countr_zero(rest)]].f[q] ^= s[k].f[q];
+      }
+      s[k] = s.back();
+      s.pop_back();
+      return true;
+    }
+  }
+  return false;
+}
+
+// fold_dependent() on the terms sharing each of term t's factors; `modes` (bit m for mode m)
+// limits the groups looked at.
 inline bool reduce_dependent(Scheme& s, std::size_t t, unsigned modes = 7) {
   for (int m = 0; m < 3; ++m) {
     if (!(modes >> m & 1)) continue;
-    std::array<std::size_t, 64> group;
+    std::array<uint32_t, 64> group;
     std::size_t size = 0;
     for (std::size_t j = 0; j < s.size() && size < group.size(); ++j) {
-      if (s[j].f[m] == s[t].f[m]) group[size++] = j;
+      if (s[j].f[m] == s[t].f[m]) group[size++] = static_cast<uint32_t>(j);
     }
-    if (size < 3) continue;  // two terms are dependent only when equal: reduce() merges them
-    for (int p : {(m + 1) % 3, (m + 2) % 3}) {
-      const int q = 3 - m - p;
-      std::array<uint64_t, 64> basis{}, combination{};  // by leading bit: vector, which group members
-      for (std::size_t g = 0; g < size; ++g) {
-        uint64_t x = s[group[g]].f[p], used = uint64_t{1} << g;
-        while (x != 0) {
-          const int h = 63 - std::countl_zero(x);
-          if (basis[h] == 0) {
-            basis[h] = x;
-            combination[h] = used;
-            break;
-          }
-          x ^= basis[h];
-          used ^= combination[h];
-        }
-        if (x != 0) continue;
-        const std::size_t k = group[g];  // p-factor of k = sum of those of the other members of `used`
-        for (uint64_t rest = used & ~(uint64_t{1} << g); rest != 0; rest &= rest - 1) {
-          s[group[std::countr_zero(rest)]].f[q] ^= s[k].f[q];
-        }
-        s[k] = s.back();
-        s.pop_back();
-        return true;
-      }
-    }
+    if (fold_dependent(s, group.data(), size, m)) return true;
   }
   return false;
 }
@@ -248,10 +259,11 @@ class WalkLoop {
   uint64_t since_reduction_ = 0;  // flips since the last reduction
 };
 
-// The plain walk. Besides the scheme it keeps, for every term t and mode m, how many other
-// terms share t's m-factor (shares_), and the list of (t, m) with at least one such partner
-// (flippable_): a flip is then drawn in O(1) and only the two changed factors are compared
-// with the other terms, which also finds every reduction the flip made possible.
+// The plain walk. Besides the scheme it keeps, per mode, a hash table from factor value to the
+// bucket of terms having it (a count and an intrusive doubly linked list of (term, mode) codes),
+// and the list of codes whose bucket holds at least two terms (flippable_). A flip is then drawn
+// in O(1), and changing a factor touches only its old and new buckets: the partners it gains
+// are the only terms that can make a reduction possible, so no move scans the whole scheme.
 class Walker : public WalkLoop<Walker, Scheme> {
  public:
   static constexpr std::size_t kPlusStep = 1;
@@ -268,15 +280,21 @@ class Walker : public WalkLoop<Walker, Scheme> {
 
   // One flip and the reductions it made possible; returns the terms removed.
   std::size_t step() {
+    if (std::max({used_[0], used_[1], used_[2]}) * 2 > table_[0].size()) reset(current_);  // drop stale keys
     std::size_t removed = 0;
     const Found found = flip();
     if (found == Found::kSimple) {
       removed = reduce_all(current_);
     } else if (found == Found::kGroup) {
-      for (std::size_t t = 0; removed == 0 && t < touched_.size(); ++t) {
-        const uint32_t* shares = &shares_[3 * touched_[t]];
-        const unsigned modes = (shares[0] >= 2) | (shares[1] >= 2) << 1 | (shares[2] >= 2) << 2;
-        if (reduce_dependent(current_, touched_[t], modes)) removed = 1 + reduce_all(current_);
+      for (const std::size_t t : touched_) {
+        for (int m = 0; removed == 0 && m < 3; ++m) {
+          const Slot& slot = table_[m][where_[3 * t + m]];
+          if (slot.count < 3 || slot.count > 64) continue;
+          std::array<uint32_t, 64> group;
+          std::size_t size = 0;
+          for (uint32_t code = slot.head; code != kNone; code = next_[code]) group[size++] = code / 3;
+          if (fold_dependent(current_, group.data(), size, m)) removed = 1 + reduce_all(current_);
+        }
       }
     }
     if (removed > 0) reset(current_);
@@ -297,36 +315,79 @@ class Walker : public WalkLoop<Walker, Scheme> {
     reset(current_);
   }
 
-  // Makes `scheme` (or the current one, reduced) current and recounts the partners.
+  // Makes `scheme` (or the current one, reduced) current and rebuilds the buckets.
   void reset(const Scheme& scheme) {
     if (&scheme != &current_) current_ = scheme;
     const std::size_t n = current_.size();
-    shares_.assign(3 * n, 0);
+    std::size_t capacity = 64;
+    while (capacity < 8 * n) capacity *= 2;  // at most 1/8 full after a rebuild
+    shift_ = 64 - std::countr_zero(capacity);
+    for (int m = 0; m < 3; ++m) table_[m].assign(capacity, Slot{});
+    used_ = {0, 0, 0};
+    where_.assign(3 * n, kNone);
+    next_.assign(3 * n, kNone);
+    prev_.assign(3 * n, kNone);
     slot_.assign(3 * n, kNone);
     flippable_.clear();
-    for (std::size_t i = 0; i < n; ++i) {
-      for (std::size_t j = i + 1; j < n; ++j) {
-        for (int m = 0; m < 3; ++m) {
-          if (current_[i].f[m] == current_[j].f[m]) {
-            ++shares_[3 * i + m];
-            ++shares_[3 * j + m];
-          }
-        }
-      }
+    for (std::size_t t = 0; t < n; ++t) {
+      for (int m = 0; m < 3; ++m) link(static_cast<uint32_t>(3 * t + m), find(m, current_[t].f[m]));
     }
-    for (std::size_t code = 0; code < 3 * n; ++code) listed(code);
+    for (uint32_t code = 0; code < 3 * n; ++code) listed(code);
   }
 
  private:
   enum class Found { kNothing, kSimple, kGroup };
 
-  // Keeps flippable_ in step with shares_[code] (listed exactly when it is positive).
-  void listed(std::size_t code) {
+  struct Slot {
+    uint64_t key = 0;
+    uint32_t head = kNone, count = 0;
+    bool used = false;
+  };
+
+  // The slot of `key` in mode m's table (open addressing, linear probing), added if missing.
+  // Emptied buckets keep their slot until the next reset(), so slot indices stay valid.
+  uint32_t find(int m, uint64_t key) {
+    std::vector<Slot>& table = table_[m];
+    const std::size_t mask = table.size() - 1;
+    for (std::size_t h = (key * 0x9e3779b97f4a7c15ull) >> shift_;; h = (h + 1) & mask) {
+      Slot& slot = table[h];
+      if (!slot.used) {
+        slot.used = true;
+        slot.key = key;
+        ++used_[m];
+        return static_cast<uint32_t>(h);
+      }
+      if (slot.key == key) return static_cast<uint32_t>(h);
+    }
+  }
+
+  void link(uint32_t code, uint32_t at) {
+    Slot& slot = table_[code % 3][at];
+    where_[code] = at;
+    prev_[code] = kNone;
+    next_[code] = slot.head;
+    if (slot.head != kNone) prev_[slot.head] = code;
+    slot.head = code;
+    ++slot.count;
+  }
+
+  void unlink(uint32_t code) {
+    Slot& slot = table_[code % 3][where_[code]];
+    (prev_[code] == kNone ? slot.head : next_[prev_[code]]) = next_[code];
+    if (next_[code] != kNone) prev_[next_[code]] = prev_[code];
+    --slot.count;
+  }
+
+  uint32_t count(uint32_t code) const { return table_[code % 3][where_[code]].count; }
+
+  // Keeps flippable_ in step with the buckets (a code is listed exactly when its bucket holds
+  // another term).
+  void listed(uint32_t code) {
     const bool in = slot_[code] != kNone;
-    if (shares_[code] > 0 && !in) {
+    if (count(code) >= 2 && !in) {
       slot_[code] = static_cast<uint32_t>(flippable_.size());
-      flippable_.push_back(static_cast<uint32_t>(code));
-    } else if (shares_[code] == 0 && in) {
+      flippable_.push_back(code);
+    } else if (count(code) < 2 && in) {
       const uint32_t last = flippable_.back();
       flippable_[slot_[code]] = last;
       slot_[last] = slot_[code];
@@ -340,11 +401,12 @@ class Walker : public WalkLoop<Walker, Scheme> {
     const uint32_t code = flippable_[pick(flippable_.size())];
     const std::size_t i = code / 3;
     const int m = static_cast<int>(code % 3);
-    const uint64_t shared = current_[i].f[m];
-    std::size_t skip = pick(shares_[code]), j = 0;
-    for (;; ++j) {
-      if (j != i && current_[j].f[m] == shared && skip-- == 0) break;
+    std::size_t skip = pick(count(code) - 1);
+    uint32_t other = table_[m][where_[code]].head;
+    for (;; other = next_[other]) {
+      if (other != code && skip-- == 0) break;
     }
+    const std::size_t j = other / 3;
     const int p = (m + 1 + static_cast<int>(pick(2))) % 3;  // the factor of i that absorbs j's
     const int q = 3 - m - p;                                // the factor of j that absorbs i's
     touched_ = {i, j};
@@ -353,41 +415,37 @@ class Walker : public WalkLoop<Walker, Scheme> {
     return std::max(first, second);
   }
 
-  // Sets term t's x-factor to `value`, updating the partner counts in one pass over the terms.
+  // Sets term t's x-factor to `value`, moving it from its old bucket to the new one.
   // kSimple: the term now has a zero factor or shares two factors with another (reduce()
   // applies); kGroup: it shares some factor with at least two others (reduce_dependent() may
   // apply); else kNothing.
   Found change(std::size_t t, int x, uint64_t value) {
-    const uint64_t old = current_[t].f[x];
+    const uint32_t code = static_cast<uint32_t>(3 * t + x);
+    const uint32_t old = where_[code];
+    unlink(code);
+    if (table_[x][old].count == 1) listed(table_[x][old].head);  // its last term lost a partner
     current_[t].f[x] = value;
+    link(code, find(x, value));
+    listed(code);
     const int y = (x + 1) % 3, z = (x + 2) % 3;
     const uint64_t fy = current_[t].f[y], fz = current_[t].f[z];
-    uint32_t count = 0;
     bool simple = value == 0;
-    for (std::size_t s = 0; s < current_.size(); ++s) {
-      if (s == t) continue;
-      const Term& other = current_[s];
-      if (other.f[x] == old) {
-        --shares_[3 * s + x];
-        listed(3 * s + x);
-      }
-      if (other.f[x] == value) {
-        ++shares_[3 * s + x];
-        listed(3 * s + x);
-        ++count;
-        simple |= other.f[y] == fy || other.f[z] == fz;
-      }
+    for (uint32_t other = next_[code]; other != kNone; other = next_[other]) {
+      if (count(code) == 2) listed(other);  // it gained its first partner
+      const Term& partner = current_[other / 3];
+      simple |= partner.f[y] == fy || partner.f[z] == fz;
     }
-    shares_[3 * t + x] = count;
-    listed(3 * t + x);
     if (simple) return Found::kSimple;
-    const bool group = shares_[3 * t] >= 2 || shares_[3 * t + 1] >= 2 || shares_[3 * t + 2] >= 2;
+    const bool group = count(3 * t) >= 3 || count(3 * t + 1) >= 3 || count(3 * t + 2) >= 3;
     return group ? Found::kGroup : Found::kNothing;
   }
 
   static constexpr uint32_t kNone = ~uint32_t{0};
 
-  std::vector<uint32_t> shares_, flippable_, slot_;
+  std::array<std::vector<Slot>, 3> table_;
+  std::array<std::size_t, 3> used_{};
+  int shift_ = 58;
+  std::vector<uint32_t> where_, next_, prev_, slot_, flippable_;  // per code 3 * term + mode
   std::array<std::size_t, 2> touched_{};
 };
 
