@@ -259,11 +259,122 @@ class WalkLoop {
   uint64_t since_reduction_ = 0;  // flips since the last reduction
 };
 
-// The plain walk. Besides the scheme it keeps, per mode, a hash table from factor value to the
-// bucket of terms having it (a count and an intrusive doubly linked list of (term, mode) codes),
-// and the list of codes whose bucket holds at least two terms (flippable_). A flip is then drawn
-// in O(1), and changing a factor touches only its old and new buckets: the partners it gains
-// are the only terms that can make a reduction possible, so no move scans the whole scheme.
+// Buckets of factors with equal values, for the walkers: every factor has a code (3 * term +
+// mode) and sits in the bucket of its value, a count and an intrusive doubly linked list of
+// codes in an open-addressing hash table. With one table per mode (plain walks) a bucket holds
+// the terms sharing that factor; with one table for all (symmetric walks) any two factors of
+// equal value meet. The codes whose bucket holds another code are listed (flippable()), so a
+// flip is drawn in O(1), and moving a factor touches only its old and new buckets.
+class FactorIndex {
+ public:
+  static constexpr uint32_t kNone = ~uint32_t{0};
+
+  // Indexes the factors of `terms`; per_mode: one table per mode, else one for all.
+  void rebuild(const Scheme& terms, bool per_mode) {
+    per_mode_ = per_mode;
+    const std::size_t n = terms.size(), keys = per_mode ? n : 3 * n;
+    std::size_t capacity = 64;
+    while (capacity < 8 * keys) capacity *= 2;  // at most 1/8 full after a rebuild
+    shift_ = 64 - std::countr_zero(capacity);
+    for (auto& table : tables_) table.assign(per_mode || &table == &tables_[0] ? capacity : 0, Slot{});
+    used_ = {0, 0, 0};
+    where_.assign(3 * n, kNone);
+    next_.assign(3 * n, kNone);
+    prev_.assign(3 * n, kNone);
+    slot_.assign(3 * n, kNone);
+    flippable_.clear();
+    for (uint32_t code = 0; code < 3 * n; ++code) link(code, find(code, terms[code / 3].f[code % 3]));
+    for (uint32_t code = 0; code < 3 * n; ++code) listed(code);
+  }
+
+  // Whether emptied buckets fill a table so far that the next moves need a rebuild() first.
+  bool stale() const { return 2 * std::max({used_[0], used_[1], used_[2]}) > tables_[0].size(); }
+
+  // Moves factor `code` to the bucket of `value` (its term must already hold it).
+  void move(uint32_t code, uint64_t value) {
+    Slot& old = table(code)[where_[code]];
+    unlink(code);
+    if (old.count == 1) listed(old.head);  // its last factor lost its partner
+    link(code, find(code, value));
+    listed(code);
+    if (count(code) == 2) listed(next_[code]);  // the other factor gained its first partner
+  }
+
+  uint32_t count(uint32_t code) const { return table(code)[where_[code]].count; }
+  uint32_t head(uint32_t code) const { return table(code)[where_[code]].head; }
+  uint32_t next(uint32_t code) const { return next_[code]; }
+  const std::vector<uint32_t>& flippable() const { return flippable_; }
+
+ private:
+  struct Slot {
+    uint64_t key = 0;
+    uint32_t head = kNone, count = 0;
+    bool used = false;
+  };
+
+  std::vector<Slot>& table(uint32_t code) { return tables_[per_mode_ ? code % 3 : 0]; }
+  const std::vector<Slot>& table(uint32_t code) const { return tables_[per_mode_ ? code % 3 : 0]; }
+
+  // The slot of `key` in the table of `code` (linear probing), added if missing. Emptied
+  // buckets keep their slot until the next rebuild(), so slot indices stay valid.
+  uint32_t find(uint32_t code, uint64_t key) {
+    std::vector<Slot>& slots = table(code);
+    const std::size_t mask = slots.size() - 1;
+    for (std::size_t h = (key * 0x9e3779b97f4a7c15ull) >> shift_;; h = (h + 1) & mask) {
+      Slot& slot = slots[h];
+      if (!slot.used) {
+        slot.used = true;
+        slot.key = key;
+        ++used_[per_mode_ ? code % 3 : 0];
+        return static_cast<uint32_t>(h);
+      }
+      if (slot.key == key) return static_cast<uint32_t>(h);
+    }
+  }
+
+  void link(uint32_t code, uint32_t at) {
+    Slot& slot = table(code)[at];
+    where_[code] = at;
+    prev_[code] = kNone;
+    next_[code] = slot.head;
+    if (slot.head != kNone) prev_[slot.head] = code;
+    slot.head = code;
+    ++slot.count;
+  }
+
+  void unlink(uint32_t code) {
+    Slot& slot = table(code)[where_[code]];
+    (prev_[code] == kNone ? slot.head : next_[prev_[code]]) = next_[code];
+    if (next_[code] != kNone) prev_[next_[code]] = prev_[code];
+    --slot.count;
+  }
+
+  // Keeps the flippable list in step with the buckets: `code` is listed exactly when its bucket
+  // holds another code.
+  void listed(uint32_t code) {
+    const bool in = slot_[code] != kNone;
+    if (count(code) >= 2 && !in) {
+      slot_[code] = static_cast<uint32_t>(flippable_.size());
+      flippable_.push_back(code);
+    } else if (count(code) < 2 && in) {
+      const uint32_t last = flippable_.back();
+      flippable_[slot_[code]] = last;
+      slot_[last] = slot_[code];
+      flippable_.pop_back();
+      slot_[code] = kNone;
+    }
+  }
+
+  bool per_mode_ = true;
+  std::array<std::vector<Slot>, 3> tables_;
+  std::array<std::size_t, 3> used_{};
+  int shift_ = 58;
+  std::vector<uint32_t> where_, next_, prev_, slot_, flippable_;  // by code
+};
+
+// The plain walk, with a FactorIndex of one table per mode: the terms a changed factor meets in
+// its new bucket are the only ones that can make a reduction possible, and the groups of
+// reduce_dependent() are buckets, so no move scans the whole scheme.
 class Walker : public WalkLoop<Walker, Scheme> {
  public:
   static constexpr std::size_t kPlusStep = 1;
@@ -275,12 +386,12 @@ class Walker : public WalkLoop<Walker, Scheme> {
   }
 
   static std::size_t rank(const Scheme& s) { return s.size(); }
-  bool can_flip() const { return !flippable_.empty(); }
+  bool can_flip() const { return !index_.flippable().empty(); }
   bool can_plus() const { return current_.size() >= 2; }
 
   // One flip and the reductions it made possible; returns the terms removed.
   std::size_t step() {
-    if (std::max({used_[0], used_[1], used_[2]}) * 2 > table_[0].size()) reset(current_);  // drop stale keys
+    if (index_.stale()) reset(current_);
     std::size_t removed = 0;
     const Found found = flip();
     if (found == Found::kSimple) {
@@ -288,11 +399,11 @@ class Walker : public WalkLoop<Walker, Scheme> {
     } else if (found == Found::kGroup) {
       for (const std::size_t t : touched_) {
         for (int m = 0; removed == 0 && m < 3; ++m) {
-          const Slot& slot = table_[m][where_[3 * t + m]];
-          if (slot.count < 3 || slot.count > 64) continue;
+          const uint32_t code = static_cast<uint32_t>(3 * t + m), size = index_.count(code);
+          if (size < 3 || size > 64) continue;
           std::array<uint32_t, 64> group;
-          std::size_t size = 0;
-          for (uint32_t code = slot.head; code != kNone; code = next_[code]) group[size++] = code / 3;
+          std::size_t g = 0;
+          for (uint32_t c = index_.head(code); c != FactorIndex::kNone; c = index_.next(c)) group[g++] = c / 3;
           if (fold_dependent(current_, group.data(), size, m)) removed = 1 + reduce_all(current_);
         }
       }
@@ -315,95 +426,24 @@ class Walker : public WalkLoop<Walker, Scheme> {
     reset(current_);
   }
 
-  // Makes `scheme` (or the current one, reduced) current and rebuilds the buckets.
+  // Makes `scheme` (or the current one, reduced) current and rebuilds the index.
   void reset(const Scheme& scheme) {
     if (&scheme != &current_) current_ = scheme;
-    const std::size_t n = current_.size();
-    std::size_t capacity = 64;
-    while (capacity < 8 * n) capacity *= 2;  // at most 1/8 full after a rebuild
-    shift_ = 64 - std::countr_zero(capacity);
-    for (int m = 0; m < 3; ++m) table_[m].assign(capacity, Slot{});
-    used_ = {0, 0, 0};
-    where_.assign(3 * n, kNone);
-    next_.assign(3 * n, kNone);
-    prev_.assign(3 * n, kNone);
-    slot_.assign(3 * n, kNone);
-    flippable_.clear();
-    for (std::size_t t = 0; t < n; ++t) {
-      for (int m = 0; m < 3; ++m) link(static_cast<uint32_t>(3 * t + m), find(m, current_[t].f[m]));
-    }
-    for (uint32_t code = 0; code < 3 * n; ++code) listed(code);
+    index_.rebuild(current_, true);
   }
 
  private:
   enum class Found { kNothing, kSimple, kGroup };
 
-  struct Slot {
-    uint64_t key = 0;
-    uint32_t head = kNone, count = 0;
-    bool used = false;
-  };
-
-  // The slot of `key` in mode m's table (open addressing, linear probing), added if missing.
-  // Emptied buckets keep their slot until the next reset(), so slot indices stay valid.
-  uint32_t find(int m, uint64_t key) {
-    std::vector<Slot>& table = table_[m];
-    const std::size_t mask = table.size() - 1;
-    for (std::size_t h = (key * 0x9e3779b97f4a7c15ull) >> shift_;; h = (h + 1) & mask) {
-      Slot& slot = table[h];
-      if (!slot.used) {
-        slot.used = true;
-        slot.key = key;
-        ++used_[m];
-        return static_cast<uint32_t>(h);
-      }
-      if (slot.key == key) return static_cast<uint32_t>(h);
-    }
-  }
-
-  void link(uint32_t code, uint32_t at) {
-    Slot& slot = table_[code % 3][at];
-    where_[code] = at;
-    prev_[code] = kNone;
-    next_[code] = slot.head;
-    if (slot.head != kNone) prev_[slot.head] = code;
-    slot.head = code;
-    ++slot.count;
-  }
-
-  void unlink(uint32_t code) {
-    Slot& slot = table_[code % 3][where_[code]];
-    (prev_[code] == kNone ? slot.head : next_[prev_[code]]) = next_[code];
-    if (next_[code] != kNone) prev_[next_[code]] = prev_[code];
-    --slot.count;
-  }
-
-  uint32_t count(uint32_t code) const { return table_[code % 3][where_[code]].count; }
-
-  // Keeps flippable_ in step with the buckets (a code is listed exactly when its bucket holds
-  // another term).
-  void listed(uint32_t code) {
-    const bool in = slot_[code] != kNone;
-    if (count(code) >= 2 && !in) {
-      slot_[code] = static_cast<uint32_t>(flippable_.size());
-      flippable_.push_back(code);
-    } else if (count(code) < 2 && in) {
-      const uint32_t last = flippable_.back();
-      flippable_[slot_[code]] = last;
-      slot_[last] = slot_[code];
-      flippable_.pop_back();
-      slot_[code] = kNone;
-    }
-  }
-
   // A random flip: a random (term, mode) with partners, then a random partner sharing that factor.
   Found flip() {
-    const uint32_t code = flippable_[pick(flippable_.size())];
+    const auto& flippable = index_.flippable();
+    const uint32_t code = flippable[pick(flippable.size())];
     const std::size_t i = code / 3;
     const int m = static_cast<int>(code % 3);
-    std::size_t skip = pick(count(code) - 1);
-    uint32_t other = table_[m][where_[code]].head;
-    for (;; other = next_[other]) {
+    std::size_t skip = pick(index_.count(code) - 1);
+    uint32_t other = index_.head(code);
+    for (;; other = index_.next(other)) {
       if (other != code && skip-- == 0) break;
     }
     const std::size_t j = other / 3;
@@ -415,37 +455,27 @@ class Walker : public WalkLoop<Walker, Scheme> {
     return std::max(first, second);
   }
 
-  // Sets term t's x-factor to `value`, moving it from its old bucket to the new one.
-  // kSimple: the term now has a zero factor or shares two factors with another (reduce()
-  // applies); kGroup: it shares some factor with at least two others (reduce_dependent() may
-  // apply); else kNothing.
+  // Sets term t's x-factor to `value`. kSimple: the term now has a zero factor or shares two
+  // factors with another (reduce() applies); kGroup: it shares some factor with at least two
+  // others (reduce_dependent() may apply); else kNothing.
   Found change(std::size_t t, int x, uint64_t value) {
     const uint32_t code = static_cast<uint32_t>(3 * t + x);
-    const uint32_t old = where_[code];
-    unlink(code);
-    if (table_[x][old].count == 1) listed(table_[x][old].head);  // its last term lost a partner
     current_[t].f[x] = value;
-    link(code, find(x, value));
-    listed(code);
+    index_.move(code, value);
     const int y = (x + 1) % 3, z = (x + 2) % 3;
     const uint64_t fy = current_[t].f[y], fz = current_[t].f[z];
     bool simple = value == 0;
-    for (uint32_t other = next_[code]; other != kNone; other = next_[other]) {
-      if (count(code) == 2) listed(other);  // it gained its first partner
+    for (uint32_t other = index_.next(code); other != FactorIndex::kNone; other = index_.next(other)) {
       const Term& partner = current_[other / 3];
       simple |= partner.f[y] == fy || partner.f[z] == fz;
     }
     if (simple) return Found::kSimple;
-    const bool group = count(3 * t) >= 3 || count(3 * t + 1) >= 3 || count(3 * t + 2) >= 3;
+    const uint32_t first = static_cast<uint32_t>(3 * t);
+    const bool group = index_.count(first) >= 3 || index_.count(first + 1) >= 3 || index_.count(first + 2) >= 3;
     return group ? Found::kGroup : Found::kNothing;
   }
 
-  static constexpr uint32_t kNone = ~uint32_t{0};
-
-  std::array<std::vector<Slot>, 3> table_;
-  std::array<std::size_t, 3> used_{};
-  int shift_ = 58;
-  std::vector<uint32_t> where_, next_, prev_, slot_, flippable_;  // per code 3 * term + mode
+  FactorIndex index_;
   std::array<std::size_t, 2> touched_{};
 };
 
@@ -461,21 +491,6 @@ struct SymmetricScheme {
 // The representative shifted by k places: f[s] = t.f[(s + k) % 3] (the same orbit).
 inline Term rotated(const Term& t, int k) {
   return Term{{t.f[k % 3], t.f[(k + 1) % 3], t.f[(k + 2) % 3]}};
-}
-
-// Whether orbit t can be reduced on its own (a zero factor, or a = b = c) or together with
-// another orbit (some shift of the other shares two factors with it).
-inline bool symmetric_reducible(const SymmetricScheme& s, std::size_t t) {
-  const Term& x = s.orbits[t];
-  if (x.f[0] == 0 || x.f[1] == 0 || x.f[2] == 0 || (x.f[0] == x.f[1] && x.f[1] == x.f[2])) return true;
-  for (std::size_t j = 0; j < s.orbits.size(); ++j) {
-    if (j == t) continue;
-    for (int k = 0; k < 3; ++k) {
-      const Term y = rotated(s.orbits[j], k);
-      if ((x.f[0] == y.f[0]) + (x.f[1] == y.f[1]) + (x.f[2] == y.f[2]) >= 2) return true;
-    }
-  }
-  return false;
 }
 
 // Orbit by orbit, the reductions of reduce(): an orbit with a zero factor goes (rank - 3); an
@@ -531,7 +546,9 @@ inline std::size_t reduce_symmetric(SymmetricScheme& s) {
 // it touches, so the scheme stays symmetric. A flip between orbits x and y (x != y) whose
 // representatives share a factor, x_s = y_t: shifting y so that the shared factor sits in the
 // same mode, b_x += b_y and c_y += c_x (or the other way round) as in the plain flip; the
-// three shifted copies of the flip touch disjoint pairs of terms. Cubes are not moved.
+// three shifted copies of the flip touch disjoint pairs of terms. Cubes are not moved. The
+// orbits' factors sit in a FactorIndex with one table for all modes (a shared factor may sit in
+// different modes of the two representatives).
 class SymmetricWalker : public WalkLoop<SymmetricWalker, SymmetricScheme> {
  public:
   static constexpr std::size_t kPlusStep = 3;
@@ -547,12 +564,15 @@ class SymmetricWalker : public WalkLoop<SymmetricWalker, SymmetricScheme> {
   bool can_plus() const { return current_.orbits.size() >= 2; }
 
   std::size_t step() {
+    if (index_.stale()) index_.rebuild(current_.orbits, false);
     if (!flip()) {
       stuck_ = true;
       return 0;
     }
-    if (!symmetric_reducible(current_, touched_[0]) && !symmetric_reducible(current_, touched_[1])) return 0;
-    return reduce_symmetric(current_);
+    if (!reducible(touched_[0]) && !reducible(touched_[1])) return 0;
+    const std::size_t removed = reduce_symmetric(current_);
+    reset(current_);
+    return removed;
   }
 
   // A plus transition on two orbits (one shifted at random): rank + 3.
@@ -566,46 +586,64 @@ class SymmetricWalker : public WalkLoop<SymmetricWalker, SymmetricScheme> {
     orbits[j] = terms[1];
     orbits.push_back(terms[2]);
     stats_.reductions += reduce_symmetric(current_);
-    stuck_ = false;
+    reset(current_);
   }
 
   void reset(const SymmetricScheme& scheme) {
     if (&scheme != &current_) current_ = scheme;
     stuck_ = current_.orbits.size() < 2;
+    index_.rebuild(current_.orbits, false);
   }
 
  private:
   // A random symmetric flip; false when none was found in 64 tries.
   bool flip() {
     auto& orbits = current_.orbits;
-    const std::size_t n = orbits.size();
-    for (int attempt = 0; attempt < 64 && n >= 2; ++attempt) {
-      const std::size_t i = pick(n);
-      const int s = static_cast<int>(pick(3));
-      const uint64_t shared = orbits[i].f[s];
-      std::size_t partner = n, count = 0;
-      int t = 0;
-      for (std::size_t j = 0; j < n; ++j) {
-        if (j == i) continue;
-        for (int u = 0; u < 3; ++u) {
-          if (orbits[j].f[u] == shared && pick(++count) == 0) {  // a uniform draw among matches
-            partner = j;
-            t = u;
-          }
-        }
+    const auto& flippable = index_.flippable();
+    for (int attempt = 0; attempt < 64 && !flippable.empty(); ++attempt) {
+      const uint32_t code = flippable[pick(flippable.size())];
+      const std::size_t i = code / 3;
+      std::size_t matches = 0;  // equal factors of other orbits (the bucket may hold i's own)
+      for (uint32_t other = index_.head(code); other != FactorIndex::kNone; other = index_.next(other)) {
+        matches += other / 3 != i;
       }
-      if (partner == n) continue;
-      Term& x = orbits[i];
-      Term& y = orbits[partner];
+      if (matches == 0) continue;
+      uint32_t other = index_.head(code);
+      for (std::size_t skip = pick(matches);; other = index_.next(other)) {
+        if (other / 3 != i && skip-- == 0) break;
+      }
+      const std::size_t j = other / 3;
+      const int s = static_cast<int>(code % 3), t = static_cast<int>(other % 3);
       const int shift = static_cast<int>(pick(2)) + 1;  // 1: x's next factor absorbs y's; 2: its previous
-      x.f[(s + shift) % 3] ^= y.f[(t + shift) % 3];
-      y.f[(t + 3 - shift) % 3] ^= x.f[(s + 3 - shift) % 3];
-      touched_ = {i, partner};
+      const int xs = (s + shift) % 3, yt = (t + 3 - shift) % 3;
+      orbits[i].f[xs] ^= orbits[j].f[(t + shift) % 3];
+      index_.move(static_cast<uint32_t>(3 * i + xs), orbits[i].f[xs]);
+      orbits[j].f[yt] ^= orbits[i].f[(s + 3 - shift) % 3];
+      index_.move(static_cast<uint32_t>(3 * j + yt), orbits[j].f[yt]);
+      touched_ = {i, j};
       return true;
     }
     return false;
   }
 
+  // Whether orbit t can be reduced on its own (a zero factor, or a = b = c) or together with
+  // another orbit (some shift of the other shares two factors with it; one of them is in a
+  // bucket of t's factors).
+  bool reducible(std::size_t t) const {
+    const Term& x = current_.orbits[t];
+    if (x.f[0] == 0 || x.f[1] == 0 || x.f[2] == 0 || (x.f[0] == x.f[1] && x.f[1] == x.f[2])) return true;
+    for (int s = 0; s < 3; ++s) {
+      const uint32_t code = static_cast<uint32_t>(3 * t + s);
+      for (uint32_t other = index_.head(code); other != FactorIndex::kNone; other = index_.next(other)) {
+        if (other / 3 == t) continue;
+        const Term y = rotated(current_.orbits[other / 3], static_cast<int>(other % 3 + 3 - s) % 3);
+        if ((x.f[0] == y.f[0]) + (x.f[1] == y.f[1]) + (x.f[2] == y.f[2]) >= 2) return true;
+      }
+    }
+    return false;
+  }
+
+  FactorIndex index_;
   bool stuck_ = false;
   std::array<std::size_t, 2> touched_{};
 };
