@@ -31,6 +31,10 @@ __all__ = [
 ]
 
 MAX_DIM = 64  # a factor is one uint64 bit mask
+# Flips without a reduction before a plus transition: best for ⟨3,3,4⟩-sized cases; ⟨4,4,4⟩ and
+# up (and symmetric walks) do better with 10,000-20,000.
+PLATEAU = 2000
+
 # Diagonal blocks whose cubes x⊗x⊗x start the symmetric walks (one string per cube, "1" marks
 # the diagonal entries of x): the partitions Moosbauer & Poole's searches used for their best
 # ranks (⟨5,5,5⟩: 93 = 3 cubes + 30 orbits). Other sizes: one cube, the identity.
@@ -161,7 +165,7 @@ def walk(
     *,
     target: np.ndarray | None = None,
     max_flips: int = 0,
-    plateau: int = 2000,
+    plateau: int = PLATEAU,
     plus_transitions: bool = True,
     symmetric: bool = False,
     seed: int = 0,
@@ -294,8 +298,8 @@ def add_parser(commands) -> None:
         sub.add_argument(
             "--plateau",
             type=int,
-            default=2000,
-            help="flips without a reduction before a plus transition (2000; ~20000 suits ⟨4,4,4⟩ and up)",
+            default=PLATEAU,
+            help=f"flips without a reduction before a plus transition ({PLATEAU}; ~20000 suits ⟨4,4,4⟩ up)",
         )
         sub.add_argument(
             "--no-plus",

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from gamify import Scheme, read_scheme, write_scheme
 from gamify.bench import ranks
 from gamify.cli import UsageError, main
-from gamify.flips import standard_scheme
+from gamify.flips import standard_scheme, symmetric_orbits
 from gamify.formats import alphatensor_schemes
 
 
@@ -101,6 +101,13 @@ def test_over_z_the_walks_schemes_are_lifted(tmp_path, capsys):
     assert code == 0 and "lifted to Z" in stdout and "| ⟨2,2,3⟩ | 12 | 11 | 11 | 11 |" in stdout
     scheme = read_scheme(tmp_path / "schemes" / "2x2x3.json")
     assert scheme.field == "z" and scheme.rank == 11 and scheme.verify().ok
+
+
+def test_square_formats_from_5_walk_among_symmetric_schemes(tmp_path):
+    task = ranks.Task((5, 5, 5), "z2", 93, 1.0, 0, "cpu", tmp_path, True)
+    outcome = ranks.search_flips(task, lambda line: None)
+    assert outcome.scheme.verify().ok and outcome.scheme.rank < 111  # start: 3 cubes + 36 orbits
+    symmetric_orbits(outcome.scheme)  # raises when the scheme is not cyclic-symmetric
 
 
 def test_a_scheme_that_only_works_mod_2_is_not_lifted():

@@ -190,12 +190,17 @@ def search_flips(task: Task, say: Say, start: Scheme | None = None, offset: floa
 
     The walks only know Z2: over Z each lower-rank scheme they report is Hensel-lifted as it
     appears, and the best one that lifts is kept (``start``, a Z scheme, when none does).
+    From the naive algorithm, square formats from ⟨5,5,5⟩ up walk among cyclic-symmetric
+    schemes (Moosbauer & Poole's route to ⟨5,5,5⟩:93), at plateau 10,000.
     """
     from gamify import flips
 
+    n = task.sizes[0]
+    symmetric = start is None and task.sizes == (n, n, n) and n >= 5
     if start is None:
         naive = flips.standard_scheme(*task.sizes)  # 0/1 coefficients: valid over Z as well
         start = Scheme(naive.u, naive.v, naive.w, field=task.field, matmul=task.sizes)
+    walk_from, plateau = (flips.symmetric_scheme(n), 10_000) if symmetric else (start, flips.PLATEAU)
     best, walked, history, unlifted = start, start.rank, [(offset, start.rank)], []
 
     def progress(offset: float, result: flips.FlipResult) -> None:
@@ -220,12 +225,14 @@ def search_flips(task: Task, say: Say, start: Scheme | None = None, offset: floa
         # new seeds (new walkers from the start) for the rest of the budget.
         offset_now, walked = offset + time.monotonic() - began, best.rank
         flips.walk(
-            start,
+            walk_from,
             task.target_rank,
             left,
             seed=seed,
             report_every=REPORT_EVERY,
             progress=functools.partial(progress, offset_now),
+            plateau=plateau,
+            symmetric=symmetric,
         )
         seed += 1000
     lowest = min(unlifted, default=best.rank)

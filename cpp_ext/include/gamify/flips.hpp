@@ -433,7 +433,7 @@ class Walker : public WalkLoop<Walker, Scheme> {
   }
 
  private:
-  enum class Found { kNothing, kSimple, kGroup };
+  enum class Found { kNothing, kGroup, kSimple };  // by priority: a flip's two changes report the larger
 
   // A random flip: a random (term, mode) with partners, then a random partner sharing that factor.
   Found flip() {
