@@ -106,7 +106,7 @@ def test_over_z_the_walks_schemes_are_lifted(tmp_path, capsys):
 def test_square_formats_from_5_walk_among_symmetric_schemes(tmp_path):
     task = ranks.Task((5, 5, 5), "z2", 93, 1.0, 0, "cpu", tmp_path, True)
     outcome = ranks.search_flips(task, lambda line: None)
-    assert outcome.scheme.verify().ok and outcome.scheme.rank < 111  # start: 3 cubes + 36 orbits
+    assert outcome.scheme.verify().ok and outcome.scheme.rank < 111  # the symmetric start is 135
     symmetric_orbits(outcome.scheme)  # raises when the scheme is not cyclic-symmetric
 
 

@@ -119,11 +119,9 @@ inline bool fold_dependent(Scheme& s, const uint32_t* group, std::size_t size, i
   return false;
 }
 
-// fold_dependent() on the terms sharing each of term t's factors; `modes` (bit m for mode m)
-// limits the groups looked at.
-inline bool reduce_dependent(Scheme& s, std::size_t t, unsigned modes = 7) {
+// fold_dependent() on the terms sharing each of term t's factors.
+inline bool reduce_dependent(Scheme& s, std::size_t t) {
   for (int m = 0; m < 3; ++m) {
-    if (!(modes >> m & 1)) continue;
     std::array<uint32_t, 64> group;
     std::size_t size = 0;
     for (std::size_t j = 0; j < s.size() && size < group.size(); ++j) {
@@ -397,7 +395,8 @@ class Walker : public WalkLoop<Walker, Scheme> {
     if (found == Found::kSimple) {
       removed = reduce_all(current_);
     } else if (found == Found::kGroup) {
-      for (const std::size_t t : touched_) {
+      for (std::size_t k = 0; removed == 0 && k < touched_.size(); ++k) {
+        const std::size_t t = touched_[k];
         for (int m = 0; removed == 0 && m < 3; ++m) {
           const uint32_t code = static_cast<uint32_t>(3 * t + m), size = index_.count(code);
           if (size < 3 || size > 64) continue;
