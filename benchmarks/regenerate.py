@@ -21,7 +21,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from gamify.cli import main as gamify
+from gamify.cli.main import main as gamify
 
 RESULTS = Path(__file__).with_name("RESULTS.md")
 # name -> (full arguments, smoke arguments) of `gamify bench ...`; the markdown comes from

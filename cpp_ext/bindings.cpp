@@ -1,11 +1,8 @@
 // nanobind bindings for gamify._core: the only file here that knows about Python.
 // Kernels live in include/gamify/*.hpp; this file checks nothing beyond what the
 // ndarray types enforce (gamify/native.py validates inputs and gives the errors).
-#include <atomic>
-#include <chrono>
 #include <cstdint>
 #include <optional>
-#include <thread>
 #include <utility>
 #include <vector>
 
@@ -14,6 +11,7 @@
 
 #include "gamify/flips.hpp"
 #include "gamify/gf2.hpp"
+#include "gamify/pool.hpp"
 #include "gamify/tensor.hpp"
 #ifdef GAMIFY_WITH_FFI
 #include "gamify/ffi.hpp"
@@ -133,47 +131,22 @@ gamify::flips::Scheme written_out(const gamify::flips::SymmetricScheme& scheme) 
   return terms;
 }
 
-// Flip-graph walks from one scheme, one walker per thread (seeds seed, seed + 1, ...). The
-// walkers persist between run() calls, so a caller can report progress without disturbing them.
+// A WalkerPool for Python: schemes as numpy arrays, totals as a tuple.
 template <class Walker, class State>
 class FlipSearch {
  public:
-  FlipSearch(State start, std::size_t target_rank, uint64_t max_flips, uint64_t plateau, bool plus_transitions,
-             uint64_t seed, std::size_t threads) {
-    for (std::size_t t = 0; t < std::max<std::size_t>(threads, 1); ++t) {
-      walkers_.emplace_back(start, gamify::flips::Options{target_rank, max_flips, plateau, plus_transitions, seed + t});
-    }
-    best_rank_ = Walker::rank(start);
-  }
+  FlipSearch(const State& start, const gamify::flips::Options& options, std::size_t threads)
+      : pool_(start, options, threads) {}
 
   // Walks for up to `seconds`; returns whether a walker reached the target rank.
   bool run(double seconds) {
     nb::gil_scoped_release release;
-    std::atomic<bool> stop{false}, reached{false};
-    std::atomic<std::size_t> running{walkers_.size()};
-    std::vector<std::thread> pool;
-    for (auto& walker : walkers_) {
-      pool.emplace_back([&] {
-        if (walker.run(stop, best_rank_)) reached = stop = true;
-        --running;
-      });
-    }
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
-    while (!stop && running > 0 && std::chrono::steady_clock::now() < deadline) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(1));
-    }
-    stop = true;
-    for (auto& thread : pool) thread.join();
-    return reached;
+    return pool_.run(seconds);
   }
 
   // The lowest-rank scheme of all walkers, every term written out: terms[R', 3].
   Out<uint64_t, nb::ndim<2>> best() const {
-    const Walker* best = &walkers_[0];
-    for (const auto& walker : walkers_) {
-      if (Walker::rank(walker.best()) < Walker::rank(best->best())) best = &walker;
-    }
-    const auto scheme = written_out(best->best());
+    const auto scheme = written_out(pool_.best());
     auto [out, owner] = allocate<uint64_t>(scheme.size() * 3);
     for (std::size_t r = 0; r < scheme.size(); ++r) {
       for (std::size_t f = 0; f < 3; ++f) out[r * 3 + f] = scheme[r].f[f];
@@ -183,19 +156,12 @@ class FlipSearch {
 
   // Totals over the walkers: (flips, reductions, restarts, plus transitions).
   nb::tuple stats() const {
-    gamify::flips::Stats total;
-    for (const auto& walker : walkers_) {
-      total.flips += walker.stats().flips;
-      total.reductions += walker.stats().reductions;
-      total.restarts += walker.stats().restarts;
-      total.plus += walker.stats().plus;
-    }
+    const gamify::flips::Stats total = pool_.stats();
     return nb::make_tuple(total.flips, total.reductions, total.restarts, total.plus);
   }
 
  private:
-  std::vector<Walker> walkers_;
-  std::atomic<std::size_t> best_rank_;
+  gamify::flips::WalkerPool<Walker, State> pool_;
 };
 
 using PlainSearch = FlipSearch<gamify::flips::Walker, gamify::flips::Scheme>;
@@ -302,7 +268,7 @@ NB_MODULE(_core, m) {
       "__init__",
       [](PlainSearch* self, In<uint64_t, nb::ndim<2>> terms, std::size_t target_rank, uint64_t max_flips,
          uint64_t plateau, bool plus, uint64_t seed, std::size_t threads) {
-        new (self) PlainSearch(terms_from(terms), target_rank, max_flips, plateau, plus, seed, threads);
+        new (self) PlainSearch(terms_from(terms), {target_rank, max_flips, plateau, plus, seed}, threads);
       },
       nb::arg("terms"), nb::arg("target_rank"), nb::arg("max_flips"), nb::arg("plateau"), nb::arg("plus_transitions"),
       nb::arg("seed"), nb::arg("threads"));
@@ -314,7 +280,7 @@ NB_MODULE(_core, m) {
       [](SymmetricSearch* self, In<uint64_t, nb::ndim<2>> orbits, In<uint64_t, nb::ndim<1>> cubes,
          std::size_t target_rank, uint64_t max_flips, uint64_t plateau, bool plus, uint64_t seed, std::size_t threads) {
         gamify::flips::SymmetricScheme start{terms_from(orbits), {cubes.data(), cubes.data() + cubes.shape(0)}};
-        new (self) SymmetricSearch(std::move(start), target_rank, max_flips, plateau, plus, seed, threads);
+        new (self) SymmetricSearch(start, {target_rank, max_flips, plateau, plus, seed}, threads);
       },
       nb::arg("orbits"), nb::arg("cubes"), nb::arg("target_rank"), nb::arg("max_flips"), nb::arg("plateau"),
       nb::arg("plus_transitions"), nb::arg("seed"), nb::arg("threads"));

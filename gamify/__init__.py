@@ -1,14 +1,17 @@
-"""gamify: single-player games solved by Gumbel MCTS guided by a learned policy-value network."""
+"""gamify: single-player games solved by Gumbel MCTS guided by a learned policy-value network.
 
+This package is the engine and knows no game. The tensor domain is :mod:`gamify.tensor`,
+the command line :mod:`gamify.cli`, the built-in games :mod:`gamify.games`.
+"""
+
+from gamify import _moved
 from gamify.env import Env, EnvState
-from gamify.formats import read_scheme, write_scheme
 from gamify.game import ActionSpace, FactoredActions, FlatActions, Game
 from gamify.networks import Network, NetworkConfig, make_network
 from gamify.registry import list_games, load_game
-from gamify.scheme import Scheme
+from gamify.runs import Budget
 from gamify.search import SearchConfig, SearchOutput, make_search
-from gamify.tensor import matmul_tensor
-from gamify.train import Budget, TrainConfig, Trainer
+from gamify.train import TrainConfig, Trainer
 
 __version__ = "0.1.0"
 
@@ -22,7 +25,6 @@ __all__ = [
     "Game",
     "Network",
     "NetworkConfig",
-    "Scheme",
     "SearchConfig",
     "SearchOutput",
     "TrainConfig",
@@ -32,7 +34,10 @@ __all__ = [
     "load_game",
     "make_network",
     "make_search",
-    "matmul_tensor",
-    "read_scheme",
-    "write_scheme",
 ]
+
+_moved.install()
+
+
+def __getattr__(name: str):
+    raise _moved.attribute_error(name)

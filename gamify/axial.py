@@ -20,7 +20,7 @@ import haiku as hk
 import jax
 import jax.numpy as jnp
 
-Array = jax.Array
+from gamify.types import Array
 
 _PAIRS = ((0, 1), (1, 2), (2, 0))  # grid a's second axis is grid b's first axis
 

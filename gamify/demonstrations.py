@@ -12,53 +12,58 @@ first K if more remain); the episode's return-to-go is the value target.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
 
 import jax
 import jax.numpy as jnp
 
 from gamify.env import Env
-from gamify.replay import Example, examples_from
+from gamify.replay import examples_from
 from gamify.selfplay import make_trajectory
-
-Array = jax.Array
-# (start, actions, length) as Game.demonstration returns it: a game state to start from,
-# actions [L, ...] whose first ``length`` solve it, length int32; batched: a leading axis B.
-Episode = tuple[Any, Array, Array]
+from gamify.types import Array, Episode, Example
 
 
-def make_demonstrations(env: Env, num_games: int, num_samples: int):
-    """Returns ``demonstrations(rng_key) -> (examples [L*num_games], valid)`` in replay layout.
+def make_demonstrations(
+    env: Env, *, num_games: int, num_samples: int
+) -> Callable[[Array], tuple[Example, Array]]:
+    """Builds a source of synthetic demonstrations (``Game.demonstration``) in replay layout.
 
     Args:
+      env: the game under the shared rules; its game must offer ``demonstration``.
+      num_games: B, the episodes drawn per call.
       num_samples: K of the sampled search, so factored targets fill [K, T] candidate rows.
+    Returns:
+      ``demonstrations(rng_key) -> (examples, valid)``, not jitted: an :class:`Example` with
+      L*num_games rows, and valid bool[L*num_games].
     """
 
     def demonstrations(rng_key: Array) -> tuple[Example, Array]:
         episodes = jax.vmap(env.game.demonstration)(jax.random.split(rng_key, num_games))
-        return replay_episodes(env, episodes, num_samples)
+        return replay_episodes(env, episodes, num_samples=num_samples)
 
     return demonstrations
 
 
 def stack_episodes(episodes: Sequence[Episode]) -> Episode:
-    """Episodes of one game (e.g. ``Game.demonstration`` results) batched on a new leading axis."""
+    """Episodes of one game (e.g. ``Game.demonstration`` results) batched on a new leading axis B."""
     return jax.tree.map(lambda *x: jnp.stack(x), *episodes)
 
 
-def replay_episodes(env: Env, episodes: Episode, num_samples: int) -> tuple[Example, Array]:
-    """Plays solved episodes and returns their training examples ``(examples [L*B], valid [L*B])``.
+def replay_episodes(env: Env, episodes: Episode, *, num_samples: int) -> tuple[Example, Array]:
+    """Plays solved episodes and returns their training examples.
 
     Args:
+      env: the game under the shared rules.
       episodes: (starts [B], actions [B, L, ...], lengths [B]), e.g. :func:`stack_episodes`.
       num_samples: K of the sampled search, so factored targets fill [K, T] candidate rows.
+    Returns:
+      ``(examples, valid)``: an :class:`Example` with L*B rows, and valid bool[L*B].
     """
     starts, actions, lengths = episodes
     states = jax.vmap(env.start_from)(starts)
     moves = jnp.swapaxes(actions, 0, 1)  # [L, B, ...]
 
-    def move(states, inputs):
+    def replay_move(states, inputs):
         t, action = inputs
         valid = (t < lengths) & ~states.done
         record = (jax.vmap(env.observe)(states), jax.vmap(env.time_left)(states), valid, action)
@@ -66,7 +71,7 @@ def replay_episodes(env: Env, episodes: Episode, num_samples: int) -> tuple[Exam
         return states, (*record, states.reward)
 
     steps = jnp.arange(env.max_steps, dtype=jnp.int32)
-    _, (obs, time_left, valid, action, rewards) = jax.lax.scan(move, states, (steps, moves))
+    _, (obs, time_left, valid, action, rewards) = jax.lax.scan(replay_move, states, (steps, moves))
     # remaining[t, b, j]: move j of game b is still to be played at step t.
     remaining = (steps[None, :] >= steps[:, None])[:, None, :] & (steps < lengths[:, None])[None]
     if env.factored:

@@ -8,23 +8,7 @@ import jax
 import jax.numpy as jnp
 
 from gamify.game import FactoredActions, FlatActions, Game
-
-Array = jax.Array
-
-
-class EnvState(NamedTuple):
-    """One game's state plus the bookkeeping every game shares (all scalars)."""
-
-    game: Any  # the game's own state pytree
-    reward: Array  # float32, reward of the transition that led here
-    terminated: Array  # bool, the game ended by its own rules (or an illegal action)
-    truncated: Array  # bool, the step limit ended it first
-    step_count: Array  # int32, moves made so far
-    episode_return: Array  # float32, sum of rewards so far
-
-    @property
-    def done(self) -> Array:
-        return self.terminated | self.truncated
+from gamify.types import Array, EnvState
 
 
 class _Moved(NamedTuple):

@@ -27,10 +27,10 @@ import abc
 import dataclasses
 from typing import Any, Generic, TypeVar
 
-import jax
 import jax.numpy as jnp
 
-Array = jax.Array
+from gamify.types import Array
+
 S = TypeVar("S")  # the game's own state pytree (NamedTuple, chex.dataclass, ...)
 
 
@@ -87,6 +87,9 @@ class Game(abc.ABC, Generic[S]):
 
     name: str = ""
     description: str = ""
+    # The rules' version: raise it when a change would make old runs' checkpoints and best
+    # solutions mean something else. Recorded in config.json; ``--resume`` refuses a mismatch.
+    version: int = 1
     action_space: ActionSpace
     max_steps: int
 

@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from typing import Any, NamedTuple
 
 import jax
@@ -18,13 +19,13 @@ import jax.numpy as jnp
 import optax
 
 from gamify.networks import Network, token_log_probs
-from gamify.replay import Example
-
-Array = jax.Array
+from gamify.types import Array, Example, Params
 
 
 @dataclasses.dataclass(frozen=True)
 class LearnerConfig:
+    """Settings of the optimizer and the loss."""
+
     learning_rate: float = 1e-3
     weight_decay: float = 1e-4
     value_loss_weight: float = 0.25
@@ -38,22 +39,36 @@ class LearnerConfig:
 
 
 class LossInfo(NamedTuple):
+    """Scalar losses of one batch: the total and its two parts."""
+
     loss: Array
     value_loss: Array
     policy_loss: Array
 
 
-def make_optimizer(config: LearnerConfig) -> optax.GradientTransformation:
+def make_optimizer(*, config: LearnerConfig) -> optax.GradientTransformation:
+    """AdamW after clipping the gradients' global norm.
+
+    Args:
+      config: ``learning_rate``, ``weight_decay`` and ``max_grad_norm`` are used.
+    Returns:
+      the optax optimizer.
+    """
     return optax.chain(
         optax.clip_by_global_norm(config.max_grad_norm),
         optax.adamw(config.learning_rate, weight_decay=config.weight_decay),
     )
 
 
-def quantile_regression_loss(quantiles: Array, target: Array, kappa: float = 1.0) -> Array:
-    """Quantile Huber loss (Dabney et al. 2018) of quantiles [B, Q] against returns [B] -> [B].
+def quantile_regression_loss(quantiles: Array, target: Array, *, kappa: float = 1.0) -> Array:
+    """Quantile Huber loss (Dabney et al. 2018); with Q = 1 plain squared error (a scalar value head).
 
-    With Q = 1 it is plain squared error (a scalar value head).
+    Args:
+      quantiles: [B, Q] the value head's outputs.
+      target: [B] the observed returns.
+      kappa: the Huber threshold.
+    Returns:
+      [B] the loss per example.
     """
     if quantiles.shape[-1] == 1:
         return jnp.square(quantiles[:, 0] - target)
@@ -64,8 +79,18 @@ def quantile_regression_loss(quantiles: Array, target: Array, kappa: float = 1.0
     return jnp.sum(jnp.abs(taus - (error < 0)) * huber / kappa, axis=-1)
 
 
-def make_loss(network: Network, config: LearnerConfig):
-    """Returns ``loss(params, batch: Example) -> (scalar, LossInfo)``."""
+def make_loss(
+    network: Network, *, config: LearnerConfig
+) -> Callable[[Params, Example], tuple[Array, LossInfo]]:
+    """Builds the training loss: policy cross-entropy plus weighted value loss.
+
+    Args:
+      network: the network being trained.
+      config: ``value_loss_weight`` is used.
+    Returns:
+      ``loss(params, batch) -> (scalar, LossInfo)``, with ``batch`` an :class:`Example` [N, ...]
+      and every loss averaged over its N rows.
+    """
 
     def policy_loss(params, batch: Example, policy: Array) -> Array:
         if network.token_logits is None:
@@ -91,11 +116,22 @@ def make_loss(network: Network, config: LearnerConfig):
     return loss
 
 
-def make_update(network: Network, optimizer: optax.GradientTransformation, config: LearnerConfig):
-    """Returns ``update(params, opt_state, batch) -> (params, opt_state, LossInfo)``."""
-    grad_fn = jax.grad(make_loss(network, config), has_aux=True)
+def make_update(
+    network: Network, optimizer: optax.GradientTransformation, *, config: LearnerConfig
+) -> Callable[[Params, Any, Example], tuple[Params, Any, LossInfo]]:
+    """Builds one optimizer step on the loss of :func:`make_loss`.
 
-    def update(params: Any, opt_state: Any, batch: Example):
+    Args:
+      network: the network being trained.
+      optimizer: e.g. :func:`make_optimizer`'s.
+      config: the loss's settings.
+    Returns:
+      ``update(params, opt_state, batch) -> (params, opt_state, LossInfo)``, not jitted, with
+      ``batch`` an :class:`Example` [N, ...].
+    """
+    grad_fn = jax.grad(make_loss(network, config=config), has_aux=True)
+
+    def update(params: Params, opt_state: Any, batch: Example):
         grads, info = grad_fn(params, batch)
         updates, opt_state = optimizer.update(grads, opt_state, params)
         return optax.apply_updates(params, updates), opt_state, info

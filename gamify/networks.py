@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 import haiku as hk
 import jax
@@ -30,9 +30,7 @@ import numpy as np
 
 from gamify.axial import axial_torso
 from gamify.game import ActionSpace, FactoredActions
-
-Array = jax.Array
-Params = Any
+from gamify.types import Array, Params
 
 
 @dataclasses.dataclass(frozen=True)
@@ -191,7 +189,7 @@ def _log_prob(logits: Array, choice: Array) -> Array:
     return jnp.take_along_axis(jax.nn.log_softmax(logits, axis=-1), choice[..., None], axis=-1)[..., 0]
 
 
-def risk_seeking_value(quantiles: Array, level: float) -> Array:
+def risk_seeking_value(quantiles: Array, *, level: float) -> Array:
     """Mean of the quantiles whose level is above ``level``. quantiles: [B, Q] -> [B]."""
     num = quantiles.shape[-1]
     taus = (np.arange(num) + 0.5) / num
@@ -199,8 +197,17 @@ def risk_seeking_value(quantiles: Array, level: float) -> Array:
     return jnp.sort(quantiles, axis=-1)[:, keep].mean(axis=-1)
 
 
-def make_network(action_space: ActionSpace, config: NetworkConfig = NetworkConfig()) -> Network:
-    """Builds the policy-value network for a game's action space."""
+def make_network(action_space: ActionSpace, *, config: NetworkConfig = NetworkConfig()) -> Network:
+    """Builds the policy-value network for a game's action space.
+
+    Args:
+      action_space: the game's; flat spaces get a policy head over A actions, factored ones
+        a token decoder over T tokens.
+      config: the network's sizes.
+    Returns:
+      Network: pure functions of the parameters (see :class:`Network`); ``token_logits``
+      and ``sample`` are None for flat spaces.
+    """
     factored = isinstance(action_space, FactoredActions)
 
     def forward():
@@ -217,7 +224,7 @@ def make_network(action_space: ActionSpace, config: NetworkConfig = NetworkConfi
 
         def evaluate(obs, time_left):
             quantiles, policy = outputs(obs, time_left)
-            return risk_seeking_value(quantiles, config.risk_seeking_level), policy
+            return risk_seeking_value(quantiles, level=config.risk_seeking_level), policy
 
         def token_logits(context, tokens):
             return decoder(context, tokens)

@@ -14,10 +14,10 @@ def plot_best_over_time(
     Args:
       negate: plot minus the best return (e.g. the rank of a tensor decomposition).
     """
-    import matplotlib
+    import matplotlib  # deferred: ~1.5 s to import, and only plots need it
 
     matplotlib.use("Agg")  # files only: no display needed
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # deferred, after choosing the backend
 
     times, values = [], []
     for line in Path(metrics_path).read_text().splitlines():

@@ -7,29 +7,25 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
-from gamify.selfplay import Trajectory
-
-Array = jax.Array
-
-
-class Example(NamedTuple):
-    """One training example per row. N is the number of rows."""
-
-    observation: Array  # [N, ...]
-    time_left: Array  # [N]
-    action_weights: Array  # [N, A] search policy target
-    candidates: Array  # [N, K, T] (factored) or [N, 0, 0]
-    value_target: Array  # [N]
+from gamify.types import Array, Example, Trajectory
 
 
 class Replay(NamedTuple):
+    """A ring buffer of :class:`Example` rows: writes wrap around, overwriting the oldest."""
+
     data: Example  # [capacity, ...]
     position: Array  # int32, next row to write
     size: Array  # int32, rows filled
 
 
 def examples_from(trajectory: Trajectory) -> tuple[Example, Array]:
-    """Flattens a [L, B] trajectory into rows; returns ``(examples [L*B], valid [L*B])``."""
+    """Flattens a trajectory into training rows.
+
+    Args:
+      trajectory: a :class:`Trajectory` [L, B, ...].
+    Returns:
+      ``(examples, valid)``: an :class:`Example` with N = L*B rows, and valid bool[L*B].
+    """
     flat = lambda x: x.reshape((x.shape[0] * x.shape[1],) + x.shape[2:])
     examples = Example(
         observation=flat(trajectory.observation),
@@ -41,14 +37,29 @@ def examples_from(trajectory: Trajectory) -> tuple[Example, Array]:
     return examples, flat(trajectory.valid)
 
 
-def init_replay(example: Example, capacity: int) -> Replay:
-    """An empty buffer whose rows look like ``example`` (a single unbatched row)."""
+def init_replay(example: Example, *, capacity: int) -> Replay:
+    """An empty buffer.
+
+    Args:
+      example: one unbatched row, giving the rows' shapes and dtypes.
+      capacity: rows the buffer holds.
+    Returns:
+      Replay: ``data`` [capacity, ...] of zeros, ``position`` and ``size`` 0.
+    """
     data = jax.tree.map(lambda x: jnp.zeros((capacity,) + x.shape, x.dtype), example)
     return Replay(data=data, position=jnp.int32(0), size=jnp.int32(0))
 
 
-def add(replay: Replay, examples: Example, valid: Array) -> Replay:
-    """Writes the valid rows of ``examples`` after the newest ones, overwriting the oldest."""
+def add_examples(replay: Replay, examples: Example, valid: Array) -> Replay:
+    """Writes the valid rows of ``examples`` after the newest ones, overwriting the oldest.
+
+    Args:
+      replay: the buffer.
+      examples: an :class:`Example` [N, ...].
+      valid: bool[N], the rows to keep; the others are dropped.
+    Returns:
+      Replay: the buffer with the valid rows added, in order.
+    """
     capacity = replay.data.value_target.shape[0]
     order = jnp.argsort(~valid, stable=True)  # valid rows first, in order
     examples = jax.tree.map(lambda x: x[order], examples)
@@ -64,7 +75,15 @@ def add(replay: Replay, examples: Example, valid: Array) -> Replay:
     )
 
 
-def sample(replay: Replay, rng_key: Array, batch_size: int) -> Example:
-    """Uniform sample of ``batch_size`` filled rows (with replacement). The buffer must not be empty."""
+def sample_examples(replay: Replay, rng_key: Array, *, batch_size: int) -> Example:
+    """A uniform sample of filled rows, with replacement.
+
+    Args:
+      replay: the buffer; it must not be empty.
+      rng_key: a PRNG key.
+      batch_size: rows to draw.
+    Returns:
+      Example: ``batch_size`` rows [batch_size, ...].
+    """
     index = jax.random.randint(rng_key, (batch_size,), 0, jnp.maximum(replay.size, 1))
     return jax.tree.map(lambda x: x[index], replay.data)

@@ -35,18 +35,16 @@ fits pi to it on exactly those candidates.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 import chex
 import jax
 import jax.numpy as jnp
 import mctx
 
-from gamify.env import Env, EnvState
+from gamify.env import Env
 from gamify.networks import Network, sample_actions
-
-Array = jax.Array
+from gamify.types import Array, EnvState, Params, RecurrentFn, RootFn, SearchFn, SearchOutput
 
 
 @dataclasses.dataclass(frozen=True)
@@ -84,28 +82,16 @@ class SearchConfig:
             raise ValueError(f"root_reward_weight must be >= 0, got {self.root_reward_weight}")
 
 
-class SearchOutput(NamedTuple):
-    """The result of one search per state. B is the batch."""
-
-    action: Array  # [B] (flat) or [B, T] (factored): the env action chosen
-    action_weights: Array  # [B, A]: improved policy over actions (flat) or over the K candidates
-    candidates: Array  # [B, K, T] candidate actions (factored); [B, 0, 0] for flat games
-    root_value: Array  # [B] search value of the root, in reward units
-
-
-SearchFn = Callable[[Any, Array, EnvState], SearchOutput]  # (params, rng_key, states[B]) -> output
-
-
-def _where_done(done: Array, value: Array) -> Array:
+def _zero_when_done(done: Array, value: Array) -> Array:
     return jnp.where(done, 0.0, value)
 
 
-def _evaluate(env: Env, network: Network, params: Any, states: EnvState) -> tuple[Array, Array]:
+def _evaluate(env: Env, network: Network, params: Params, states: EnvState) -> tuple[Array, Array]:
     obs = jax.vmap(env.observe)(states)
     return network.evaluate(params, obs, jax.vmap(env.time_left)(states))
 
 
-def _flat_fns(env: Env, network: Network, config: SearchConfig):
+def _flat_fns(env: Env, network: Network, config: SearchConfig) -> tuple[RootFn, RecurrentFn]:
     actions = jnp.arange(env.action_space.num_actions, dtype=jnp.int32)
 
     def root_fn(params, rng_key, states):
@@ -119,7 +105,9 @@ def _flat_fns(env: Env, network: Network, config: SearchConfig):
             children = jax.tree.map(lambda x: jnp.repeat(x, num_actions, axis=0), states)
             rewards = env.step_batch(children, jnp.tile(actions, num_states)).reward
             logits = logits + config.root_reward_weight * rewards.reshape(num_states, num_actions)
-        root = mctx.RootFnOutput(prior_logits=logits, value=_where_done(states.done, value), embedding=states)
+        root = mctx.RootFnOutput(
+            prior_logits=logits, value=_zero_when_done(states.done, value), embedding=states
+        )
         return root, invalid
 
     def recurrent_fn(params, rng_key, action, states):
@@ -132,7 +120,7 @@ def _flat_fns(env: Env, network: Network, config: SearchConfig):
             reward=children.reward,
             discount=jnp.where(children.done, 0.0, 1.0),
             prior_logits=logits,
-            value=_where_done(children.done, value),
+            value=_zero_when_done(children.done, value),
         )
         return out, children
 
@@ -149,11 +137,12 @@ def _is_legal(env: Env, states: EnvState, actions: Array) -> Array:
     return jax.vmap(lambda s, acts: jax.vmap(lambda a: env.is_legal(s, a))(acts))(states, actions)
 
 
-def keep_legal_first(actions: Array, legal: Array, log_pi: Array, log_beta: Array, num_keep: int):
+def keep_legal_first(actions: Array, legal: Array, log_pi: Array, log_beta: Array, *, num_keep: int):
     """Keeps ``num_keep`` of N draws per state, legal ones first, in draw order.
 
     Args:
       actions: [B, N, T]; legal, log_pi, log_beta: [B, N].
+      num_keep: how many draws to keep.
     Returns:
       the same four arrays cut to [B, num_keep, ...].
     """
@@ -180,7 +169,7 @@ def candidate_prior(candidates: Array, legal: Array, log_pi: Array, log_beta: Ar
     return jnp.where(invalid, jnp.finfo(logits.dtype).min, logits), invalid
 
 
-def _sampled_fns(env: Env, network: Network, config: SearchConfig):
+def _sampled_fns(env: Env, network: Network, config: SearchConfig) -> tuple[RootFn, RecurrentFn]:
     def draw(params, rng_key, states, context, num_samples):
         actions, log_pi, log_beta = sample_actions(
             network, params, rng_key, context, num_samples=num_samples, temperature=config.sample_temperature
@@ -199,7 +188,7 @@ def _sampled_fns(env: Env, network: Network, config: SearchConfig):
                 jnp.concatenate(pair, axis=1)
                 for pair in zip((candidates, legal, log_pi, log_beta), extra, strict=True)
             ]
-            return keep_legal_first(*joined, config.num_samples)
+            return keep_legal_first(*joined, num_keep=config.num_samples)
 
         if config.oversample > 1:  # a real branch: games whose draws are all legal pay nothing
             candidates, legal, log_pi, log_beta = jax.lax.cond(
@@ -207,7 +196,7 @@ def _sampled_fns(env: Env, network: Network, config: SearchConfig):
             )
         logits, invalid = candidate_prior(candidates, legal, log_pi, log_beta)
         embedding = SampledEmbedding(state=states, candidates=candidates)
-        return _where_done(states.done, value), logits, invalid, embedding
+        return _zero_when_done(states.done, value), logits, invalid, embedding
 
     def root_fn(params, rng_key, states):
         value, logits, invalid, embedding = expand(params, rng_key, states)
@@ -230,26 +219,48 @@ def _sampled_fns(env: Env, network: Network, config: SearchConfig):
     return root_fn, recurrent_fn
 
 
-def search_functions(env: Env, network: Network, config: SearchConfig):
-    """``(root_fn, recurrent_fn)`` for mctx.
+def search_functions(env: Env, network: Network, *, config: SearchConfig) -> tuple[RootFn, RecurrentFn]:
+    """The ``(root_fn, recurrent_fn)`` pair that mctx searches with.
 
-    ``root_fn(params, rng_key, states) -> (mctx.RootFnOutput, invalid_actions)``;
-    ``recurrent_fn`` has mctx's signature. Embeddings are batched :class:`EnvState`
-    (flat) or :class:`SampledEmbedding` (factored).
+    Args:
+      env: the game under the shared rules.
+      network: evaluates each node's value and policy.
+      config: ``root_reward_weight`` (flat), ``num_samples``, ``sample_temperature`` and
+        ``oversample`` (factored) are used.
+    Returns:
+      root_fn: ``(params, rng_key, states [B]) -> (mctx.RootFnOutput, invalid_actions [B, A or K])``.
+      recurrent_fn: mctx's signature. Embeddings are batched :class:`EnvState` (flat) or
+        :class:`SampledEmbedding` (factored).
     """
     return _sampled_fns(env, network, config) if env.factored else _flat_fns(env, network, config)
 
 
-def make_search(env: Env, network: Network, config: SearchConfig = SearchConfig()) -> SearchFn:
-    """Returns ``search(params, rng_key, states) -> SearchOutput`` (not jitted; jit the caller).
+def make_search(env: Env, network: Network, *, config: SearchConfig = SearchConfig()) -> SearchFn:
+    """Builds a batched Gumbel MuZero search over the true game dynamics.
 
-    ``states`` is a batch of :class:`EnvState` (leading axis B).
+    Args:
+      env: the game under the shared rules.
+      network: the policy-value network guiding the search.
+      config: the search's settings.
+    Returns:
+      ``search(params, rng_key, states) -> SearchOutput``, not jitted (jit the caller).
     """
     factored = env.factored
 
-    root_fn, recurrent_fn = search_functions(env, network, config)
+    root_fn, recurrent_fn = search_functions(env, network, config=config)
 
-    def search(params, rng_key, states: EnvState) -> SearchOutput:
+    def search(params: Params, rng_key: Array, states: EnvState) -> SearchOutput:
+        """Searches from every state of a batch.
+
+        Args:
+          params: the network's parameters.
+          rng_key: a PRNG key.
+          states: EnvState with a leading batch axis [B].
+        Returns:
+          SearchOutput: ``action`` [B] (flat) or [B, T] tokens (factored), ``action_weights``
+          [B, A] or [B, K] over the candidates, ``candidates`` [B, K, T] ([B, 0, 0] for flat
+          games), ``root_value`` [B] in reward units.
+        """
         root_key, search_key = jax.random.split(rng_key)
         root, invalid = root_fn(params, root_key, states)
         chex.assert_equal_shape_prefix([root.prior_logits, invalid], 2)

@@ -2,32 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple
+from collections.abc import Callable
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
 
-from gamify.env import Env, EnvState
-from gamify.search import SearchFn
-
-Array = jax.Array
-
-
-class Trajectory(NamedTuple):
-    """Time-major self-play record. L is the step limit, B the number of games."""
-
-    observation: Array  # [L, B, ...]
-    time_left: Array  # [L, B]
-    action: Array  # [L, B] or [L, B, T]
-    action_weights: Array  # [L, B, A] search policy (over actions, or over the K candidates)
-    candidates: Array  # [L, B, K, T] (factored) or [L, B, 0, 0]
-    reward: Array  # [L, B]
-    valid: Array  # [L, B] bool, the game was still running before this move
-    value_target: Array  # [L, B] return from this move to the end (undiscounted)
+from gamify.env import Env
+from gamify.types import Array, EnvState, Params, SearchFn, Trajectory
 
 
 def make_trajectory(observation, time_left, action, action_weights, candidates, reward, valid) -> Trajectory:
-    """A :class:`Trajectory` from its recorded fields, with value targets = returns to go."""
+    """A :class:`Trajectory` from its recorded fields [L, B, ...], with value targets = returns to go."""
     return Trajectory(
         observation=observation,
         time_left=time_left,
@@ -51,14 +37,20 @@ def returns_to_go(rewards: Array, valid: Array) -> Array:
     return jnp.flip(jnp.cumsum(jnp.flip(rewards, 0), axis=0), 0)
 
 
-def make_selfplay(env: Env, search: SearchFn, num_games: int):
-    """Returns ``selfplay(params, rng_key) -> SelfPlayResult`` playing ``num_games`` games to the end.
+def make_selfplay(env: Env, search: SearchFn, *, num_games: int) -> Callable[[Params, Array], SelfPlayResult]:
+    """Builds batched self-play: every game plays to its end, searching at every move.
 
-    The trajectory has room for ``env.max_steps`` moves; moves after a game's end
-    (or never played, once all games are over) are marked ``valid = False``.
+    Args:
+      env: the game under the shared rules.
+      search: picks each move (:func:`gamify.search.make_search`).
+      num_games: B, the games played at once.
+    Returns:
+      ``selfplay(params, rng_key) -> SelfPlayResult``, not jitted: a :class:`Trajectory`
+      [L = env.max_steps, B] and the final states [B]. Moves after a game's end (or never
+      played, once all games are over) are marked ``valid = False``.
     """
 
-    def selfplay(params: Any, rng_key: Array) -> SelfPlayResult:
+    def selfplay(params: Params, rng_key: Array) -> SelfPlayResult:
         init_key, play_key = jax.random.split(rng_key)
         states = jax.vmap(env.init)(jax.random.split(init_key, num_games))
 
@@ -79,20 +71,20 @@ def make_selfplay(env: Env, search: SearchFn, num_games: int):
         buffers = jax.tree.map(lambda x: jnp.zeros((env.max_steps,) + x.shape, x.dtype), shapes)
         rewards = jnp.zeros((env.max_steps, num_games), jnp.float32)
 
-        def move(carry):
+        def play_move(carry):
             t, states, buffers, rewards = carry
             out = search(params, keys[t], states)
             buffers = jax.tree.map(lambda buf, x: buf.at[t].set(x), buffers, record(states, out))
             states = env.step_batch(states, out.action)
             return t + 1, states, buffers, rewards.at[t].set(states.reward)
 
-        def running(carry):
+        def any_running(carry):
             t, states, _, _ = carry
             return (t < env.max_steps) & ~jnp.all(states.done)
 
         # A while loop, not a scan: once every game is over, no search is wasted on no-op moves.
         _, final, buffers, reward = jax.lax.while_loop(
-            running, move, (jnp.int32(0), states, buffers, rewards)
+            any_running, play_move, (jnp.int32(0), states, buffers, rewards)
         )
         obs, time_left, action, weights, candidates, valid = buffers
         trajectory = make_trajectory(obs, time_left, action, weights, candidates, reward, valid)

@@ -21,8 +21,7 @@ import numpy as np
 
 from gamify.env import Env, EnvState
 from gamify.game import FactoredActions, FlatActions, Game
-
-Array = jax.Array
+from gamify.types import Array
 
 _BATCH = 3  # states in the vmap check
 
@@ -97,8 +96,12 @@ class _Checker:
         self.step = self._jit("step", env.step)
         self.observe = self._jit("observe", env.observe)
         self.probe = self._jit("legality", lambda state, s: _probe(env, state, play_key(s), num_samples))
-        self.reference = self._jit("reference", lambda state, action: _reference(env, short, state, action))
-        self.batch = self._jit("vmap", lambda seeds: _batch(env, seeds, init_key, play_key, num_samples))
+        self.expected_step = self._jit(
+            "reference", lambda state, action: _expected_step(env, short, state, action)
+        )
+        self.play_batch = self._jit(
+            "vmap", lambda seeds: _play_batch(env, seeds, init_key, play_key, num_samples)
+        )
         self.state_types: list | None = None
         self.obs_type: tuple | None = None
 
@@ -233,7 +236,7 @@ class _Checker:
             self.require(
                 _equal(after.game, _host(before).game), f"{where} must leave the game state unchanged"
             )
-            expected = _host(self.reference(before, action))["illegal_reward"]
+            expected = _host(self.expected_step(before, action))["illegal_reward"]
             self.require(
                 _same_float(after.reward, expected), f"{where} paid {after.reward}, expected {expected}"
             )
@@ -241,7 +244,7 @@ class _Checker:
 
     def check_truncation(self, state: EnvState, action: np.ndarray) -> None:
         """With a step limit of one move, a legal move must end the game; truncation pays extra."""
-        ref = _host(self.reference(state, action))
+        ref = _host(self.expected_step(state, action))
         after, reward, terminated = ref["short"], ref["reward"], ref["terminated"]
         if terminated:
             self.require(after.terminated and not after.truncated, "a terminating move was truncated")
@@ -258,7 +261,7 @@ class _Checker:
 
     def check_batch(self) -> None:
         seeds = np.arange(100, 100 + _BATCH, dtype=np.int32)
-        states, actions, nexts, obs = _host(self.batch(seeds))
+        states, actions, nexts, obs = _host(self.play_batch(seeds))
         for name, tree in (("init", states), ("step", nexts), ("observe", obs)):
             for path, leaf in jax.tree_util.tree_flatten_with_path(tree)[0]:
                 where = jax.tree_util.keystr(path)
@@ -357,7 +360,7 @@ def _probe(env: Env, state: EnvState, key: Array, num_samples: int) -> dict[str,
     }
 
 
-def _reference(env: Env, short: Env, state: EnvState, action: Array) -> dict[str, Any]:
+def _expected_step(env: Env, short: Env, state: EnvState, action: Array) -> dict[str, Any]:
     """What Env.step should pay, from the game's own functions, and a step under a limit of 1."""
     next_game, reward, terminated = env.game.step(state.game, action)
     steps_left = jnp.int32(env.max_steps) - state.step_count
@@ -370,7 +373,8 @@ def _reference(env: Env, short: Env, state: EnvState, action: Array) -> dict[str
     }
 
 
-def _batch(env: Env, seeds: Array, init_key: Callable, play_key: Callable, num_samples: int):
+def _play_batch(env: Env, seeds: Array, init_key: Callable, play_key: Callable, num_samples: int):
+    """Vmapped init, a random legal action each, the step and the observation, for a batch of seeds."""
     states = jax.vmap(lambda s: env.init(init_key(s)))(seeds)
     actions = jax.vmap(lambda state, s: _probe(env, state, play_key(s), num_samples)["action"])(states, seeds)
     return states, actions, jax.vmap(env.step)(states, actions), jax.vmap(env.observe)(states)

@@ -1,4 +1,4 @@
-"""The training loop: self-play, replay, learner, evaluation, best solution, checkpoints.
+"""One training iteration: self-play, replay, learner, evaluation, the best solution kept.
 
 One *iteration* is one jitted call: ``games_per_iteration`` games of self-play
 (search at every move), their moves added to the replay buffer, then
@@ -6,41 +6,28 @@ One *iteration* is one jitted call: ``games_per_iteration`` games of self-play
 key of iteration ``i`` is ``fold_in(PRNGKey(seed), i)`` and everything else that
 evolves lives in :class:`TrainState`, which is checkpointed whole: so the same
 seed gives the same run on the same platform, and a resumed run continues
-exactly where the checkpoint left it.
-
-A run directory holds ``config.json`` (game and settings), ``checkpoint.npz``
-(atomic), ``metrics.jsonl`` (one JSON object per iteration) and ``best.json``
-(the best solution found so far, with its return).
+exactly where the checkpoint left it. Runs on disk and their budgets: :mod:`gamify.runs`.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import json
 import math
-import time
-from collections.abc import Callable
-from pathlib import Path
 from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from gamify import checkpoint, replay
-from gamify.demonstrations import Episode, make_demonstrations, replay_episodes
-from gamify.env import Env, EnvState
+from gamify import replay
+from gamify.demonstrations import make_demonstrations, replay_episodes
+from gamify.env import Env
 from gamify.game import Game
 from gamify.learner import LearnerConfig, make_optimizer, make_update
 from gamify.networks import NetworkConfig, make_network
 from gamify.search import SearchConfig, make_search
 from gamify.selfplay import make_selfplay
-
-Array = jax.Array
-CHECKPOINT = "checkpoint.npz"
-CONFIG = "config.json"
-METRICS = "metrics.jsonl"
-BEST = "best.json"
+from gamify.types import Array, EnvState, Episode, Example
 
 
 @dataclasses.dataclass(frozen=True)
@@ -83,38 +70,9 @@ class TrainConfig:
         return cls(**kwargs)
 
 
-@dataclasses.dataclass(frozen=True)
-class Budget:
-    """When to stop; every limit counts the whole run, across resumes. None = no limit."""
-
-    max_games: int | None = None
-    max_updates: int | None = None
-    max_seconds: float | None = None
-    target_return: float | None = None  # stop once the best return reaches this
-
-    def __post_init__(self):
-        for name in ("max_games", "max_updates", "max_seconds"):
-            value = getattr(self, name)
-            if value is not None and value <= 0:
-                raise ValueError(f"{name} must be > 0, got {value}")
-
-    def reached(self, progress: dict) -> str | None:
-        """The reason to stop, or None."""
-        if self.target_return is not None and progress["best_return"] is not None:
-            if progress["best_return"] >= self.target_return:
-                return f"target return {self.target_return:g} reached"
-        limits = [
-            (self.max_games, "games", "games"),
-            (self.max_updates, "updates", "updates"),
-            (self.max_seconds, "elapsed", "time budget"),
-        ]
-        for limit, key, label in limits:
-            if limit is not None and progress[key] >= limit:
-                return f"{label} spent"
-        return None
-
-
 class TrainState(NamedTuple):
+    """Everything of a run that evolves, checkpointed whole. L is the step limit, T the tokens."""
+
     params: Any
     opt_state: Any
     replay: replay.Replay
@@ -146,7 +104,9 @@ def _track_best(state: TrainState, final: EnvState, actions: Array, valid: Array
 
 
 class Trainer:
-    """Builds the jitted pieces for one game and config; :func:`run` drives them.
+    """Builds the jitted pieces for one game and config; :func:`train_until` drives them.
+
+    ``iterate`` and ``evaluate`` are the jitted :meth:`_iterate` and :meth:`_evaluate`.
 
     Args:
       game: the game to learn.
@@ -161,33 +121,37 @@ class Trainer:
         self.game, self.config = game, config
         self._episodes = episodes
         self.env = env = Env(game)
-        self.network = make_network(env.action_space, config.network)
-        self.optimizer = make_optimizer(config.learner)
-        search = make_search(env, self.network, config.search)
-        self._selfplay = make_selfplay(env, search, config.games_per_iteration)
-        eval_search = make_search(env, self.network, dataclasses.replace(config.search, gumbel_scale=0.0))
-        self._eval_play = make_selfplay(env, eval_search, config.eval_games)
-        self._update = make_update(self.network, self.optimizer, config.learner)
+        self.network = make_network(env.action_space, config=config.network)
+        self.optimizer = make_optimizer(config=config.learner)
+        search = make_search(env, self.network, config=config.search)
+        self._selfplay = make_selfplay(env, search, num_games=config.games_per_iteration)
+        eval_config = dataclasses.replace(config.search, gumbel_scale=0.0)
+        eval_search = make_search(env, self.network, config=eval_config)
+        self._eval_play = make_selfplay(env, eval_search, num_games=config.eval_games)
+        self._update = make_update(self.network, self.optimizer, config=config.learner)
         self._demonstrations = None
         if config.demonstrations_per_iteration:
             self._demonstrations = make_demonstrations(
-                env, config.demonstrations_per_iteration, config.search.num_samples
+                env,
+                num_games=config.demonstrations_per_iteration,
+                num_samples=config.search.num_samples,
             )
         self.iterate = jax.jit(self._iterate)
         self.evaluate = jax.jit(self._evaluate)
 
-    def _key(self, purpose: str) -> Array:
+    def _stream_key(self, purpose: str) -> Array:
         """Independent streams of randomness derived from the seed."""
         index = ("init", "iterate", "evaluate").index(purpose)
         return jax.random.fold_in(jax.random.PRNGKey(self.config.seed), index)
 
     def init(self) -> TrainState:
-        init_key, env_key, shape_key = jax.random.split(self._key("init"), 3)
+        """The run's first state: fresh parameters from the seed, an empty replay, no best game."""
+        init_key, env_key, shape_key = jax.random.split(self._stream_key("init"), 3)
         start = self.env.init(env_key)
         obs = self.env.observe(start)[None]
         params = self.network.init(init_key, obs, jnp.ones((1,), jnp.float32))
         trajectory = jax.eval_shape(self._selfplay, params, shape_key).trajectory
-        example = replay.Example(
+        example = Example(
             observation=jnp.zeros(trajectory.observation.shape[2:], trajectory.observation.dtype),
             time_left=jnp.float32(0),
             action_weights=jnp.zeros(trajectory.action_weights.shape[2:], jnp.float32),
@@ -198,7 +162,7 @@ class Trainer:
         return TrainState(
             params=params,
             opt_state=self.optimizer.init(params),
-            replay=replay.init_replay(example, self.config.replay_capacity),
+            replay=replay.init_replay(example, capacity=self.config.replay_capacity),
             iteration=jnp.int32(0),
             games=jnp.int32(0),
             updates=jnp.int32(0),
@@ -210,21 +174,29 @@ class Trainer:
         )
 
     def _iterate(self, state: TrainState) -> tuple[TrainState, dict]:
-        key = jax.random.fold_in(self._key("iterate"), state.iteration)
+        """Self-play, its moves (and any demonstrations) added to the replay, then the updates.
+
+        Returns:
+          ``(state, metrics)``: the next state, and scalar arrays (mean losses, the games'
+          mean and max return, ``solved_fraction``, ``moves`` played).
+        """
+        key = jax.random.fold_in(self._stream_key("iterate"), state.iteration)
         play_key, learn_key, demo_key = jax.random.split(key, 3)
         result = self._selfplay(state.params, play_key)
         trajectory = result.trajectory
-        buffer = replay.add(state.replay, *replay.examples_from(trajectory))
+        buffer = replay.add_examples(state.replay, *replay.examples_from(trajectory))
         if self._demonstrations is not None:
-            buffer = replay.add(buffer, *self._demonstrations(demo_key))
+            buffer = replay.add_examples(buffer, *self._demonstrations(demo_key))
         if self._episodes is not None:
             num_samples = self.config.search.num_samples
-            buffer = replay.add(buffer, *replay_episodes(self.env, self._episodes, num_samples))
+            examples = replay_episodes(self.env, self._episodes, num_samples=num_samples)
+            buffer = replay.add_examples(buffer, *examples)
 
         def learn(carry, k):
             params, opt_state = carry
             sample_key, augment_key = jax.random.split(k)
-            batch = self._augment(augment_key, replay.sample(buffer, sample_key, self.config.batch_size))
+            batch = replay.sample_examples(buffer, sample_key, batch_size=self.config.batch_size)
+            batch = self._augment(augment_key, batch)
             params, opt_state, info = self._update(params, opt_state, batch)
             return (params, opt_state), info
 
@@ -249,7 +221,7 @@ class Trainer:
         }
         return state, metrics
 
-    def _augment(self, key: Array, batch: replay.Example) -> replay.Example:
+    def _augment(self, key: Array, batch: Example) -> Example:
         """The game's symmetry augmentation (Game.augment) applied to every sampled example."""
         keys = jax.random.split(key, batch.value_target.shape[0])
         observation, weights, candidates = jax.vmap(self.game.augment)(
@@ -258,19 +230,25 @@ class Trainer:
         return batch._replace(observation=observation, action_weights=weights, candidates=candidates)
 
     def _evaluate(self, state: TrainState) -> tuple[TrainState, dict]:
-        key = jax.random.fold_in(self._key("evaluate"), state.iteration)
+        """``eval_games`` games of deterministic search (no Gumbel noise), tracked for the best game.
+
+        Returns:
+          ``(state, metrics)``: ``eval_mean_return`` and ``eval_max_return``.
+        """
+        key = jax.random.fold_in(self._stream_key("evaluate"), state.iteration)
         result = self._eval_play(state.params, key)
         returns = result.final_state.episode_return
         state = _track_best(state, result.final_state, result.trajectory.action, result.trajectory.valid)
         return state, {"eval_mean_return": returns.mean(), "eval_max_return": returns.max()}
 
 
-def _floats(metrics: dict) -> dict:
-    return {k: round(float(v), 6) for k, v in metrics.items()}
-
-
 def best_solution(trainer: Trainer, state: TrainState) -> dict | None:
-    """The best game so far as a JSON-ready dict, or None before the first game."""
+    """The best game so far as a JSON-ready dict, or None before the first game.
+
+    Returns:
+      ``return``, ``length``, ``solved``, ``actions`` (mapped by ``Game.solution``) and
+      ``text`` (``Game.describe``'s).
+    """
     best = float(state.best_return)
     if not math.isfinite(best):
         return None
@@ -285,119 +263,17 @@ def best_solution(trainer: Trainer, state: TrainState) -> dict | None:
     }
 
 
-class Run:
-    """A run directory: config, checkpoint, metrics and best solution on disk."""
-
-    def __init__(self, directory: Path):
-        self.dir = Path(directory)
-
-    def write_config(self, game_spec: str, game_args: dict, config: TrainConfig) -> None:
-        record = {"game": game_spec, "game_args": game_args, "train": config.to_json()}
-        checkpoint.atomic_write_bytes(self.dir / CONFIG, json.dumps(record, indent=2).encode())
-
-    def read_config(self) -> dict:
-        path = self.dir / CONFIG
-        try:
-            record = json.loads(path.read_text())
-            record["train"] = TrainConfig.from_json(record["train"])
-        except FileNotFoundError:
-            raise checkpoint.CheckpointError(f"{self.dir} is not a gamify run (no {CONFIG})") from None
-        except (ValueError, KeyError, TypeError) as e:
-            raise checkpoint.CheckpointError(f"{path} is corrupt: {e}") from None
-        return record
-
-    def save(self, trainer: Trainer, state: TrainState, elapsed: float) -> None:
-        progress = {"iteration": int(state.iteration), "elapsed": elapsed}
-        checkpoint.save(self.dir / CHECKPOINT, state, progress)
-        solution = best_solution(trainer, state)
-        if solution is not None:
-            checkpoint.atomic_write_bytes(self.dir / BEST, json.dumps(solution, indent=2).encode())
-
-    def has_checkpoint(self) -> bool:
-        return (self.dir / CHECKPOINT).exists()
-
-    def load(self, trainer: Trainer, *, resume: bool = True) -> tuple[TrainState, float]:
-        """Loads the checkpoint; with ``resume``, also drops metrics logged after it."""
-        state, progress = checkpoint.load(self.dir / CHECKPOINT, trainer.init())
-        state = jax.tree.map(jnp.asarray, state)
-        if resume:
-            self._truncate_metrics(int(state.iteration))
-            for torn in self.dir.glob(".*.tmp"):  # left by a kill during an atomic write
-                torn.unlink()
-        return state, float(progress["elapsed"])
-
-    def _truncate_metrics(self, iteration: int) -> None:
-        """Drops metrics written after the checkpoint, so a resumed log has no duplicates."""
-        path = self.dir / METRICS
-        if not path.exists():
-            return
-        kept = []
-        for line in path.read_text().splitlines():
-            try:
-                if json.loads(line)["iteration"] <= iteration:
-                    kept.append(line)
-            except (ValueError, KeyError, TypeError):
-                break  # a line torn by a kill: everything after it is newer than the checkpoint
-        checkpoint.atomic_write_bytes(path, "".join(line + "\n" for line in kept).encode())
-
-    def append_metrics(self, record: dict) -> None:
-        with open(self.dir / METRICS, "a") as f:
-            f.write(json.dumps(record) + "\n")
+_MOVED = {  # renamed or moved to gamify.runs in 0.2
+    "Run": "gamify.runs.RunDirectory",
+    "run": "gamify.runs.train_until",
+    "Budget": "gamify.runs.Budget (also gamify.Budget)",
+    "RunDirectory": "gamify.runs.RunDirectory",
+    "train_until": "gamify.runs.train_until",
+    "METRICS": "gamify.runs.METRICS",
+}
 
 
-def run(
-    trainer: Trainer,
-    run_dir: Run,
-    budget: Budget,
-    *,
-    state: TrainState | None = None,
-    elapsed: float = 0.0,
-    checkpoint_every: float = 30.0,
-    on_iteration: Callable[[dict], None] = lambda record: None,
-) -> tuple[TrainState, str]:
-    """Trains until the budget is spent; returns the final state and why it stopped.
-
-    Checkpoints every ``checkpoint_every`` seconds, at the end, and on Ctrl-C
-    (which is then re-raised).
-    """
-    state = trainer.init() if state is None else state
-    run_dir.dir.mkdir(parents=True, exist_ok=True)
-    start, last_save = time.monotonic() - elapsed, time.monotonic()
-    progress = {"games": int(state.games), "updates": int(state.updates), "elapsed": elapsed}
-    progress["best_return"] = _best(state)
-    try:
-        while (reason := budget.reached(progress)) is None:
-            tick = time.monotonic()
-            state, metrics = trainer.iterate(state)
-            if trainer.config.eval_every and int(state.iteration) % trainer.config.eval_every == 0:
-                state, eval_metrics = trainer.evaluate(state)
-                metrics.update(eval_metrics)
-            metrics = _floats(jax.device_get(metrics))
-            seconds = time.monotonic() - tick
-            progress = {
-                "iteration": int(state.iteration),
-                "games": int(state.games),
-                "updates": int(state.updates),
-                "elapsed": round(time.monotonic() - start, 3),
-                "best_return": _best(state),
-                # Searches on moves after a game ended are not counted: they are wasted work.
-                "sims_per_second": round(
-                    metrics["moves"] * trainer.config.search.num_simulations / seconds, 1
-                ),
-                **metrics,
-            }
-            run_dir.append_metrics(progress)
-            on_iteration(progress)
-            if time.monotonic() - last_save >= checkpoint_every:
-                run_dir.save(trainer, state, progress["elapsed"])
-                last_save = time.monotonic()
-    except KeyboardInterrupt:
-        run_dir.save(trainer, state, time.monotonic() - start)
-        raise
-    run_dir.save(trainer, state, progress["elapsed"])
-    return state, reason
-
-
-def _best(state: TrainState) -> float | None:
-    best = float(state.best_return)
-    return best if math.isfinite(best) else None
+def __getattr__(name: str):
+    if name in _MOVED:
+        raise AttributeError(f"gamify.train.{name} is now {_MOVED[name]}")
+    raise AttributeError(f"module 'gamify.train' has no attribute {name!r}")

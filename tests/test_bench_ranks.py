@@ -7,11 +7,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gamify import Scheme, read_scheme, write_scheme
-from gamify.bench import ranks
-from gamify.cli import UsageError, main
-from gamify.flips import standard_scheme, symmetric_orbits
-from gamify.formats import alphatensor_schemes
+from gamify.cli.bench import ranks
+from gamify.cli.common import UsageError
+from gamify.cli.main import main
+from gamify.tensor import Scheme, read_scheme, write_scheme
+from gamify.tensor.flips import standard_scheme, symmetric_orbits
+from gamify.tensor.formats import alphatensor_schemes
 
 
 def test_table_holds_the_hand_checked_values():
@@ -131,7 +132,7 @@ def test_a_scheme_that_fails_verification_shows_a_cross_and_exits_1(tmp_path, ca
 
 def test_hybrid_walks_on_from_the_learned_scheme(tmp_path, capsys, monkeypatch):
     """The learned search is replaced by a stand-in that writes a run as gamify search does."""
-    from gamify import tensor_search
+    from gamify.cli import search as tensor_search
 
     seen = {}
 

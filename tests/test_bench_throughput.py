@@ -10,8 +10,8 @@ import math
 import pytest
 
 from gamify import native
-from gamify.bench import timing
-from gamify.cli import main
+from gamify.cli.bench import timing
+from gamify.cli.main import main
 
 FAST = ["--seconds", "0.01", "--repeats", "1"]
 

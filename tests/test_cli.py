@@ -9,7 +9,8 @@ import time
 
 import pytest
 
-from gamify.cli import main, parse_duration
+from gamify.cli.common import parse_duration
+from gamify.cli.main import main
 
 SMALL = [
     "--games-per-iteration",
@@ -53,6 +54,15 @@ def test_train_then_eval(tmp_path, capsys):
     best = result["best"]
     assert best["length"] == len(best["actions"]) and best["found_by"] in ("training", "this search")
     assert best["return"] >= result["eval_best_return"]
+    # The run records the rules it was made under; a resume under other rules is refused.
+    config = json.loads((out_dir / "config.json").read_text())
+    assert config["game_version"] == 1
+    (out_dir / "config.json").write_text(json.dumps({**config, "game_version": 0}))
+    code, out, err = run_cli(
+        capsys, "train", "lights_out", "--out", str(out_dir), "--resume", "--games", "16"
+    )
+    assert code == 2 and "lights_out version 0, the installed game is version 1" in err
+    assert json.loads((out_dir / "metrics.jsonl").read_text().splitlines()[-1])["games"] == 8  # untouched
 
 
 @pytest.mark.parametrize(

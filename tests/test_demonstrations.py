@@ -9,8 +9,9 @@ from gamify.demonstrations import make_demonstrations
 from gamify.env import Env
 from gamify.networks import NetworkConfig
 from gamify.registry import load_game
+from gamify.runs import Budget, RunDirectory, train_until
 from gamify.search import SearchConfig
-from gamify.train import Budget, Run, TrainConfig, Trainer, run
+from gamify.train import TrainConfig, Trainer
 
 
 def test_demonstrations_become_examples():
@@ -67,8 +68,8 @@ def test_training_with_demonstrations(tmp_path):
         search=SearchConfig(num_simulations=4, num_samples=4),
     )
     trainer = Trainer(load_game("xor_rank", n=3), config)
-    state, _ = run(trainer, Run(tmp_path), Budget(max_games=8))
+    state, _ = train_until(trainer, RunDirectory(tmp_path), Budget(max_games=8))
     with_demos = int(state.replay.size)  # self-play and demonstration moves
     plain = Trainer(load_game("xor_rank", n=3), dataclasses.replace(config, demonstrations_per_iteration=0))
-    state, _ = run(plain, Run(tmp_path / "plain"), Budget(max_games=8))
+    state, _ = train_until(plain, RunDirectory(tmp_path / "plain"), Budget(max_games=8))
     assert with_demos > int(state.replay.size)

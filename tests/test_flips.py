@@ -7,9 +7,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gamify import Scheme, matmul_tensor
-from gamify.cli import main
-from gamify.flips import (
+from gamify.cli.main import main
+from gamify.tensor import Scheme, matmul_tensor
+from gamify.tensor.flips import (
     from_masks,
     standard_scheme,
     symmetric_orbits,

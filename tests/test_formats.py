@@ -15,9 +15,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gamify import Scheme, read_scheme, write_scheme
-from gamify.cli import main
-from gamify.formats import (
+from gamify.cli.main import main
+from gamify.tensor import Scheme, read_scheme, write_scheme
+from gamify.tensor.formats import (
     FORMATS,
     FractionalCoefficientError,
     SchemeFormatError,
@@ -26,7 +26,7 @@ from gamify.formats import (
     npz_keys,
 )
 
-ALPHATENSOR = importlib.resources.files("gamify") / "data" / "alphatensor"
+ALPHATENSOR = importlib.resources.files("gamify.tensor") / "data" / "alphatensor"
 STANDARD_NPZ = Path(str(ALPHATENSOR / "factorizations_r.npz"))
 MOD2_NPZ = Path(str(ALPHATENSOR / "factorizations_f2.npz"))
 WRITABLE = [name for name, spec in FORMATS.items() if spec.write]

@@ -8,13 +8,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gamify import Scheme, matmul_tensor
-from gamify.cli import main
-from gamify.flips import standard_scheme, walk
-from gamify.formats import alphatensor_schemes, read_scheme
-from gamify.lift import LiftError, _packed, _reconstruct, _unpacked, hensel_lift
-from gamify.matmul import strassen
-from gamify.native import _core
+from gamify.cli.main import main
+from gamify.native import core as _core
+from gamify.tensor import Scheme, matmul_tensor
+from gamify.tensor.codegen import strassen
+from gamify.tensor.flips import standard_scheme, walk
+from gamify.tensor.formats import alphatensor_schemes, read_scheme
+from gamify.tensor.lift import LiftError, _packed, _reconstruct, _unpacked, hensel_lift
 
 pytestmark = pytest.mark.skipif(_core is None, reason="needs the compiled gamify._core")
 
@@ -178,7 +178,7 @@ def test_lift_command_writes_the_lifted_scheme(tmp_path, capsys):
 
 
 def test_lift_command_reports_a_scheme_that_does_not_lift(tmp_path, capsys):
-    from gamify.formats import write_scheme
+    from gamify.tensor.formats import write_scheme
 
     write_scheme(alphatensor_schemes("z2")["4,4,4"], tmp_path / "at47.json")
     code, out, _ = run_cli(capsys, "lift", tmp_path / "at47.json")
@@ -197,7 +197,7 @@ def test_lift_command_reports_a_scheme_that_does_not_lift(tmp_path, capsys):
     ],
 )
 def test_lift_bad_input_is_one_line(capsys, tmp_path, argv, message):
-    from gamify.formats import write_scheme
+    from gamify.tensor.formats import write_scheme
 
     write_scheme(standard_scheme(2, 2, 2), tmp_path / "s.json")
     code, _, err = run_cli(capsys, *(a.format(scheme=tmp_path / "s.json") for a in argv))

@@ -16,8 +16,10 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 import gamify
-from gamify import Scheme, matmul_tensor, native, numba_kernels
-from gamify.games.tensor_decomposition import TensorDecomposition, slice_rank_bound
+from gamify import native
+from gamify.games.tensor_decomposition import TensorDecomposition
+from gamify.tensor import Scheme, kernels, matmul_tensor, numba_bound
+from gamify.tensor.bound import slice_rank_bound
 
 
 def _rows(matrix: list[list[int]]) -> np.ndarray:
@@ -26,7 +28,7 @@ def _rows(matrix: list[list[int]]) -> np.ndarray:
 
 
 def _both(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    return native.gf2_rank(rows), native.numpy_gf2_rank(rows)
+    return kernels.gf2_rank(rows), kernels.numpy_gf2_rank(rows)
 
 
 def test_extension_is_built_and_installed_package_is_imported():
@@ -93,15 +95,15 @@ def test_rank_is_invariant_under_row_operations(num_rows, seed):
     if i != j:
         mixed[0, i] ^= mixed[0, j]  # adding one row to another keeps the rank
     mixed = mixed[:, rng.permutation(num_rows)]
-    np.testing.assert_array_equal(native.gf2_rank(rows), native.gf2_rank(mixed))
+    np.testing.assert_array_equal(kernels.gf2_rank(rows), kernels.gf2_rank(mixed))
 
 
 def test_non_contiguous_input_is_copied():
     rows = np.arange(48, dtype=np.uint64).reshape(6, 8)
     view = rows[::2, ::3]
     assert not view.flags.c_contiguous
-    np.testing.assert_array_equal(native.gf2_rank(view), native.gf2_rank(view.copy()))
-    np.testing.assert_array_equal(native.gf2_rank(rows.T), native.numpy_gf2_rank(rows.T))
+    np.testing.assert_array_equal(kernels.gf2_rank(view), kernels.gf2_rank(view.copy()))
+    np.testing.assert_array_equal(kernels.gf2_rank(rows.T), kernels.numpy_gf2_rank(rows.T))
 
 
 @pytest.mark.parametrize(
@@ -114,7 +116,7 @@ def test_non_contiguous_input_is_copied():
         (np.zeros((2, 3, 4), dtype=np.uint64), ValueError, "2-D"),
     ],
 )
-@pytest.mark.parametrize("fn", [native.gf2_rank, native.numpy_gf2_rank])
+@pytest.mark.parametrize("fn", [kernels.gf2_rank, kernels.numpy_gf2_rank])
 def test_bad_input_gives_clear_error(fn, bad, error, match):
     with pytest.raises(error, match=match):
         fn(bad)
@@ -122,14 +124,14 @@ def test_bad_input_gives_clear_error(fn, bad, error, match):
 
 def test_fallback_warns_once_and_matches(monkeypatch):
     rows = np.random.default_rng(1).integers(0, 2**64, size=(5, 10), dtype=np.uint64)
-    expected = native.numpy_gf2_rank(rows)
-    monkeypatch.setattr(native, "_core", None)
+    expected = kernels.numpy_gf2_rank(rows)
+    monkeypatch.setattr(native, "core", None)
     monkeypatch.setattr(native, "_warned", False)
     with pytest.warns(RuntimeWarning, match="gamify._core is not available"):
-        np.testing.assert_array_equal(native.gf2_rank(rows), expected)
+        np.testing.assert_array_equal(kernels.gf2_rank(rows), expected)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        np.testing.assert_array_equal(native.gf2_rank(rows), expected)
+        np.testing.assert_array_equal(kernels.gf2_rank(rows), expected)
     assert not native.available()
 
 
@@ -164,15 +166,15 @@ def tensors(draw, field: str):
 def test_native_slice_rank_bound_matches_jax(case):
     field, residual = case
     expected = np.asarray(jax_bound(residual.shape[1:], field)(residual))
-    np.testing.assert_array_equal(native.slice_rank_bound_host(residual, field), expected)
+    np.testing.assert_array_equal(kernels.slice_rank_bound_host(residual, field), expected)
 
 
 def test_native_bound_on_known_tensors():
     strassen_target = matmul_tensor(2, 2, 2)
     both = np.stack([strassen_target, np.zeros_like(strassen_target)])
     for field, dtype in (("z2", np.int8), ("z", np.int32)):
-        np.testing.assert_array_equal(native.slice_rank_bound_host(both.astype(dtype), field), [8, 0])
-    assert native.slice_rank_bound_host(matmul_tensor(5, 5, 5)[None].astype(np.int8), "z2")[0] == 125
+        np.testing.assert_array_equal(kernels.slice_rank_bound_host(both.astype(dtype), field), [8, 0])
+    assert kernels.slice_rank_bound_host(matmul_tensor(5, 5, 5)[None].astype(np.int8), "z2")[0] == 125
 
 
 @pytest.mark.parametrize("dtype", [np.int8, np.int16, np.int32])
@@ -183,14 +185,14 @@ def test_native_subtract_terms_matches_numpy_and_detects_overflow(dtype):
     residual[0, 0, 0, 0] = info.max  # term 0 pushes this entry past the top
     u, v, w = (rng.integers(-3, 4, (64, size)).astype(dtype) for size in (3, 4, 5))
     u[0, 0], v[0, 0], w[0, 0] = -1, 1, 1
-    next_, in_range = native.subtract_terms(residual, u, v, w, "z")
-    ref_next, ref_in_range = native.numpy_subtract_terms(residual, u, v, w, "z")
+    next_, in_range = kernels.subtract_terms(residual, u, v, w, "z")
+    ref_next, ref_in_range = kernels.numpy_subtract_terms(residual, u, v, w, "z")
     np.testing.assert_array_equal(next_, ref_next)
     np.testing.assert_array_equal(in_range, ref_in_range)
     assert not in_range[0] and next_.dtype == dtype
     bits = [(x % 2).astype(dtype) for x in (residual, u, v, w)]
-    next_, in_range = native.subtract_terms(*bits, "z2")
-    np.testing.assert_array_equal(next_, native.numpy_subtract_terms(*bits, "z2")[0])
+    next_, in_range = kernels.subtract_terms(*bits, "z2")
+    np.testing.assert_array_equal(next_, kernels.numpy_subtract_terms(*bits, "z2")[0])
     assert in_range.all() and set(np.unique(next_)) <= {0, 1}
 
 
@@ -203,13 +205,13 @@ def test_native_packed_step_matches_numpy(dim_i, dim_j, seed):
     masks = [rng.integers(0, 2**64, batch, dtype=np.uint64) & np.uint64((1 << d) - 1) for d in (dim_i, dim_j)]
     w = rng.integers(0, 2**64, batch, dtype=np.uint64)
     expected = words.copy()
-    expected_zero = native.numpy_subtract_terms_packed(expected, *masks, w)
-    np.testing.assert_array_equal(native.subtract_terms_packed(words, *masks, w), expected_zero)
+    expected_zero = kernels.numpy_subtract_terms_packed(expected, *masks, w)
+    np.testing.assert_array_equal(kernels.subtract_terms_packed(words, *masks, w), expected_zero)
     np.testing.assert_array_equal(words, expected)
     # A rank-one residual and its own term: zero after one move.
     one = np.zeros((1, dim_i, dim_j), np.uint64)
     one[0, 0, dim_j - 1] = w[0]
-    assert native.subtract_terms_packed(
+    assert kernels.subtract_terms_packed(
         one, np.array([1], np.uint64), np.array([1 << (dim_j - 1)], np.uint64), w[:1]
     )[0] == (w[0] != 0)
 
@@ -225,27 +227,27 @@ def test_native_verify_matches_numpy(field, seed, break_it):
     scheme = Scheme(u, v, w, field, (int(n), int(m), int(p)))
     target = scheme.tensor() if not break_it else matmul_tensor(n, m, p)
     expected = scheme._numpy_check(target & 1 if field == "z2" else target, 1)
-    assert native.verify_scheme(u, v, w, target & 1 if field == "z2" else target, field) == expected
+    assert kernels.verify_scheme(u, v, w, target & 1 if field == "z2" else target, field) == expected
 
 
 def test_native_verify_reports_possible_overflow():
     big = np.array([[2**40]], np.int64)
-    assert native.verify_scheme(big, big, big, np.zeros((1, 1, 1), np.int64), "z") is None
+    assert kernels.verify_scheme(big, big, big, np.zeros((1, 1, 1), np.int64), "z") is None
 
 
 @pytest.mark.parametrize(
     "call, error, match",
     [
-        (lambda: native.slice_rank_bound_host(np.zeros((1, 2, 2, 2), np.int32), "z2"), TypeError, "int8"),
-        (lambda: native.slice_rank_bound_host(np.zeros((2, 2, 2), np.int8), "z2"), ValueError, "4-D"),
+        (lambda: kernels.slice_rank_bound_host(np.zeros((1, 2, 2, 2), np.int32), "z2"), TypeError, "int8"),
+        (lambda: kernels.slice_rank_bound_host(np.zeros((2, 2, 2), np.int8), "z2"), ValueError, "4-D"),
         (
-            lambda: native.slice_rank_bound_host(np.zeros((1, 65, 1, 1), np.int8), "z2"),
+            lambda: kernels.slice_rank_bound_host(np.zeros((1, 65, 1, 1), np.int8), "z2"),
             ValueError,
             r"\[1, 64\]",
         ),
-        (lambda: native.slice_rank_bound_host(np.zeros((1, 2, 2, 2), np.int8), "q"), ValueError, "field"),
+        (lambda: kernels.slice_rank_bound_host(np.zeros((1, 2, 2, 2), np.int8), "q"), ValueError, "field"),
         (
-            lambda: native.subtract_terms(
+            lambda: kernels.subtract_terms(
                 *(np.zeros((1, 2, 2, 2), np.int8),)
                 + (np.zeros((1, 2), np.int8),) * 2
                 + (np.zeros((1, 3), np.int8),),
@@ -255,7 +257,7 @@ def test_native_verify_reports_possible_overflow():
             r"w must have shape \(1, 2\)",
         ),
         (
-            lambda: native.subtract_terms_packed(
+            lambda: kernels.subtract_terms_packed(
                 np.zeros((2, 2, 2), np.uint64), *[np.zeros(1, np.uint64)] * 3
             ),
             ValueError,
@@ -349,15 +351,15 @@ def test_backend_choice_and_errors(monkeypatch):
 @given(tensors("z2").filter(lambda r: r.shape[1:] in {(4, 4, 4), (9, 9, 9), (1, 5, 3)}))
 def test_numba_bound_inside_jit_matches_jax_and_cpp(residual):
     shape = residual.shape[1:]
-    numba_bound = jax.jit(numba_kernels.slice_rank_bound_z2_jax(shape))
+    numba_jit = jax.jit(numba_bound.slice_rank_bound_z2_jax(shape))
     expected = np.asarray(jax_bound(shape, "z2")(residual))
-    np.testing.assert_array_equal(np.asarray(numba_bound(residual)), expected)
-    np.testing.assert_array_equal(native.slice_rank_bound_host(residual, "z2"), expected)
-    vmapped = jax.jit(jax.vmap(numba_kernels.slice_rank_bound_z2_jax(shape)))  # a batch through vmap
+    np.testing.assert_array_equal(np.asarray(numba_jit(residual)), expected)
+    np.testing.assert_array_equal(kernels.slice_rank_bound_host(residual, "z2"), expected)
+    vmapped = jax.jit(jax.vmap(numba_bound.slice_rank_bound_z2_jax(shape)))  # a batch through vmap
     np.testing.assert_array_equal(np.asarray(vmapped(residual)), expected)
 
 
 def test_host_kernel_checks_its_input():
-    bound = numba_kernels.slice_rank_bound_z2_jax((2, 2, 2))
+    bound = numba_bound.slice_rank_bound_z2_jax((2, 2, 2))
     with pytest.raises(ValueError, match=r"expected int8\[..., \(2, 2, 2\)\]"):
         bound(jnp.zeros((3, 3, 3), jnp.int8))

@@ -34,7 +34,7 @@ def _inputs(batch=2, seed=0):
     ids=["resnet", "axial-quantiles"],
 )
 def factored_network(request):
-    network = make_network(gamify.FactoredActions((16, 16, 9)), request.param)
+    network = make_network(gamify.FactoredActions((16, 16, 9)), config=request.param)
     obs, time_left = _inputs()
     return network, network.init(jax.random.PRNGKey(0), obs, time_left), request.param
 
@@ -78,15 +78,15 @@ def test_tempered_sampling_reports_both_log_probs(factored_network):
 
 
 def test_axial_torso_rejects_flat_observations():
-    network = make_network(gamify.FlatActions(3), NetworkConfig(torso="axial", hidden_size=8))
+    network = make_network(gamify.FlatActions(3), config=NetworkConfig(torso="axial", hidden_size=8))
     with pytest.raises(ValueError, match=r"\[I, J, K, C\]"):
         network.init(jax.random.PRNGKey(0), jnp.zeros((1, 5)), jnp.ones(1))
 
 
 def test_risk_seeking_value_averages_the_top_quantiles():
     quantiles = jnp.array([[4.0, 1.0, 3.0, 2.0], [0.0, 0.0, 0.0, 8.0]])
-    np.testing.assert_allclose(np.asarray(risk_seeking_value(quantiles, 0.5)), [3.5, 4.0])
-    np.testing.assert_allclose(np.asarray(risk_seeking_value(quantiles[:, :1], 0.75)), [4.0, 0.0])
+    np.testing.assert_allclose(np.asarray(risk_seeking_value(quantiles, level=0.5)), [3.5, 4.0])
+    np.testing.assert_allclose(np.asarray(risk_seeking_value(quantiles[:, :1], level=0.75)), [4.0, 0.0])
 
 
 def test_quantile_loss_is_minimised_at_the_quantiles():

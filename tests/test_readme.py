@@ -6,9 +6,10 @@ from pathlib import Path
 
 from gamify.networks import NetworkConfig
 from gamify.registry import load_game
+from gamify.runs import Budget, RunDirectory, train_until
 from gamify.search import SearchConfig
 from gamify.testing import check_game
-from gamify.train import Budget, Run, TrainConfig, Trainer, run
+from gamify.train import TrainConfig, Trainer
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 
@@ -46,7 +47,9 @@ def test_readme_example_is_short_and_runs(tmp_path):
         network=NetworkConfig(hidden_size=32, head_hidden_size=32, num_layers=1),
         search=SearchConfig(num_simulations=16),
     )
-    state, reason = run(
-        Trainer(game, config), Run(tmp_path / "run"), Budget(max_games=8 * 40, target_return=-optimum)
+    state, reason = train_until(
+        Trainer(game, config),
+        RunDirectory(tmp_path / "run"),
+        Budget(max_games=8 * 40, target_return=-optimum),
     )
     assert reason.startswith("target return"), (reason, float(state.best_return))

@@ -8,8 +8,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gamify import Scheme, matmul_tensor
-from gamify.scheme import Verification, brent_reading, matmul_sizes
+from gamify.tensor import Scheme, matmul_tensor
+from gamify.tensor.matmul import brent_reading, matmul_sizes
+from gamify.tensor.scheme import Verification
 
 # Strassen (1969) in gamify's convention: u indexes (a11, a12, a21, a22), v (b11, b12, b21,
 # b22) and w indexes Cᵀ row-major, (c11, c21, c12, c22).

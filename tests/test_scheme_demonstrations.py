@@ -9,15 +9,16 @@ import numpy as np
 import pytest
 
 import gamify
-from gamify import train
-from gamify.cli import main
+from gamify import runs, train
+from gamify.cli.main import main
+from gamify.cli.search import DEMONSTRATIONS, GAME, load_demonstrations, record_demonstration
 from gamify.demonstrations import replay_episodes, stack_episodes
-from gamify.flips import standard_scheme
-from gamify.formats import read_scheme, write_scheme
 from gamify.games.tensor_decomposition import TensorDecomposition
-from gamify.matmul import strassen
 from gamify.registry import load_game
-from gamify.tensor_search import DEMONSTRATIONS, GAME, load_demonstrations, record_demonstration
+from gamify.tensor import Scheme
+from gamify.tensor.codegen import strassen
+from gamify.tensor.flips import standard_scheme
+from gamify.tensor.formats import read_scheme, write_scheme
 
 NUM_SAMPLES = 4  # K: fewer than a scheme's moves, so factored targets hold the first K left
 
@@ -34,12 +35,14 @@ class Replayed(NamedTuple):
 def replayed(**kwargs) -> Replayed:
     game = TensorDecomposition(**kwargs)
     env = gamify.Env(game)
-    return Replayed(game, env, jax.jit(env.step), jax.jit(lambda e: replay_episodes(env, e, NUM_SAMPLES)))
+    return Replayed(
+        game, env, jax.jit(env.step), jax.jit(lambda e: replay_episodes(env, e, num_samples=NUM_SAMPLES))
+    )
 
 
-def naive(field: str) -> gamify.Scheme:
+def naive(field: str) -> Scheme:
     scheme = standard_scheme(2, 2, 2)
-    return gamify.Scheme(scheme.u, scheme.v, scheme.w, field=field, matmul=(2, 2, 2))
+    return Scheme(scheme.u, scheme.v, scheme.w, field=field, matmul=(2, 2, 2))
 
 
 @pytest.fixture(scope="module")
@@ -102,13 +105,13 @@ def test_policy_targets_cover_the_moves_left(case):
             np.testing.assert_allclose(weights[t, b], expected, atol=1e-6)
 
 
-def extra_term(scheme: gamify.Scheme, u, v, w) -> gamify.Scheme:
+def extra_term(scheme: Scheme, u, v, w) -> Scheme:
     stack = lambda factor, row: np.vstack([factor, row])  # noqa: E731
-    return gamify.Scheme(stack(scheme.u, u), stack(scheme.v, v), stack(scheme.w, w), scheme.field, (2, 2, 2))
+    return Scheme(stack(scheme.u, u), stack(scheme.v, v), stack(scheme.w, w), scheme.field, (2, 2, 2))
 
 
-def drop_last(scheme: gamify.Scheme) -> gamify.Scheme:
-    return gamify.Scheme(scheme.u[:-1], scheme.v[:-1], scheme.w[:-1], scheme.field, scheme.matmul)
+def drop_last(scheme: Scheme) -> Scheme:
+    return Scheme(scheme.u[:-1], scheme.v[:-1], scheme.w[:-1], scheme.field, scheme.matmul)
 
 
 @pytest.mark.parametrize(
@@ -169,14 +172,16 @@ def test_search_learns_from_demonstrations_and_records_improvements(tmp_path, ca
     assert walked.rank == 7 and walked.verify().ok
     files = sorted((out / DEMONSTRATIONS).iterdir())
     assert {read_scheme(f) for f in files} == {strassen().to_z2(), walked}  # each kept once
-    record = train.Run(out).read_config()
+    record = runs.RunDirectory(out).read_config()
     game = load_game(GAME, **record["game_args"])
     _, _, lengths = load_demonstrations(game, out)  # what a resumed search replays
     np.testing.assert_array_equal(lengths, [7] * len(files))
     # The iteration replayed the demonstration given (the walk's came after it).
-    state, _ = train.Run(out).load(train.Trainer(game, record["train"]), resume=False)
+    state, _ = runs.RunDirectory(out).load(train.Trainer(game, record["train"]), resume=False)
     episodes = stack_episodes([game.scheme_demonstration(strassen().to_z2())])
-    examples, valid = replay_episodes(gamify.Env(game), episodes, record["train"].search.num_samples)
+    examples, valid = replay_episodes(
+        gamify.Env(game), episodes, num_samples=record["train"].search.num_samples
+    )
     assert int(state.iteration) == 1 and int(valid.sum()) == 7
     size = int(state.replay.size)
     stored = jax.tree.map(lambda x: np.asarray(x)[size - 7 : size], state.replay.data)

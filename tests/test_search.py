@@ -59,10 +59,10 @@ class Reach(gamify.Game):
 
 def build(game, **search_kwargs):
     env = gamify.Env(game)
-    network = make_network(env.action_space, SMALL_NET)
+    network = make_network(env.action_space, config=SMALL_NET)
     state = env.init(jax.random.PRNGKey(0))
     params = network.init(jax.random.PRNGKey(1), env.observe(state)[None], jnp.ones((1,)))
-    search = jax.jit(make_search(env, network, SearchConfig(**search_kwargs)))
+    search = jax.jit(make_search(env, network, config=SearchConfig(**search_kwargs)))
     return env, network, params, search
 
 
@@ -73,7 +73,7 @@ def test_reach_game_conforms(factored):
 
 def _visited_actions_are_legal(env, network, params, factored, states, seed):
     """Runs one search and checks every visited child of every expanded node."""
-    root_fn, recurrent_fn = search_functions(env, network, SearchConfig(num_samples=8))
+    root_fn, recurrent_fn = search_functions(env, network, config=SearchConfig(num_samples=8))
     root, invalid = root_fn(params, jax.random.PRNGKey(seed), states)
     tree = mctx.gumbel_muzero_policy(
         params, jax.random.PRNGKey(seed + 1), root, recurrent_fn, num_simulations=64, invalid_actions=invalid
@@ -125,7 +125,7 @@ def test_root_reward_weight_adds_each_root_moves_reward():
     states = jax.vmap(env.init)(jax.random.split(jax.random.PRNGKey(0), 3))
     states = jax.vmap(env.step)(states, jnp.array([0, 1, 2]))  # at 1, 2, 3 with 2 moves left
     states = jax.vmap(env.step)(states, jnp.array([3, 3, 0]))  # at 5, 6, 4: the next move truncates
-    root = lambda config: search_functions(env, network, config)[0](params, None, states)[0]
+    root = lambda config: search_functions(env, network, config=config)[0](params, None, states)[0]
     plain, weighted = root(SearchConfig()), root(SearchConfig(root_reward_weight=2.0))
     actions = jnp.arange(4)
     rewards = jax.vmap(lambda s: jax.vmap(lambda a: env.step(s, a).reward)(actions))(states)
@@ -135,10 +135,10 @@ def test_root_reward_weight_adds_each_root_moves_reward():
 
 def test_search_does_not_retrace():
     env = gamify.Env(Reach(factored=True))
-    network = make_network(env.action_space, SMALL_NET)
+    network = make_network(env.action_space, config=SMALL_NET)
     state = env.init(jax.random.PRNGKey(0))
     params = network.init(jax.random.PRNGKey(1), env.observe(state)[None], jnp.ones((1,)))
-    raw = make_search(env, network, SearchConfig(num_simulations=4, num_samples=4))
+    raw = make_search(env, network, config=SearchConfig(num_simulations=4, num_samples=4))
     search = jax.jit(chex.assert_max_traces(raw, n=1))
     states = jax.vmap(env.init)(jax.random.split(jax.random.PRNGKey(0), 2))
     for seed in range(3):
@@ -171,7 +171,7 @@ def test_keep_legal_first_preserves_draw_order():
     actions = jnp.arange(6, dtype=jnp.int32).reshape(1, 6, 1)
     legal = jnp.array([[False, True, False, True, True, False]])
     scores = jnp.arange(6, dtype=jnp.float32)[None]
-    kept, kept_legal, kept_pi, _ = keep_legal_first(actions, legal, scores, scores, 4)
+    kept, kept_legal, kept_pi, _ = keep_legal_first(actions, legal, scores, scores, num_keep=4)
     np.testing.assert_array_equal(np.asarray(kept)[0, :, 0], [1, 3, 4, 0])
     np.testing.assert_array_equal(np.asarray(kept_legal)[0], [True, True, True, False])
     np.testing.assert_array_equal(np.asarray(kept_pi)[0], [1, 3, 4, 0])
@@ -180,7 +180,7 @@ def test_keep_legal_first_preserves_draw_order():
 def test_sampled_search_prior_matches_policy_frequencies():
     """With many samples, the prior over distinct candidates approaches the policy."""
     env = gamify.Env(Reach(target=30, factored=True))
-    network = make_network(env.action_space, SMALL_NET)
+    network = make_network(env.action_space, config=SMALL_NET)
     state = env.init(jax.random.PRNGKey(0))
     params = network.init(jax.random.PRNGKey(3), env.observe(state)[None], jnp.ones((1,)))
     _, context = network.evaluate(params, env.observe(state)[None], env.time_left(state)[None])

@@ -14,16 +14,12 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 import gamify
-from gamify.games.tensor_decomposition import (
-    CYCLIC_AXES,
-    PRIMES,
-    TensorDecomposition,
-    slice_rank_bound_exact,
-)
+from gamify.games.tensor_decomposition import CYCLIC_AXES, TensorDecomposition
 from gamify.tensor import matmul_tensor
+from gamify.tensor.bound import PRIMES, slice_rank_bound_exact
 from gamify.testing import check_game
 
-ALPHATENSOR = importlib.resources.files("gamify") / "data" / "alphatensor"
+ALPHATENSOR = importlib.resources.files("gamify.tensor") / "data" / "alphatensor"
 
 # Strassen (1969) in the published convention: u over (a11, a12, a21, a22), v over
 # (b11, b12, b21, b22), w over Cᵀ row-major, i.e. (c11, c21, c12, c22).

@@ -11,8 +11,9 @@ import pytest
 from gamify import checkpoint
 from gamify.networks import NetworkConfig
 from gamify.registry import load_game
+from gamify.runs import Budget, RunDirectory, train_until
 from gamify.search import SearchConfig
-from gamify.train import Budget, Run, TrainConfig, Trainer, run
+from gamify.train import TrainConfig, Trainer
 
 TINY = TrainConfig(
     games_per_iteration=8,
@@ -62,7 +63,9 @@ def test_training_reaches_the_brute_force_optimum(tmp_path, spec, kwargs, lights
     optimum = lights_out_brute_force(game) if spec == "lights_out" else xor_rank_brute_force(game)
     assert optimum >= 2  # not a trivial instance
     trainer = lights_out_trainer if spec == "lights_out" else Trainer(game, TINY)
-    state, reason = run(trainer, Run(tmp_path), Budget(max_games=8 * 30, target_return=-optimum))
+    state, reason = train_until(
+        trainer, RunDirectory(tmp_path), Budget(max_games=8 * 30, target_return=-optimum)
+    )
     assert reason.startswith("target return"), (reason, float(state.best_return))
     best = json.loads((tmp_path / "best.json").read_text())
     assert best["return"] == -optimum and best["length"] == optimum
@@ -100,12 +103,14 @@ def test_same_seed_same_result(lights_out_trainer):
 
 def test_resume_continues_exactly(tmp_path, lights_out_trainer):
     trainer = lights_out_trainer
-    straight, _ = run(trainer, Run(tmp_path / "a"), Budget(max_games=8 * 3), checkpoint_every=1e9)
-    first = Run(tmp_path / "b")
-    run(trainer, first, Budget(max_games=8 * 2), checkpoint_every=1e9)
+    straight, _ = train_until(
+        trainer, RunDirectory(tmp_path / "a"), Budget(max_games=8 * 3), checkpoint_every=1e9
+    )
+    first = RunDirectory(tmp_path / "b")
+    train_until(trainer, first, Budget(max_games=8 * 2), checkpoint_every=1e9)
     resumed_state, elapsed = first.load(trainer)
     assert int(resumed_state.iteration) == 2 and elapsed > 0
-    resumed, _ = run(trainer, first, Budget(max_games=8 * 3), state=resumed_state, elapsed=elapsed)
+    resumed, _ = train_until(trainer, first, Budget(max_games=8 * 3), state=resumed_state, elapsed=elapsed)
     _assert_same(straight, resumed)
     iterations = [
         json.loads(line)["iteration"] for line in (tmp_path / "b" / "metrics.jsonl").read_text().splitlines()
@@ -114,8 +119,8 @@ def test_resume_continues_exactly(tmp_path, lights_out_trainer):
 
 
 def test_resume_drops_metrics_logged_after_the_checkpoint(tmp_path, lights_out_trainer):
-    run_dir = Run(tmp_path)
-    run(lights_out_trainer, run_dir, Budget(max_games=8 * 2), checkpoint_every=1e9)
+    run_dir = RunDirectory(tmp_path)
+    train_until(lights_out_trainer, run_dir, Budget(max_games=8 * 2), checkpoint_every=1e9)
     with open(tmp_path / "metrics.jsonl", "a") as f:
         f.write(json.dumps({"iteration": 3}) + "\n" + '{"iterat')  # logged after the checkpoint, then torn
     run_dir.load(lights_out_trainer)
@@ -124,8 +129,8 @@ def test_resume_drops_metrics_logged_after_the_checkpoint(tmp_path, lights_out_t
 
 
 def test_corrupt_checkpoints_are_rejected(tmp_path, lights_out_trainer):
-    run_dir = Run(tmp_path)
-    run(lights_out_trainer, run_dir, Budget(max_games=8), checkpoint_every=1e9)
+    run_dir = RunDirectory(tmp_path)
+    train_until(lights_out_trainer, run_dir, Budget(max_games=8), checkpoint_every=1e9)
     path = tmp_path / "checkpoint.npz"
     blob = path.read_bytes()
     path.write_bytes(blob[:-1] + bytes([blob[-1] ^ 1]))

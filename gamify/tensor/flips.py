@@ -1,10 +1,10 @@
-"""Flip-graph local search over GF(2) (Kauers & Moosbauer 2022): ``gamify flips`` and ``gamify improve``.
+"""Flip-graph local search over GF(2) (Kauers & Moosbauer 2022), the library behind ``gamify flips``.
 
 The walker is C++ (``cpp_ext/include/gamify/flips.hpp``, one walker per thread): random
 flips between terms that share a factor, reductions (rank − 1) taken as soon as they
 appear, plus transitions (rank + 1) or restarts after a plateau. Schemes go in and
-out as :class:`gamify.Scheme`; every scheme this module returns or writes is verified
-exactly first.
+out as :class:`gamify.tensor.Scheme`; every scheme this module returns is verified exactly
+first.
 """
 
 from __future__ import annotations
@@ -13,12 +13,12 @@ import dataclasses
 import os
 import time
 from collections.abc import Callable
-from pathlib import Path
 
 import numpy as np
 
-from gamify.scheme import Scheme
-from gamify.tensor import matmul_tensor
+from gamify.tensor import kernels
+from gamify.tensor.matmul import matmul_tensor
+from gamify.tensor.scheme import Scheme
 
 __all__ = [
     "FlipResult",
@@ -203,10 +203,6 @@ def walk(
     Raises:
       ValueError: the scheme does not decompose the target over Z2, or bad arguments.
     """
-    from gamify import native
-
-    if native._core is None:
-        raise RuntimeError("flips need the compiled gamify._core (pip install .)")
     if target_rank < 0 or seconds <= 0 or plateau < 1 or max_flips < 0:
         raise ValueError("target_rank >= 0, seconds > 0, plateau >= 1 and max_flips >= 0 are required")
     scheme = scheme.to_z2()
@@ -218,11 +214,19 @@ def walk(
     if not check.ok:
         raise ValueError(f"the starting scheme is wrong over Z2: {check}")
     threads = threads or os.cpu_count() or 1
-    settings = (target_rank, max_flips, plateau, plus_transitions, seed, threads)
+    settings = dict(
+        target_rank=target_rank,
+        max_flips=max_flips,
+        plateau=plateau,
+        plus_transitions=plus_transitions,
+        seed=seed,
+        threads=threads,
+    )
     if symmetric:
-        search = native._core.SymmetricFlipSearch(*symmetric_orbits(scheme), *settings)
+        orbits, cubes = symmetric_orbits(scheme)
+        search = kernels.flip_search(orbits, cubes=cubes, **settings)
     else:
-        search = native._core.FlipSearch(to_masks(scheme), *settings)
+        search = kernels.flip_search(to_masks(scheme), **settings)
     start = time.perf_counter()
     reached = scheme.rank <= target_rank
 
@@ -244,177 +248,3 @@ def walk(
     if not check.ok:  # the moves keep the tensor; never hand out an unverified scheme
         raise RuntimeError(f"internal error: the flip walk produced a wrong scheme: {check}")
     return final
-
-
-def add_parser(commands) -> None:
-    """Adds ``flips`` and ``improve`` to the CLI's subcommands."""
-    from gamify.cli import parse_duration
-
-    flips = commands.add_parser(
-        "flips",
-        help="flip-graph local search over Z2 from the standard algorithm",
-        description="Random walks on the flip graph of ⟨N,M,P⟩ schemes over Z2 (Kauers–Moosbauer), "
-        "starting from the naive algorithm (rank N·M·P). Stops at --target-rank or --time; writes "
-        "the best scheme, verified, as JSON and .exp.",
-    )
-    for name in ("n", "m", "p"):
-        flips.add_argument(name, type=int, metavar=name.upper())
-    flips.add_argument(
-        "--field",
-        choices=["z2", "z"],
-        default="z2",
-        help="z2 (walks over Z2); z: the same walks, then the best scheme Hensel-lifted to Z (--lift)",
-    )
-    flips.add_argument(
-        "--symmetric",
-        action="store_true",
-        help="walk among cyclic-symmetric schemes only (square formats; Moosbauer & Poole): "
-        "the way to ⟨5,5,5⟩ rank 93 (--plateau 10000 found it in about a minute on 2 cores)",
-    )
-    flips.add_argument(
-        "--cubes",
-        type=lambda text: tuple(text.split(",")),
-        help="with --symmetric: the diagonal blocks of the fixed cubes x⊗x⊗x, e.g. 10001,01010,00100 "
-        "(default: the partition Moosbauer & Poole used for each size)",
-    )
-    improve = commands.add_parser(
-        "improve",
-        help="lower the rank of a scheme by flip-graph local search over Z2",
-        description="Random walks on the flip graph from a scheme file (any format gamify verify "
-        "reads; Z schemes are taken mod 2). Stops at --target-rank or --time; writes the best "
-        "scheme, verified, as JSON and .exp.",
-    )
-    improve.add_argument("file", type=Path, metavar="SCHEME")
-    improve.add_argument(
-        "--lift", action="store_true", help="Hensel-lift the best scheme to Z (or Q) as well (gamify lift)"
-    )
-    for sub in (flips, improve):
-        sub.add_argument("--target-rank", type=int, default=0, help="stop at this rank (default: run --time)")
-        sub.add_argument(
-            "--time", type=parse_duration, default=60.0, help="wall time, e.g. 30s, 5m (default 1m)"
-        )
-        sub.add_argument("--seed", type=int, default=0, help="random seed (0)")
-        sub.add_argument("--threads", type=int, help="walkers in parallel (default: every core)")
-        sub.add_argument(
-            "--plateau",
-            type=int,
-            default=PLATEAU,
-            help=f"flips without a reduction before a plus transition ({PLATEAU}; ~20000 suits ⟨4,4,4⟩ up)",
-        )
-        sub.add_argument(
-            "--no-plus",
-            action="store_true",
-            help="restart on plateaus instead of plus transitions (rank + 1)",
-        )
-        sub.add_argument("--out", type=Path, help="output directory (default runs/flips-...)")
-        sub.add_argument("--quiet", action="store_true", help="no progress lines")
-
-
-def run_flips(args) -> int:
-    """``gamify flips`` / ``gamify improve``."""
-    from gamify.cli import UsageError
-    from gamify.formats import read_scheme, write_scheme
-    from gamify.scheme import matmul_sizes
-
-    symmetric = args.command == "flips" and args.symmetric
-    if args.command == "flips":
-        sizes = (args.n, args.m, args.p)
-        if min(sizes) < 1:
-            raise UsageError(f"N, M, P must be positive, got {sizes}")
-        if args.cubes and not symmetric:
-            raise UsageError("--cubes goes with --symmetric")
-        if symmetric and len(set(sizes)) != 1:
-            raise UsageError(f"--symmetric needs a square format N N N, got {sizes}")
-        start = symmetric_scheme(args.n, args.cubes) if symmetric else standard_scheme(*sizes)
-        name = "flips-{}x{}x{}".format(*sizes) + ("-symmetric" if symmetric else "")
-    else:
-        start = read_scheme(args.file)
-        sizes = start.matmul or matmul_sizes(start.shape)
-        if sizes is None:
-            raise UsageError(f"{args.file}: shape {start.shape} is not a matrix-multiplication shape")
-        start = dataclasses.replace(start, matmul=sizes)
-        name = f"improve-{args.file.stem}"
-    if max(start.shape) > MAX_DIM:
-        raise UsageError(
-            f"flips handle factors of at most {MAX_DIM} entries; ⟨{sizes}⟩ has {max(start.shape)}"
-        )
-    if args.threads is not None and args.threads < 1 or args.plateau < 1 or args.target_rank < 0:
-        raise UsageError("--threads and --plateau must be positive, --target-rank non-negative")
-    out = args.out or Path("runs") / name
-    out.mkdir(parents=True, exist_ok=True)
-
-    def show(result: FlipResult) -> None:
-        if not args.quiet:
-            rate = result.flips / max(result.seconds, 1e-9)
-            print(
-                f"{result.seconds:6.1f} s  rank {result.scheme.rank:4d}  flips {result.flips:,}  "
-                f"({rate / 1e6:.2f} M/s)  restarts {result.restarts:,}  plus {result.plus_transitions:,}",
-                flush=True,
-            )
-
-    origin = "the naive algorithm" if args.command == "flips" else str(args.file)
-    if symmetric:
-        origin = "the naive algorithm made cyclic-symmetric, {} orbits + {} cubes".format(
-            *map(len, symmetric_orbits(start))
-        )
-    print("start: rank {} ({}), ⟨{},{},{}⟩ over Z2".format(start.rank, origin, *sizes))
-    result = walk(
-        start,
-        args.target_rank,
-        args.time,
-        plateau=args.plateau,
-        plus_transitions=not args.no_plus,
-        symmetric=symmetric,
-        seed=args.seed,
-        threads=args.threads,
-        progress=show,
-    )
-    verdict = "reached the target" if result.reached else "stopped at the time limit"
-    print(f"rank {result.scheme.rank} ({verdict}), verified exactly over Z2, {result.seconds:.2f} s")
-    kept = _kept_rank(out / "scheme.json", sizes)
-    if kept is not None and kept <= result.scheme.rank:  # never replace a better earlier result
-        print(f"kept {out / 'scheme.json'}: it already holds a rank-{kept} scheme")
-        return 0  # nothing new to lift either
-    write_scheme(result.scheme, out / "scheme.json")
-    written = [out / "scheme.json"]
-    if max(sizes) <= 9:
-        write_scheme(result.scheme, out / "scheme.exp")
-        written.append(out / "scheme.exp")
-    print("written: " + ", ".join(map(str, written)))
-    if args.lift if args.command == "improve" else args.field == "z":
-        hint = "; the Z2 scheme is kept (another seed may find one that lifts)"
-        return lift_and_write(result.scheme, out / "scheme-z.json", hint=hint)
-    return 0
-
-
-def lift_and_write(scheme: Scheme, path: Path, bits: int | None = None, hint: str = "") -> int:
-    """Hensel-lifts a Z2 scheme and writes it (JSON, plus .exp for matmul); 1 when it does not lift."""
-    from gamify.formats import write_scheme
-    from gamify.lift import DEFAULT_BITS, LiftError, hensel_lift
-
-    start = time.perf_counter()
-    try:
-        lifted = hensel_lift(scheme, bits=bits or DEFAULT_BITS)
-    except LiftError as e:
-        print(f"lift: {e}{hint}")
-        return 1
-    ring = "Z" if lifted.field == "z" else "Q (fractional coefficients)"
-    print(f"lift: rank {lifted.rank} over {ring} in {time.perf_counter() - start:.2f} s, verified exactly")
-    write_scheme(lifted, path)
-    written = [path]
-    if lifted.matmul is not None and max(lifted.matmul) <= 9:
-        write_scheme(lifted, path.with_suffix(".exp"))
-        written.append(path.with_suffix(".exp"))
-    print("written: " + ", ".join(map(str, written)))
-    return 0
-
-
-def _kept_rank(path: Path, sizes) -> int | None:
-    """The rank of a valid Z2 scheme for ⟨sizes⟩ already at path, else None."""
-    from gamify.formats import SchemeFormatError, read_scheme
-
-    try:
-        scheme = read_scheme(path, field="z2", matmul=tuple(sizes))
-    except (OSError, SchemeFormatError):
-        return None
-    return scheme.rank if scheme.verify().ok else None

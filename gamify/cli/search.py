@@ -21,6 +21,25 @@ from pathlib import Path
 
 import numpy as np
 
+from gamify import runs, train
+from gamify.cli.common import (
+    UsageError,
+    integers,
+    open_run,
+    parse_duration,
+    probability,
+    train_with_progress,
+    write_scheme_files,
+)
+from gamify.demonstrations import stack_episodes
+from gamify.learner import LearnerConfig
+from gamify.networks import NetworkConfig
+from gamify.plots import plot_best_over_time
+from gamify.search import SearchConfig
+from gamify.tensor.flips import walk
+from gamify.tensor.formats import SchemeFormatError, read_scheme, write_scheme
+from gamify.tensor.scheme import Scheme
+
 GAME = "tensor_decomposition"
 PRESETS = ("cpu", "gpu", "tiny")
 DEMONSTRATIONS = "demonstrations"  # the run's folder of schemes replayed every iteration
@@ -30,11 +49,6 @@ def preset(name: str):
     """Settings per machine class: "cpu" is sized for a 2-core CPU and small tensors,
     "gpu" is a larger AlphaTensor-like network for an accelerator, "tiny" compiles in
     seconds (smoke tests, toy tensors)."""
-    from gamify import train
-    from gamify.learner import LearnerConfig
-    from gamify.networks import NetworkConfig
-    from gamify.search import SearchConfig
-
     return {
         "cpu": train.TrainConfig(
             games_per_iteration=32,
@@ -99,10 +113,8 @@ def preset(name: str):
     }[name]
 
 
-def add_parser(commands) -> None:
+def add_parsers(commands) -> None:
     """Adds ``search matmul`` and ``search tensor`` to the CLI's subcommands."""
-    from gamify.cli import parse_duration
-
     search = commands.add_parser(
         "search",
         help="find a low-rank decomposition of a matmul tensor or any tensor",
@@ -138,13 +150,13 @@ def add_parser(commands) -> None:
         )
         sub.add_argument(
             "--coefficients",
-            type=_integers,
+            type=integers,
             metavar="F",
             help="factor entries allowed over z, comma-separated, e.g. --coefficients=-1,0,1 (default -2..2)",
         )
         sub.add_argument(
             "--change-of-basis",
-            type=_probability,
+            type=probability,
             default=1.0,
             metavar="P",
             help="probability that a game starts in a random basis (AlphaTensor's augmentation; 1.0)",
@@ -177,27 +189,6 @@ def add_parser(commands) -> None:
         sub.add_argument("--quiet", action="store_true", help="no progress display")
 
 
-def _probability(text: str) -> float:
-    import argparse
-
-    try:
-        value = float(text)
-    except ValueError:
-        value = -1.0
-    if not 0.0 <= value <= 1.0:
-        raise argparse.ArgumentTypeError(f"expected a probability in [0, 1], got {text!r}")
-    return value
-
-
-def _integers(text: str) -> list[int]:
-    import argparse
-
-    try:
-        return [int(x) for x in text.split(",")]
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") from None
-
-
 def _game_args(args) -> tuple[dict, str]:
     game_args = {"field": args.field, "change_of_basis": args.change_of_basis}
     if args.coefficients is not None:
@@ -214,8 +205,6 @@ def _game_args(args) -> tuple[dict, str]:
 
 def scheme_from_actions(game, actions: np.ndarray):
     """The rank-one terms of a game's moves as a :class:`Scheme`."""
-    from gamify.scheme import Scheme
-
     terms = [game.decode(action) for action in actions]
     u, v, w = (np.array([term[i] for term in terms], np.int64).reshape(len(terms), -1) for i in range(3))
     return Scheme(u=u, v=v, w=w, field=game.field, matmul=game.matmul)
@@ -223,50 +212,36 @@ def scheme_from_actions(game, actions: np.ndarray):
 
 def run_search(args) -> int:
     """The ``gamify search`` command."""
-    from gamify import train
-    from gamify.cli import UsageError, prepare_run_dir
-    from gamify.formats import write_scheme
-    from gamify.plots import plot_best_over_time
-    from gamify.progress import ProgressDisplay
-    from gamify.registry import load_game
-
     game_args, default_name = _game_args(args)
     out = args.out or Path("runs") / default_name
-    prepare_run_dir(out, args.resume)
-    run_dir = train.Run(out)
-    if args.resume:
-        record = run_dir.read_config()
-        if record["game"] != GAME or record["game_args"] != game_args:
-            raise UsageError(f"--resume: {out} holds a search with other settings ({record['game_args']})")
-        config = record["train"]
-    else:
-        config = dataclasses.replace(preset(args.preset), seed=args.seed)
-        if args.root_reward_weight is not None:
-            search = dataclasses.replace(config.search, root_reward_weight=args.root_reward_weight)
-            config = dataclasses.replace(config, search=search)
-    game = load_game(GAME, **game_args)
-    if args.improve and (game.field != "z2" or max(game.shape) > 64):
-        raise UsageError("--improve flips works over z2 with factors of at most 64 entries")
-    if args.target_rank is not None and not 1 <= args.target_rank <= game.max_steps:
-        raise UsageError(
-            f"--target-rank must be in [1, {game.max_steps}] (the step limit), got {args.target_rank}"
+    config = dataclasses.replace(preset(args.preset), seed=args.seed)
+    if args.root_reward_weight is not None:
+        config = dataclasses.replace(
+            config, search=dataclasses.replace(config.search, root_reward_weight=args.root_reward_weight)
         )
-    schemes = [_read_demonstration(game, path)[0] for path in args.demonstrations]  # all checked first
-    if not args.resume:
-        run_dir.write_config(GAME, game_args, config)
+    schemes = []
+
+    def check(game) -> None:  # every setting and file checked before anything is written
+        if args.improve and (game.field != "z2" or max(game.shape) > 64):
+            raise UsageError("--improve flips works over z2 with factors of at most 64 entries")
+        if args.target_rank is not None and not 1 <= args.target_rank <= game.max_steps:
+            raise UsageError(
+                f"--target-rank must be in [1, {game.max_steps}] (the step limit), got {args.target_rank}"
+            )
+        schemes.extend(_read_demonstration(game, path)[0] for path in args.demonstrations)
+
+    directory, game, config = open_run(
+        out, GAME, game_args, config, resume=args.resume, same_settings=True, check=check
+    )
     for scheme in schemes:
         record_demonstration(scheme, out)
     trainer = train.Trainer(game, config, episodes=load_demonstrations(game, out))
-    state, elapsed = (None, 0.0)
-    if args.resume and run_dir.has_checkpoint():
-        state, elapsed = run_dir.load(trainer)
     target = None if args.target_rank is None else -float(args.target_rank)
-    budget = train.Budget(max_seconds=args.budget, target_return=target)
-    with ProgressDisplay(max_seconds=args.budget, quiet=args.quiet, rank=True) as display:
-        state, reason = train.run(
-            trainer, run_dir, budget, state=state, elapsed=elapsed, on_iteration=display.update
-        )
-    plot_best_over_time(out / train.METRICS, out / "best_rank.png", ylabel="best rank", negate=True)
+    budget = runs.Budget(max_seconds=args.budget, target_return=target)
+    state, reason = train_with_progress(
+        trainer, directory, budget, resume=args.resume, quiet=args.quiet, rank=True
+    )
+    plot_best_over_time(out / runs.METRICS, out / "best_rank.png", ylabel="best rank", negate=True)
     print(f"stopped: {reason}; {int(state.games)} games in {state_elapsed(out):.0f} s; files in {out}")
     solution = train.best_solution(trainer, state)
     if solution is None or not solution["solved"]:
@@ -283,11 +258,7 @@ def run_search(args) -> int:
     if args.improve:
         write_scheme(scheme, out / "scheme-search.json")
         scheme = improve_with_flips(scheme, game.target, args.target_rank or 1, args.improve_time, args.seed)
-    write_scheme(scheme, out / "scheme.json")
-    written = [out / "scheme.json"]
-    if game.matmul is not None:
-        write_scheme(scheme, out / "scheme.exp")
-        written.append(out / "scheme.exp")
+    written = write_scheme_files(scheme, out / "scheme.json")
     print("written: " + ", ".join(str(p) for p in written + [out / "best_rank.png"]))
     if scheme is not learned:  # the walk found better: a resumed search learns from it
         game.scheme_demonstration(scheme)  # playable as moves, as a resume needs
@@ -297,8 +268,6 @@ def run_search(args) -> int:
 
 def record_demonstration(scheme, out: Path) -> Path:
     """Writes a scheme into the run's demonstrations, named by rank and content (kept once)."""
-    from gamify.formats import write_scheme
-
     digest = hashlib.sha256(b"".join(factor.tobytes() for factor in (scheme.u, scheme.v, scheme.w)))
     path = out / DEMONSTRATIONS / f"rank{scheme.rank}-{digest.hexdigest()[:12]}.json"
     path.parent.mkdir(exist_ok=True)
@@ -308,17 +277,12 @@ def record_demonstration(scheme, out: Path) -> Path:
 
 def load_demonstrations(game, out: Path):
     """The episodes of every scheme in the run's demonstrations, batched, or None if there are none."""
-    from gamify.demonstrations import stack_episodes
-
     paths = sorted((out / DEMONSTRATIONS).glob("*.json"))
     return stack_episodes([_read_demonstration(game, path)[1] for path in paths]) if paths else None
 
 
 def _read_demonstration(game, path: Path):
     """(scheme, episode) of a scheme file, read over the game's field; UsageError if unplayable."""
-    from gamify.cli import UsageError
-    from gamify.formats import SchemeFormatError, read_scheme
-
     try:
         scheme = read_scheme(path, field=game.field)
         return scheme, game.scheme_demonstration(scheme)
@@ -332,9 +296,7 @@ def _read_demonstration(game, path: Path):
 
 def improve_with_flips(scheme, target: np.ndarray, target_rank: int, seconds: float, seed: int):
     """The learned search's scheme, lowered by flip-graph walks over Z2 when they find better."""
-    from gamify import flips
-
-    result = flips.walk(scheme, target_rank, seconds, target=target, seed=seed)
+    result = walk(scheme, target_rank, seconds, target=target, seed=seed)
     if result.scheme.rank < scheme.rank:
         print(f"flips: rank {scheme.rank} → {result.scheme.rank} in {result.seconds:.1f} s, verified exactly")
         return result.scheme
@@ -345,3 +307,6 @@ def improve_with_flips(scheme, target: np.ndarray, target_rank: int, seconds: fl
 def state_elapsed(out: Path) -> float:
     lines = (out / "metrics.jsonl").read_text().splitlines()
     return json.loads(lines[-1])["elapsed"] if lines else 0.0
+
+
+COMMANDS = {"search": run_search}

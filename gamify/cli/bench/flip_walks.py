@@ -1,4 +1,4 @@
-"""Flips suite of ``gamify bench throughput``: the C++ flip-graph walker (:func:`gamify.flips.walk`).
+"""Flips suite of ``gamify bench throughput``: the C++ flip-graph walker (:func:`gamify.tensor.flips.walk`).
 
 Every walk starts from the naive algorithm over Z2, and every final scheme is verified
 exactly (``walk`` does). Four tables:
@@ -8,7 +8,7 @@ exactly (``walk`` does). Four tables:
   transitions: the plain walk's plateau); the median of one walk of ``--seconds`` per repeat.
 * **reach**: time to a target rank over several seeds, 1 thread (a failure counts as
   the time limit).
-* **lift**: Hensel lifting (:func:`gamify.lift.hensel_lift`) of the best schemes, a
+* **lift**: Hensel lifting (:func:`gamify.tensor.lift.hensel_lift`) of the best schemes, a
   ⟨3,3,3⟩ rank-23 walk, and AlphaTensor's mod-2 schemes for ⟨4,4,4⟩, ⟨4,5,5⟩, ⟨5,5,5⟩.
 * **best**: the best rank within a budget, every core ("walked s": until the goal or the
   budget): ⟨4,4,4⟩ by plain walks at plateau 20,000 (longer walks between plus transitions
@@ -26,11 +26,11 @@ import os
 import statistics
 import time
 
-from gamify.bench.timing import Say, Settings, Table
-from gamify.flips import standard_scheme, symmetric_scheme, walk
-from gamify.formats import alphatensor_schemes
-from gamify.lift import LiftError, hensel_lift
-from gamify.scheme import Scheme
+from gamify.cli.bench.timing import Say, Settings, Table
+from gamify.tensor.flips import standard_scheme, symmetric_scheme, walk
+from gamify.tensor.formats import alphatensor_schemes
+from gamify.tensor.lift import LiftError, hensel_lift
+from gamify.tensor.scheme import Scheme
 
 Sizes = tuple[int, int, int]
 

@@ -31,7 +31,7 @@ import jax
 import jax.numpy as jnp
 import mctx
 
-from gamify.bench.timing import Say, Settings, Table, interleaved_rates, side_row
+from gamify.cli.bench.timing import Say, Settings, Table, interleaved_rates, side_row
 from gamify.env import Env
 from gamify.game import Game
 from gamify.networks import Network, NetworkConfig, make_network, sample_actions
@@ -130,7 +130,7 @@ def bench_game(
 ) -> list[dict]:
     """Times gamify's search and the bare one on ``game`` at each batch size; one row per batch."""
     env = Env(game)
-    network = make_network(env.action_space, NETWORK)
+    network = make_network(env.action_space, config=NETWORK)
     config = SearchConfig(num_simulations=simulations)
     kind = f"sampled (K={config.num_samples})" if env.factored else "flat"
     init_key, state_key, run_key = jax.random.split(jax.random.key(0), 3)
@@ -140,7 +140,7 @@ def bench_game(
     # The bare side first: side_row's ratio "bare mctx/gamify" of rates is t_gamify / t_bare.
     searches = {
         "bare mctx": jax.jit(bare(env, network, config)),
-        "gamify": jax.jit(make_search(env, network, config)),
+        "gamify": jax.jit(make_search(env, network, config=config)),
     }
     rows = []
     for batch in batches:

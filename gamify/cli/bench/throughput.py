@@ -3,13 +3,13 @@
 Suites, one module each with ``measure(settings, say) -> rows`` and ``tables(rows)``:
 
 - ``stepper``: the C++ kernels against numpy and jit JAX, alone, inside the game's jitted
-  move, in whole searches and for the rank bound (:mod:`gamify.bench.stepper`);
+  move, in whole searches and for the rank bound (:mod:`gamify.cli.bench.stepper`);
 - ``search``: gamify's search against a bare ``mctx.gumbel_muzero_policy`` call on the
-  same game and network (:mod:`gamify.bench.search_baseline`);
+  same game and network (:mod:`gamify.cli.bench.search_baseline`);
 - ``flips``: the flip-graph walker's flip rates, times to known ranks and best ranks, next
-  to references measured with public programs (:mod:`gamify.bench.flip_walks`).
+  to references measured with public programs (:mod:`gamify.cli.bench.flip_walks`).
 
-Every comparison is measured side by side in this process (:mod:`gamify.bench.timing`).
+Every comparison is measured side by side in this process (:mod:`gamify.cli.bench.timing`).
 Prints a machine line, one progress line per row, then the tables; ``--json`` writes every
 row with the machine and the command, ``--markdown`` the tables under a header for
 benchmarks/RESULTS.md. The default is the full run RESULTS.md records (roughly 20 minutes
@@ -28,13 +28,15 @@ import textwrap
 import time
 from pathlib import Path
 
-from gamify.bench.timing import Settings
+import jax
 
-SUITES = {  # name: module
-    "stepper": "gamify.bench.stepper",
-    "search": "gamify.bench.search_baseline",
-    "flips": "gamify.bench.flip_walks",
-}
+from gamify import native
+from gamify.cli.bench import flip_walks, search_baseline, stepper
+from gamify.cli.bench.machine import machine_info as host_info
+from gamify.cli.bench.timing import Settings
+from gamify.cli.common import UsageError
+
+SUITES = {"stepper": stepper, "search": search_baseline, "flips": flip_walks}
 # (seconds per sample, repeats) per suite when --seconds/--repeats are not given
 DEFAULTS = {
     "stepper": {"full": (0.5, 3), "quick": (0.02, 1)},
@@ -103,9 +105,6 @@ def add_parser(suites) -> None:
 
 def _suites(args) -> list[str]:
     """The suites asked for, in order; UsageError for bad settings or a missing compiled core."""
-    from gamify import native
-    from gamify.cli import UsageError
-
     names = list(dict.fromkeys(name.strip() for name in args.suites.split(",") if name.strip()))
     unknown = [name for name in names if name not in SUITES]
     if unknown or not names:
@@ -128,11 +127,7 @@ def _settings(args, suite: str) -> Settings:
 
 
 def machine_info() -> dict:
-    """:func:`gamify.bench.ranks.machine_info` plus JAX's device and the versions of what is timed."""
-    import jax
-
-    from gamify.bench import machine_info as host_info
-
+    """:func:`gamify.cli.bench.ranks.machine_info` plus JAX's device and the versions of what is timed."""
     device = jax.devices()[0]
     versions = {name: importlib.metadata.version(name) for name in VERSIONS}
     return {
@@ -184,7 +179,7 @@ def run(args) -> int:
     report = {"command": _command(args, suites), "machine": machine, "settings": {}, "rows": []}
     tables = []
     for name in suites:
-        suite, settings = importlib.import_module(SUITES[name]), _settings(args, name)
+        suite, settings = SUITES[name], _settings(args, name)
         report["settings"][name] = settings._asdict()
         quick = "quick, " if settings.quick else ""
         say(f"{name}: {quick}samples of {settings.seconds:g} s × {settings.repeats}")

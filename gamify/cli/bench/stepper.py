@@ -1,10 +1,10 @@
 """Stepper suite of ``gamify bench throughput``: the C++ kernels against numpy and jit JAX.
 
-Four tables; in every row the sides run on the same data (see :mod:`gamify.bench.timing`):
+Four tables; in every row the sides run on the same data (see :mod:`gamify.cli.bench.timing`):
 
 1. **move** (``residual - u⊗v⊗w`` and the zero test, one move per game, B games): C++
-   (:func:`gamify.native.subtract_terms_packed` on bit-packed Z2 residuals, one uint64 per
-   fibre; :func:`gamify.native.subtract_terms` on int32 Z residuals), numpy (the same on
+   (:func:`gamify.tensor.kernels.subtract_terms_packed` on bit-packed Z2 residuals, one uint64 per
+   fibre; :func:`gamify.tensor.kernels.subtract_terms` on int32 Z residuals), numpy (the same on
    int8 / int32 arrays, vectorised over the batch) and ``jax.jit`` of the same array code.
 2. **game move** (the tensor game's whole move inside jit with shaped rewards: decode the
    action, the move, the slice-rank bound, the reward, the Env bookkeeping; vmapped over
@@ -13,7 +13,7 @@ Four tables; in every row the sides run on the same data (see :mod:`gamify.bench
 3. **search** (:func:`gamify.make_search`: simulations per second of a whole Gumbel MCTS
    search of the tensor game, a 64-wide network, 16 simulations) with each backend.
 4. **bound** (the GF(2) slice-rank bound of B residuals inside jit): the C++ FFI handler,
-   the numba kernel through gamify's FFI trampoline (:mod:`gamify.numba_kernels`), the
+   the numba kernel through gamify's FFI trampoline (:mod:`gamify.tensor.numba_bound`), the
    same numba kernel through ``jax.pure_callback``, and the JAX reference.
 """
 
@@ -28,8 +28,7 @@ import jax.numpy as jnp
 import numpy as np
 
 import gamify
-from gamify import native
-from gamify.bench.timing import (
+from gamify.cli.bench.timing import (
     Say,
     Settings,
     Side,
@@ -40,6 +39,8 @@ from gamify.bench.timing import (
     side_table,
 )
 from gamify.registry import load_game
+from gamify.tensor import kernels
+from gamify.tensor.bound import slice_rank_bound
 
 FIELDS = ("z2", "z")
 STEPS = 8  # game moves per timed call
@@ -78,13 +79,13 @@ def move_sides(n: int, field: str, batch: int) -> Sides:
         weights = np.uint64(1) << np.arange(dim, dtype=np.uint64)
         words = np.ascontiguousarray((residual.astype(np.uint64) * weights).sum(-1, dtype=np.uint64))
         masks = [(x.astype(np.uint64) * weights).sum(-1, dtype=np.uint64) for x in (u, v, w)]
-        sides["C++"] = lambda: native.subtract_terms_packed(words, *masks)  # in place
+        sides["C++"] = lambda: kernels.subtract_terms_packed(words, *masks)  # in place
 
         def step(r, a, b, c, xp):
             after = r ^ (a[:, :, None, None] & b[:, None, :, None] & c[:, None, None, :])
             return after, ~xp.any(after, axis=(1, 2, 3))
     else:  # every side returns the new residuals (C++ also checks int32 overflow)
-        sides["C++"] = lambda: native.subtract_terms(residual, u, v, w, "z")
+        sides["C++"] = lambda: kernels.subtract_terms(residual, u, v, w, "z")
 
         def step(r, a, b, c, xp):
             return r - a[:, :, None, None] * b[:, None, :, None] * c[:, None, None, :]
@@ -118,12 +119,14 @@ def search_sides(n: int, field: str, batch: int) -> Sides:
         game = load_game("tensor_decomposition", n=n, m=n, p=n, field=field, backend=backend)
         env = gamify.Env(game)
         network = gamify.make_network(
-            env.action_space, gamify.NetworkConfig(hidden_size=64, head_hidden_size=64)
+            env.action_space, config=gamify.NetworkConfig(hidden_size=64, head_hidden_size=64)
         )
         states = jax.vmap(env.init)(jax.random.split(jax.random.key(0), batch))
         obs = jax.vmap(env.observe)(states)
         params = network.init(jax.random.key(1), obs[:1], jnp.ones((1,), jnp.float32))
-        search = jax.jit(gamify.make_search(env, network, gamify.SearchConfig(num_simulations=SIMULATIONS)))
+        search = jax.jit(
+            gamify.make_search(env, network, config=gamify.SearchConfig(num_simulations=SIMULATIONS))
+        )
         return lambda: jax.block_until_ready(search(params, jax.random.key(2), states))
 
     return {"native": side("native"), "jax": side("jax")}, batch * SIMULATIONS
@@ -131,12 +134,11 @@ def search_sides(n: int, field: str, batch: int) -> Sides:
 
 def bound_sides(n: int, field: str, batch: int) -> Sides:
     """Table 4: GF(2) slice-rank bounds of B residuals inside jit, four ways (``field`` is z2)."""
-    from gamify import numba_kernels
-    from gamify.games.tensor_decomposition import slice_rank_bound
+    from gamify.tensor import numba_bound  # deferred: importing numba costs ~1 s on every gamify command
 
     shape = (n * n,) * 3
     residual = jnp.asarray(np.random.default_rng(0).integers(0, 2, (batch, *shape)).astype(np.int8))
-    kernel = numba_kernels.slice_rank_bound_z2
+    kernel = numba_bound.slice_rank_bound_z2
 
     def on_host(r):  # pure_callback: back into Python, then the numba kernel per tensor
         return np.array([kernel(x) for x in np.asarray(r)], np.int32)
@@ -144,8 +146,8 @@ def bound_sides(n: int, field: str, batch: int) -> Sides:
     out = jax.ShapeDtypeStruct((batch,), jnp.int32)
     reference = jax.vmap(lambda r: slice_rank_bound(r, "z2"))
     bounds = {
-        "C++ FFI": lambda r: native.tensor_bound(r, "z2", reference),
-        "numba FFI": numba_kernels.slice_rank_bound_z2_jax(shape),
+        "C++ FFI": lambda r: kernels.tensor_bound(r, "z2", reference),
+        "numba FFI": numba_bound.slice_rank_bound_z2_jax(shape),
         "numba pure_callback": lambda r: jax.pure_callback(on_host, out, r, vmap_method="broadcast_all"),
         "JAX": reference,
     }
@@ -188,7 +190,7 @@ TABLES: dict[str, Kind] = {
         bound_sides,
         "bounds/s",
         "GF(2) slice-rank bounds of B residuals inside jit",
-        "numba FFI: gamify.numba_kernels through gamify's FFI trampoline (XLA calls the numba.cfunc); "
+        "numba FFI: gamify.tensor.numba_bound through gamify's FFI trampoline (XLA calls the numba.cfunc); "
         "numba pure_callback: the same kernel through jax.pure_callback.",
     ),
 }

@@ -18,15 +18,14 @@ no solution.
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from fractions import Fraction
-from pathlib import Path
 
 import numpy as np
 
-from gamify.scheme import Scheme
-from gamify.tensor import matmul_tensor
+from gamify.tensor import kernels
+from gamify.tensor.matmul import matmul_tensor
+from gamify.tensor.scheme import Scheme
 
 __all__ = ["LiftError", "hensel_lift"]
 
@@ -53,8 +52,6 @@ def _unpacked(words: np.ndarray, n: int) -> np.ndarray:
 
 def _system(factors: list[np.ndarray], order: np.ndarray):
     """The linearised Brent equations mod 2 at the scheme (unknowns permuted by ``order``), factored."""
-    from gamify import native
-
     equations = factors[0].shape[1] * factors[1].shape[1] * factors[2].shape[1]
     unknowns = len(order)
     size = 2 * equations * unknowns / 8  # the packed matrix and the recorded row operations
@@ -65,8 +62,7 @@ def _system(factors: list[np.ndarray], order: np.ndarray):
         )
     column = np.empty(unknowns, np.int64)
     column[order] = np.arange(unknowns)
-    rows = native._core.brent_jacobian(*(f.astype(np.uint8) for f in factors), column)
-    return native._core.Gf2System(rows, unknowns)
+    return kernels.brent_system(factors, column)
 
 
 def _reconstruct(value: int, modulus: int) -> Fraction | None:
@@ -115,10 +111,6 @@ def hensel_lift(scheme: Scheme, target: np.ndarray | None = None, *, bits: int =
         only exist in characteristic 2), or no small fractions fit the 2-adic solution.
       ValueError: bad arguments, or the scheme is wrong mod 2.
     """
-    from gamify import native
-
-    if native._core is None:
-        raise RuntimeError("lifting needs the compiled gamify._core (pip install .)")
     if not 2 <= bits <= 62:
         raise ValueError(f"bits must be in [2, 62], got {bits}")
     base = scheme.to_z2()
@@ -169,43 +161,3 @@ def hensel_lift(scheme: Scheme, target: np.ndarray | None = None, *, bits: int =
             f"decompose the tensor exactly ({check}; try more bits)"
         )
     return lifted
-
-
-def add_parser(commands) -> None:
-    """Adds ``lift`` to the CLI's subcommands."""
-    lift = commands.add_parser(
-        "lift",
-        help="Hensel-lift a scheme valid mod 2 to one over Z (or Q), verified exactly",
-        description="Lift a Z2 scheme (any format gamify verify reads) 2-adically to integer or "
-        "rational coefficients that reduce to it mod 2, verify it exactly over Z/Q and write it as "
-        "JSON (plus .exp for matmul). Says so, exit status 1, when the scheme does not lift (some "
-        "schemes only work in characteristic 2, e.g. AlphaTensor's rank-47 ⟨4,4,4⟩).",
-    )
-    lift.add_argument("file", type=Path, metavar="SCHEME")
-    lift.add_argument("--key", help="the scheme's key in an .npz archive, e.g. 4,4,4")
-    lift.add_argument(
-        "--bits",
-        type=int,
-        default=DEFAULT_BITS,
-        help=f"2-adic precision (default {DEFAULT_BITS}: fractions up to about 2^15 recovered)",
-    )
-    lift.add_argument("--out", type=Path, help="output JSON file (default: SCHEME-z.json beside it)")
-
-
-def run_lift(args) -> int:
-    """``gamify lift``."""
-    from gamify.cli import UsageError
-    from gamify.flips import lift_and_write
-    from gamify.formats import read_scheme
-    from gamify.scheme import matmul_sizes
-
-    scheme = read_scheme(args.file, key=args.key)
-    sizes = scheme.matmul or matmul_sizes(scheme.shape)
-    if sizes is None:
-        raise UsageError(f"{args.file}: shape {scheme.shape} is not a matrix-multiplication shape")
-    if not 2 <= args.bits <= 62:
-        raise UsageError(f"--bits must be in [2, 62], got {args.bits}")
-    scheme = dataclasses.replace(scheme, matmul=sizes).to_z2()
-    out = args.out or args.file.with_name(f"{args.file.stem}{'-' + args.key if args.key else ''}-z.json")
-    print("lifting: rank {} scheme for ⟨{},{},{}⟩ from {}".format(scheme.rank, *sizes, args.file))
-    return lift_and_write(scheme, out, bits=args.bits)

@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 
-from gamify.cli import main
-from gamify.formats import read_scheme
+from gamify.cli.main import main
 from gamify.tensor import matmul_tensor
+from gamify.tensor.formats import read_scheme
 
 
 def test_search_tensor_writes_a_verified_scheme(tmp_path, capsys):
@@ -62,8 +62,8 @@ def test_search_finds_a_rank_7_scheme_for_2x2_matrices(tmp_path, capsys):
 
 
 def test_improve_with_flips_lowers_a_learned_scheme(capsys):
-    from gamify.flips import standard_scheme
-    from gamify.tensor_search import improve_with_flips
+    from gamify.cli.search import improve_with_flips
+    from gamify.tensor.flips import standard_scheme
 
     naive = standard_scheme(2, 2, 2)
     better = improve_with_flips(naive, matmul_tensor(2, 2, 2), 7, 20.0, seed=0)

@@ -10,7 +10,7 @@ directly through gamify's FFI trampoline, with no Python and no GIL (unlike
 the tensor game's GF(2) slice-rank bound, as the worked example (and the numba side of
 the parity tests and the stepper suite of ``gamify bench throughput``)::
 
-    bound = numba_kernels.slice_rank_bound_z2_jax((4, 4, 4))  # int8[..., 4, 4, 4] -> int32[...]
+    bound = numba_bound.slice_rank_bound_z2_jax((4, 4, 4))  # int8[..., 4, 4, 4] -> int32[...]
     jax.jit(jax.vmap(bound))(residuals)
 """
 

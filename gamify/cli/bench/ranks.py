@@ -3,13 +3,16 @@ the naive, AlphaTensor and best-known ranks.
 
 Each format ⟨n,m,p⟩ gets one search with its own wall-time budget (flip-graph walks, the
 learned search, or both), aimed at the best-known rank for the field. Every scheme found
-is verified exactly against :func:`gamify.matmul_tensor` before it is counted; a scheme
+is verified exactly against :func:`gamify.tensor.matmul_tensor` before it is counted; a scheme
 that fails shows ✗ and the command exits 1. The best-known ranks come from
-``gamify/data/best_known_ranks.json`` (sources and dates inside).
+``gamify/tensor/data/best_known_ranks.json`` (sources and dates inside).
 
 Writes into ``--out``: ``ranks.json`` (rows, settings, machine), ``ranks.md`` (the table
 with a machine/date/command header, for benchmarks/RESULTS.md), ``ranks.png`` (rank per
 format; rank above the best known against time) and ``schemes/NxMxP.json``.
+
+(One module of ~480 lines: the suite's options, its three searches and its three reports
+are read together when a figure in benchmarks/RESULTS.md is questioned.)
 """
 
 from __future__ import annotations
@@ -27,8 +30,15 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from gamify.bench import machine_info
-from gamify.scheme import Scheme
+from gamify.cli import search as search_command
+from gamify.cli.bench.machine import machine_info
+from gamify.cli.common import UsageError, parse_duration
+from gamify.tensor import flips
+from gamify.tensor.flips import MAX_DIM
+from gamify.tensor.formats import read_scheme, write_scheme
+from gamify.tensor.lift import LiftError, hensel_lift
+from gamify.tensor.matmul import matmul_tensor
+from gamify.tensor.scheme import Scheme
 
 Sizes = tuple[int, int, int]
 Say = Callable[[str], None]
@@ -44,9 +54,6 @@ _ONE_TRIPLE = re.compile(r"(\d+),(\d+),(\d+)")
 
 def add_parser(suites) -> None:
     """Adds ``ranks`` to the ``gamify bench`` suites."""
-    from gamify.cli import parse_duration
-    from gamify.tensor_search import PRESETS
-
     ranks = suites.add_parser(
         "ranks",
         help="ranks reached per matmul format vs naive, AlphaTensor and best known",
@@ -86,7 +93,10 @@ def add_parser(suites) -> None:
     )
     ranks.add_argument("--seed", type=int, default=0, help="random seed (0)")
     ranks.add_argument(
-        "--preset", choices=PRESETS, default="cpu", help="learned search: network and search sizes (cpu)"
+        "--preset",
+        choices=search_command.PRESETS,
+        default="cpu",
+        help="learned search: network and search sizes (cpu)",
     )
     ranks.add_argument("--out", type=Path, default=Path("runs/bench-ranks"), help="(runs/bench-ranks)")
     ranks.add_argument("--quiet", action="store_true", help="no progress lines")
@@ -104,8 +114,6 @@ def parse_formats(items: list[str]) -> list[Sizes]:
     Raises:
       UsageError: naming the first malformed format.
     """
-    from gamify.cli import UsageError
-
     formats = []
     for item in items:
         triple = _ONE_TRIPLE.fullmatch(item.strip())
@@ -129,7 +137,7 @@ def formats_up_to(size: int) -> list[Sizes]:
 @functools.cache
 def best_known_table() -> dict:
     """The shipped table: {"source", "compiled", "notes", "formats": {"n,m,p" (sorted): row}}."""
-    resource = importlib.resources.files("gamify") / "data" / "best_known_ranks.json"
+    resource = importlib.resources.files("gamify.tensor") / "data" / "best_known_ranks.json"
     return json.loads(resource.read_text(encoding="utf-8"))
 
 
@@ -193,8 +201,6 @@ def search_flips(task: Task, say: Say, start: Scheme | None = None, offset: floa
     From the naive algorithm, square formats from ⟨5,5,5⟩ up walk among cyclic-symmetric
     schemes (Moosbauer & Poole's route to ⟨5,5,5⟩:93), at plateau 10,000.
     """
-    from gamify import flips
-
     n = task.sizes[0]
     symmetric = start is None and task.sizes == (n, n, n) and n >= 5
     if start is None:
@@ -244,8 +250,6 @@ def search_flips(task: Task, say: Say, start: Scheme | None = None, offset: floa
 
 def lift_to_z(scheme: Scheme, say: Say) -> Scheme | None:
     """The Z2 scheme Hensel-lifted to integer coefficients, or None (saying why) when it does not lift."""
-    from gamify.lift import LiftError, hensel_lift
-
     try:
         lifted = hensel_lift(scheme)
     except LiftError as error:
@@ -259,21 +263,18 @@ def lift_to_z(scheme: Scheme, say: Say) -> Scheme | None:
 
 def search_learned(task: Task, say: Say) -> Outcome:
     """``gamify search matmul`` with the task's budget; its output goes to a log beside the run."""
-    from gamify import tensor_search
-    from gamify.formats import read_scheme
-
     run_dir = task.search_dir / format_name(task.sizes)
     argv = ["search", "matmul", *map(str, task.sizes), "--field", task.field, "--out", str(run_dir)]
     argv += ["--budget", f"{task.seconds:.3f}", "--seed", str(task.seed), "--preset", task.preset]
     argv += ["--target-rank", str(task.target_rank)] if task.target_rank else []
     argv += ["--quiet"] if task.quiet else []
     parser = argparse.ArgumentParser(prog="gamify")
-    tensor_search.add_parser(parser.add_subparsers(dest="command"))
+    search_command.add_parsers(parser.add_subparsers(dest="command"))
     log = run_dir.with_suffix(".log")
     say(f"    learned search: run {run_dir}, log {log}")
     log.parent.mkdir(parents=True, exist_ok=True)
     with open(log, "w") as stream, contextlib.redirect_stdout(stream):
-        tensor_search.run_search(parser.parse_args(argv))
+        search_command.run_search(parser.parse_args(argv))
     metrics = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
     history = [(r["elapsed"], round(-r["best_return"])) for r in metrics if r["best_return"] is not None]
     found = run_dir / "scheme.json"
@@ -300,8 +301,6 @@ SEARCHES: dict[str, Callable[[Task, Say], Outcome]] = {
 
 def bench_format(task: Task, method: str, say: Say) -> tuple[dict, Scheme | None]:
     """Runs one format's search and verifies its scheme exactly; returns the row and the scheme."""
-    from gamify.tensor import matmul_tensor
-
     target = matmul_tensor(*task.sizes)
     ref = reference_ranks(task.sizes, task.field)
     say(
@@ -372,7 +371,7 @@ def markdown_report(report: dict) -> str:
         f"- machine: {machine['cpu']}, {machine['cores']} cores, {machine['platform']}",
         f"- date: {machine['date']}, gamify {machine['gamify']}, Python {machine['python']}",
         f"- command: `{report['command']}`",
-        f"- best known: gamify/data/best_known_ranks.json, compiled {report['table_compiled']}",
+        f"- best known: gamify/tensor/data/best_known_ranks.json, compiled {report['table_compiled']}",
         "",
         markdown_table(report["rows"], settings["field"]),
     ]
@@ -382,10 +381,10 @@ def markdown_report(report: dict) -> str:
 
 def plot_ranks(rows: list[dict], path: Path) -> None:
     """ranks.png: rank per format (ours, best known, AlphaTensor, naive); rank above best vs time."""
-    import matplotlib
+    import matplotlib  # deferred: ~1.5 s to import, and only plots need it
 
     matplotlib.use("Agg")  # files only: no display needed
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # deferred, after choosing the backend
 
     fig, (by_format, by_time) = plt.subplots(1, 2, figsize=(11, 4), dpi=120)
     names = [row["format"] for row in rows]
@@ -423,9 +422,6 @@ def plot_ranks(rows: list[dict], path: Path) -> None:
 
 def _check(args) -> list[Sizes]:
     """The formats to run; UsageError for settings that cannot work, before any search starts."""
-    from gamify.cli import UsageError
-    from gamify.flips import MAX_DIM
-
     if args.max_size is not None and args.max_size < 2:
         raise UsageError(f"--max-size must be at least 2, got {args.max_size}")
     formats = parse_formats(args.formats) if args.formats else formats_up_to(args.max_size or 3)
@@ -446,8 +442,6 @@ def _command(args, formats: list[Sizes], budget: float) -> str:
 
 def run(args) -> int:
     """``gamify bench ranks``: exit status 0, or 1 when a scheme failed verification."""
-    from gamify.formats import write_scheme
-
     formats = _check(args)
     budget = args.budget_per_format or DEFAULT_BUDGET[args.method]
     say: Say = (lambda line: None) if args.quiet else (lambda line: print(line, flush=True))

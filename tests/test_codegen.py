@@ -1,4 +1,4 @@
-"""Schemes as code (gamify.matmul) and ``gamify bench matmul``: exact for integers, close for floats."""
+"""Schemes as code (gamify.tensor.codegen), ``gamify bench matmul``: exact for integers, close for floats."""
 
 import dataclasses
 import functools
@@ -11,11 +11,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gamify.cli import main
-from gamify.flips import standard_scheme
-from gamify.formats import alphatensor_schemes, write_scheme
-from gamify.matmul import SchemeMatmul, strassen
-from gamify.scheme import Scheme
+from gamify.cli.main import main
+from gamify.tensor.codegen import SchemeMatmul, strassen
+from gamify.tensor.flips import standard_scheme
+from gamify.tensor.formats import alphatensor_schemes, write_scheme
+from gamify.tensor.scheme import Scheme
 
 # Float tolerance, relative to max(|A| @ |B|): a few levels of block sums add a few roundings
 # per entry to those of the library matmul, so 1e-5 (float32) and 1e-13 (float64) are loose.

@@ -21,58 +21,14 @@ from fractions import Fraction
 
 import numpy as np
 
-from gamify import native
-from gamify.tensor import matmul_tensor
+from gamify.tensor import kernels
+from gamify.tensor.matmul import brent_reading, matmul_tensor
 
 FIELDS = ("z2", "z", "q")
 
 _FLOAT_EXACT = 2**53  # integers below this, and sums of them below it, are exact in float64
 _INT64_EXACT = 2**63
 _CHUNK = 256  # terms per block in tensor(): bounds the [terms, I*J] intermediate
-
-
-def matmul_sizes(shape: tuple[int, int, int]) -> tuple[int, int, int] | None:
-    """The ⟨n,m,p⟩ whose tensor has this shape ``(n*m, m*p, p*n)``, or None if there is none.
-
-    The sizes are unique when they exist: n² = I·K/J, m = I/n, p = K/n.
-
-    Args:
-      shape: (I, J, K), a tensor shape.
-
-    Returns:
-      (n, m, p) or None.
-    """
-    rows_a, rows_b, rows_c = (int(size) for size in shape)
-    n_squared, remainder = divmod(rows_a * rows_c, rows_b)
-    n = math.isqrt(n_squared)
-    if remainder or n < 1 or n * n != n_squared or rows_a % n or rows_c % n:
-        return None
-    m, p = rows_a // n, rows_c // n
-    return (n, m, p) if m * p == rows_b else None
-
-
-def _entry_name(letter: str, row: int, col: int) -> str:
-    """'a12' (1-based), or 'a[10,2]' when an index has two digits."""
-    return f"{letter}{row + 1}{col + 1}" if max(row, col) < 9 else f"{letter}[{row + 1},{col + 1}]"
-
-
-def brent_reading(matmul: tuple[int, int, int], index: tuple[int, int, int]) -> str:
-    """The Brent equation at ``index`` of the ⟨n,m,p⟩ tensor, in words.
-
-    Args:
-      matmul: (n, m, p).
-      index: (i, j, k), an entry of the tensor.
-
-    Returns:
-      e.g. "coefficient of a12*b21 in c11": entry (i, j, k) is the coefficient of the
-      product A[i // m, i % m] · B[j // p, j % p] in C[k % n, k // n].
-    """
-    n, m, p = matmul
-    i, j, k = index
-    a = _entry_name("a", *divmod(i, m))
-    b = _entry_name("b", *divmod(j, p))
-    c_col, c_row = divmod(k, n)  # k indexes Cᵀ row-major
-    return f"coefficient of {a}*{b} in {_entry_name('c', c_row, c_col)}"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -326,7 +282,7 @@ class Scheme:
         if self.field == "z2":
             target = target & 1
         scale = math.prod(self.denominators)  # over Q: compare Σ U⊗V⊗W with du·dv·dw·T
-        checked = native.verify_scheme(self.u, self.v, self.w, target, self.field) if scale == 1 else None
+        checked = kernels.verify_scheme(self.u, self.v, self.w, target, self.field) if scale == 1 else None
         if checked is None:  # no compiled module, Q, or beyond int64 there: numpy (the reference)
             checked = self._numpy_check(target, scale)
         first, count = checked

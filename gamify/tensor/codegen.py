@@ -6,7 +6,7 @@ the definition takes n·m·p) and assembles the blocks of C from the w factors. 
 ``levels=L`` the R block products are themselves done by the scheme, L times over (the
 Strassen recursion); at the bottom the library matmul does them.
 
-The factor conventions are :mod:`gamify.scheme`'s: u indexes A row-major, v indexes B
+The factor conventions are :mod:`gamify.tensor.scheme`'s: u indexes A row-major, v indexes B
 row-major and w indexes Cᵀ row-major, so term r computes
 ``M_r = (Σ u[r, i*m+j] A_ij) (Σ v[r, j*p+k] B_jk)`` and ``C_ik = Σ_r w[r, k*n+i] M_r``.
 Each linear combination is one small matrix product of a factor matrix with the stack of
@@ -24,15 +24,14 @@ import dataclasses
 import functools
 from collections.abc import Callable
 from types import ModuleType
-from typing import TYPE_CHECKING
 
+import jax
+import jax.numpy as jnp
 import numpy as np
+import numpy.typing as npt
 
-from gamify.scheme import Scheme, matmul_sizes
-
-if TYPE_CHECKING:
-    import jax
-    import numpy.typing as npt
+from gamify.tensor.matmul import matmul_sizes
+from gamify.tensor.scheme import Scheme
 
 Combine = Callable  # (coefficients [R, K], stack [..., K, X]) -> [..., R, X]: a matrix product
 
@@ -127,9 +126,6 @@ class SchemeMatmul:
         the linear combinations at the highest, so that none of their error is added on
         devices whose default float32 matmul rounds its inputs (TF32).
         """
-        import jax
-        import jax.numpy as jnp
-
         a, b = jnp.asarray(a), jnp.asarray(b)
         dtype = jnp.result_type(a, b)
         combine = functools.partial(jnp.matmul, precision=jax.lax.Precision.HIGHEST)

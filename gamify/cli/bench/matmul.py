@@ -24,11 +24,16 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import NamedTuple
 
+import jax
+import jax.numpy as jnp
 import numpy as np
 
-from gamify.bench import machine_info
-from gamify.matmul import SchemeMatmul, strassen
-from gamify.scheme import Scheme
+from gamify.cli.bench.machine import machine_info
+from gamify.cli.common import UsageError
+from gamify.tensor.codegen import SchemeMatmul, strassen
+from gamify.tensor.flips import standard_scheme
+from gamify.tensor.formats import alphatensor_schemes, read_scheme
+from gamify.tensor.scheme import Scheme
 
 BUILTINS = "strassen, naive:N,M,P, alphatensor:N,M,P"
 WARMUP = 2  # untimed calls per routine and size: the first one compiles (JAX)
@@ -94,12 +99,8 @@ def load_scheme(spec: str, key: str | None = None) -> Scheme:
 
     Raises:
       UsageError: an unknown name, an AlphaTensor size with no scheme, --key with a builtin.
-      ValueError, OSError: an unreadable file (from :func:`gamify.formats.read_scheme`).
+      ValueError, OSError: an unreadable file (from :func:`gamify.tensor.formats.read_scheme`).
     """
-    from gamify.cli import UsageError
-    from gamify.flips import standard_scheme
-    from gamify.formats import alphatensor_schemes, read_scheme
-
     match = _BUILTIN.fullmatch(spec)
     if (spec == "strassen" or match) and key is not None:
         raise UsageError(f"--key selects an entry of an .npz file, not of the builtin {spec!r}")
@@ -125,8 +126,6 @@ def load_scheme(spec: str, key: str | None = None) -> Scheme:
 
 def _parse_sizes(text: str) -> list[int]:
     """'256,512' -> [256, 512]; anything but positive integers is a UsageError."""
-    from gamify.cli import UsageError
-
     sizes = [item.strip() for item in text.split(",")]
     if not all(re.fullmatch(r"\d+", size) and int(size) > 0 for size in sizes):
         raise UsageError(f"--sizes must be positive integers separated by commas, got {text!r}")
@@ -146,9 +145,6 @@ class _Backend(NamedTuple):
 @contextlib.contextmanager
 def _jax_backend(routine: SchemeMatmul, dtype: str) -> Iterator[_Backend]:
     """Both routines compiled with jax.jit, on JAX's default device, in float64 when asked."""
-    import jax
-    import jax.numpy as jnp
-
     device = jax.devices()[0]
     with jax.enable_x64(dtype == "float64"):  # JAX computes in float32 unless asked
         yield _Backend(
@@ -296,8 +292,6 @@ def _record(args, routine: SchemeMatmul, header: list[str], rows: list[dict]) ->
 
 def run(args) -> int:
     """``gamify bench matmul SCHEME ...``."""
-    from gamify.cli import UsageError
-
     sizes = _parse_sizes(args.sizes)
     if args.levels < 1 or args.repeats < 1:
         raise UsageError(f"--levels and --repeats must be positive, got {args.levels} and {args.repeats}")

@@ -1,0 +1,76 @@
+// Flip-graph walkers run on threads until a deadline, the target rank, or their flip limit.
+// Pure C++ (no Python).
+#pragma once
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <thread>
+#include <vector>
+
+#include "gamify/flips.hpp"
+
+namespace gamify::flips {
+
+// Walks from one scheme, one walker per thread (seeds seed, seed + 1, ...). The walkers persist
+// between run() calls, so a caller can report progress without disturbing them.
+template <class Walker, class State>
+class WalkerPool {
+ public:
+  WalkerPool(const State& start, const Options& options, std::size_t threads) : best_rank_(Walker::rank(start)) {
+    for (std::size_t t = 0; t < std::max<std::size_t>(threads, 1); ++t) {
+      Options seeded = options;
+      seeded.seed += t;
+      walkers_.emplace_back(start, seeded);
+    }
+  }
+
+  // Walks for up to `seconds`; returns whether a walker reached the target rank.
+  bool run(double seconds) {
+    std::atomic<bool> stop{false}, reached{false};
+    std::atomic<std::size_t> running{walkers_.size()};
+    std::vector<std::thread> pool;
+    for (auto& walker : walkers_) {
+      pool.emplace_back([&] {
+        if (walker.run(stop, best_rank_)) reached = stop = true;
+        --running;
+      });
+    }
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
+    while (!stop && running > 0 && std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    stop = true;
+    for (auto& thread : pool) thread.join();
+    return reached;
+  }
+
+  // The lowest-rank scheme of all walkers.
+  const State& best() const {
+    const Walker* best = &walkers_[0];
+    for (const auto& walker : walkers_) {
+      if (Walker::rank(walker.best()) < Walker::rank(best->best())) best = &walker;
+    }
+    return best->best();
+  }
+
+  // Totals over the walkers.
+  Stats stats() const {
+    Stats total;
+    for (const auto& walker : walkers_) {
+      total.flips += walker.stats().flips;
+      total.reductions += walker.stats().reductions;
+      total.restarts += walker.stats().restarts;
+      total.plus += walker.stats().plus;
+    }
+    return total;
+  }
+
+ private:
+  std::vector<Walker> walkers_;
+  std::atomic<std::size_t> best_rank_;
+};
+
+}  // namespace gamify::flips

@@ -1,0 +1,41 @@
+"""``gamify bench``: regenerate the figures gamify publishes, next to the published ones.
+
+Suites (one module each, each with ``add_parser(suites)`` and ``run(args)``):
+
+- ``ranks``: rank table of matrix-multiplication formats against AlphaTensor's and the
+  best-known ranks (:mod:`gamify.cli.bench.ranks`);
+- ``throughput``: stepper, search and flip-walker speed against their baselines, measured
+  side by side in one process (:mod:`gamify.cli.bench.throughput`);
+- ``matmul``: a verified scheme run as a matrix-multiplication routine against the
+  library matmul (:mod:`gamify.cli.bench.matmul`).
+
+The bench is a command group of the CLI layer: it uses the engine, the tensor domain and
+:mod:`gamify.cli.common`, and nothing below it uses the bench.
+"""
+
+from __future__ import annotations
+
+from gamify.cli.bench import matmul, ranks, throughput
+
+SUITES = {"ranks": ranks, "throughput": throughput, "matmul": matmul}
+
+
+def add_parsers(commands) -> None:
+    """Adds ``bench`` and its suites to the CLI's subcommands."""
+    bench = commands.add_parser(
+        "bench",
+        help="reproduce the benchmark tables (ranks, throughput, matmul)",
+        description="Regenerate gamify's published figures: each suite prints a table and can write "
+        "JSON/markdown next to it. See benchmarks/RESULTS.md for the recorded runs.",
+    )
+    suites = bench.add_subparsers(dest="suite", metavar="SUITE", required=True)
+    for suite in SUITES.values():
+        suite.add_parser(suites)
+
+
+def run(args) -> int:
+    """``gamify bench SUITE ...``."""
+    return SUITES[args.suite].run(args)
+
+
+COMMANDS = {"bench": run}

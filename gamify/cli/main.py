@@ -1,0 +1,68 @@
+"""The ``gamify`` command: one parser, one module per command group, one way to report errors.
+
+Command groups: :mod:`gamify.cli.train` (games, train, eval), :mod:`gamify.cli.search`
+(search), :mod:`gamify.cli.schemes` (verify, flips, improve, lift) and
+:mod:`gamify.cli.bench` (bench). Each adds its subcommands with ``add_parsers`` and maps
+them to functions ``args -> exit status`` in ``COMMANDS``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+from gamify.checkpoint import CheckpointError
+from gamify.cli import bench, schemes, search, train
+from gamify.cli.common import UsageError
+from gamify.registry import GameNotFoundError
+
+EXAMPLES = (
+    train.EXAMPLES
+    + """\
+  gamify search matmul 2 2 2 --target-rank 7 --budget 10m
+  gamify verify scheme.exp --field z2
+  gamify flips 3 3 3 --target-rank 23 --time 1m
+  gamify improve scheme.exp --target-rank 22 --lift
+  gamify lift runs/flips-3x3x3/scheme.json
+  gamify bench ranks --max-size 3 --method flips
+"""
+)
+
+GROUPS = (train, search, schemes, bench)
+COMMANDS = {name: command for group in GROUPS for name, command in group.COMMANDS.items()}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="gamify",
+        description="Solve single-player games with Gumbel MCTS guided by a learned policy-value network.",
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--debug", action="store_true", help="show full tracebacks on errors")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for group in GROUPS:
+        group.add_parsers(commands)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    try:
+        return COMMANDS[args.command](args)
+    except KeyboardInterrupt:
+        print("gamify: interrupted (checkpoint saved)", file=sys.stderr)
+        return 130
+    except Exception as e:  # one clear line unless --debug
+        if args.debug:
+            raise
+        if isinstance(e, (UsageError, GameNotFoundError, CheckpointError, ValueError, OSError)):
+            print(f"gamify: error: {e}", file=sys.stderr)
+            return 2
+        print(
+            f"gamify: internal error: {type(e).__name__}: {e} (rerun with --debug for the traceback)",
+            file=sys.stderr,
+        )
+        return 1

@@ -1,0 +1,272 @@
+"""Commands on schemes: ``gamify verify``, ``gamify flips``, ``gamify improve`` and ``gamify lift``.
+
+Every scheme they print or write is verified exactly first (the library functions they
+call, :mod:`gamify.tensor.flips` and :mod:`gamify.tensor.lift`, verify what they return).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from pathlib import Path
+
+from gamify.cli.common import UsageError, parse_duration, write_scheme_files
+from gamify.tensor.flips import (
+    MAX_DIM,
+    PLATEAU,
+    FlipResult,
+    standard_scheme,
+    symmetric_orbits,
+    symmetric_scheme,
+    walk,
+)
+from gamify.tensor.formats import SchemeFormatError, detect_format, npz_keys, read_scheme
+from gamify.tensor.lift import DEFAULT_BITS, LiftError, hensel_lift
+from gamify.tensor.matmul import matmul_sizes
+from gamify.tensor.scheme import Scheme
+
+
+def add_parsers(commands) -> None:
+    """Adds ``verify``, ``flips``, ``improve`` and ``lift`` to the CLI's subcommands."""
+    verify = commands.add_parser(
+        "verify",
+        help="check a scheme file exactly against its matrix-multiplication tensor",
+        description="Read a scheme file and check every Brent equation exactly (over Z, mod 2 over "
+        "Z2, or over Q when a coefficient is a fraction such as 1/2). Prints the format, shape, field "
+        "and rank, then OK or the first violated equation. An .npz archive without --key is checked "
+        "entry by entry. Exit status: 0 all OK, 1 some scheme is wrong, 2 some input could not be read.",
+    )
+    verify.add_argument("file", metavar="FILE", type=Path, help=".json, .exp, .txt or .npz scheme file")
+    verify.add_argument(
+        "--field", choices=["z2", "z", "q"], help="check over this field (default: the file's)"
+    )
+    verify.add_argument("--key", metavar="N,M,P", help="the .npz entry to check (default: every entry)")
+    verify.add_argument(
+        "--format", help="gamify, perminov-json, perminov-txt, exp or npz (default: from the file)"
+    )
+    flips = commands.add_parser(
+        "flips",
+        help="flip-graph local search over Z2 from the standard algorithm",
+        description="Random walks on the flip graph of ⟨N,M,P⟩ schemes over Z2 (Kauers–Moosbauer), "
+        "starting from the naive algorithm (rank N·M·P). Stops at --target-rank or --time; writes "
+        "the best scheme, verified, as JSON and .exp.",
+    )
+    for name in ("n", "m", "p"):
+        flips.add_argument(name, type=int, metavar=name.upper())
+    flips.add_argument(
+        "--field",
+        choices=["z2", "z"],
+        default="z2",
+        help="z2 (walks over Z2); z: the same walks, then the best scheme Hensel-lifted to Z (--lift)",
+    )
+    flips.add_argument(
+        "--symmetric",
+        action="store_true",
+        help="walk among cyclic-symmetric schemes only (square formats; Moosbauer & Poole): "
+        "the way to ⟨5,5,5⟩ rank 93 (--plateau 10000 found it in about a minute on 2 cores)",
+    )
+    flips.add_argument(
+        "--cubes",
+        type=lambda text: tuple(text.split(",")),
+        help="with --symmetric: the diagonal blocks of the fixed cubes x⊗x⊗x, e.g. 10001,01010,00100 "
+        "(default: the partition Moosbauer & Poole used for each size)",
+    )
+    improve = commands.add_parser(
+        "improve",
+        help="lower the rank of a scheme by flip-graph local search over Z2",
+        description="Random walks on the flip graph from a scheme file (any format gamify verify "
+        "reads; Z schemes are taken mod 2). Stops at --target-rank or --time; writes the best "
+        "scheme, verified, as JSON and .exp.",
+    )
+    improve.add_argument("file", type=Path, metavar="SCHEME")
+    improve.add_argument(
+        "--lift", action="store_true", help="Hensel-lift the best scheme to Z (or Q) as well (gamify lift)"
+    )
+    for sub in (flips, improve):
+        sub.add_argument("--target-rank", type=int, default=0, help="stop at this rank (default: run --time)")
+        sub.add_argument(
+            "--time", type=parse_duration, default=60.0, help="wall time, e.g. 30s, 5m (default 1m)"
+        )
+        sub.add_argument("--seed", type=int, default=0, help="random seed (0)")
+        sub.add_argument("--threads", type=int, help="walkers in parallel (default: every core)")
+        sub.add_argument(
+            "--plateau",
+            type=int,
+            default=PLATEAU,
+            help=f"flips without a reduction before a plus transition ({PLATEAU}; ~20000 suits ⟨4,4,4⟩ up)",
+        )
+        sub.add_argument(
+            "--no-plus",
+            action="store_true",
+            help="restart on plateaus instead of plus transitions (rank + 1)",
+        )
+        sub.add_argument("--out", type=Path, help="output directory (default runs/flips-...)")
+        sub.add_argument("--quiet", action="store_true", help="no progress lines")
+
+    lift = commands.add_parser(
+        "lift",
+        help="Hensel-lift a scheme valid mod 2 to one over Z (or Q), verified exactly",
+        description="Lift a Z2 scheme (any format gamify verify reads) 2-adically to integer or "
+        "rational coefficients that reduce to it mod 2, verify it exactly over Z/Q and write it as "
+        "JSON (plus .exp for matmul). Says so, exit status 1, when the scheme does not lift (some "
+        "schemes only work in characteristic 2, e.g. AlphaTensor's rank-47 ⟨4,4,4⟩).",
+    )
+    lift.add_argument("file", type=Path, metavar="SCHEME")
+    lift.add_argument("--key", help="the scheme's key in an .npz archive, e.g. 4,4,4")
+    lift.add_argument(
+        "--bits",
+        type=int,
+        default=DEFAULT_BITS,
+        help=f"2-adic precision (default {DEFAULT_BITS}: fractions up to about 2^15 recovered)",
+    )
+    lift.add_argument("--out", type=Path, help="output JSON file (default: SCHEME-z.json beside it)")
+
+
+def run_verify(args) -> int:
+    """``gamify verify``."""
+    fmt = args.format or detect_format(args.file)
+    if fmt == "npz" and args.key is None:
+        return _verify_npz(args)
+    scheme = read_scheme(args.file, format=fmt, field=args.field, key=args.key)
+    sizes = scheme.matmul or matmul_sizes(scheme.shape)
+    if sizes is None:
+        raise UsageError(f"{args.file}: shape {scheme.shape} is not a matrix-multiplication shape")
+    scheme = dataclasses.replace(scheme, matmul=sizes)
+    print(f"format  {fmt}" + (f", key {args.key}" if args.key else ""))
+    print("shape   {}x{}x{} = matmul <{},{},{}>".format(*scheme.shape, *sizes))
+    print(f"field   {scheme.field}")
+    print(f"rank    {scheme.rank}")
+    result = scheme.verify()
+    print("OK" if result.ok else f"WRONG: {result}")
+    return 0 if result.ok else 1
+
+
+def _verify_npz(args) -> int:
+    """Checks every entry of an .npz archive, one line each."""
+    keys = npz_keys(args.file)
+    print(f"format  npz, {len(keys)} schemes")
+    counts = {"OK": 0, "wrong": 0, "unreadable": 0}
+    width = max(map(len, keys), default=0)
+    for key in keys:
+        try:
+            scheme = read_scheme(args.file, format="npz", field=args.field, key=key)
+        except SchemeFormatError as e:
+            counts["unreadable"] += 1
+            print(f"{key:<{width}}  unreadable: {e.reason}")
+            continue
+        result = scheme.verify()
+        counts["OK" if result.ok else "wrong"] += 1
+        verdict = "OK" if result.ok else f"WRONG: {result}"
+        print(f"{key:<{width}}  {scheme.field:<2}  rank {scheme.rank:<4}  {verdict}")
+    print(", ".join(f"{count} {status}" for status, count in counts.items()))
+    return 1 if counts["wrong"] else 2 if counts["unreadable"] else 0
+
+
+def run_flips(args) -> int:
+    """``gamify flips`` / ``gamify improve``."""
+    symmetric = args.command == "flips" and args.symmetric
+    if args.command == "flips":
+        sizes = (args.n, args.m, args.p)
+        if min(sizes) < 1:
+            raise UsageError(f"N, M, P must be positive, got {sizes}")
+        if args.cubes and not symmetric:
+            raise UsageError("--cubes goes with --symmetric")
+        if symmetric and len(set(sizes)) != 1:
+            raise UsageError(f"--symmetric needs a square format N N N, got {sizes}")
+        start = symmetric_scheme(args.n, args.cubes) if symmetric else standard_scheme(*sizes)
+        name = "flips-{}x{}x{}".format(*sizes) + ("-symmetric" if symmetric else "")
+    else:
+        start = read_scheme(args.file)
+        sizes = start.matmul or matmul_sizes(start.shape)
+        if sizes is None:
+            raise UsageError(f"{args.file}: shape {start.shape} is not a matrix-multiplication shape")
+        start = dataclasses.replace(start, matmul=sizes)
+        name = f"improve-{args.file.stem}"
+    if max(start.shape) > MAX_DIM:
+        raise UsageError(
+            f"flips handle factors of at most {MAX_DIM} entries; ⟨{sizes}⟩ has {max(start.shape)}"
+        )
+    if args.threads is not None and args.threads < 1 or args.plateau < 1 or args.target_rank < 0:
+        raise UsageError("--threads and --plateau must be positive, --target-rank non-negative")
+    out = args.out or Path("runs") / name
+    out.mkdir(parents=True, exist_ok=True)
+
+    def show(result: FlipResult) -> None:
+        if not args.quiet:
+            rate = result.flips / max(result.seconds, 1e-9)
+            print(
+                f"{result.seconds:6.1f} s  rank {result.scheme.rank:4d}  flips {result.flips:,}  "
+                f"({rate / 1e6:.2f} M/s)  restarts {result.restarts:,}  plus {result.plus_transitions:,}",
+                flush=True,
+            )
+
+    origin = "the naive algorithm" if args.command == "flips" else str(args.file)
+    if symmetric:
+        origin = "the naive algorithm made cyclic-symmetric, {} orbits + {} cubes".format(
+            *map(len, symmetric_orbits(start))
+        )
+    print("start: rank {} ({}), ⟨{},{},{}⟩ over Z2".format(start.rank, origin, *sizes))
+    result = walk(
+        start,
+        args.target_rank,
+        args.time,
+        plateau=args.plateau,
+        plus_transitions=not args.no_plus,
+        symmetric=symmetric,
+        seed=args.seed,
+        threads=args.threads,
+        progress=show,
+    )
+    verdict = "reached the target" if result.reached else "stopped at the time limit"
+    print(f"rank {result.scheme.rank} ({verdict}), verified exactly over Z2, {result.seconds:.2f} s")
+    kept = _kept_rank(out / "scheme.json", sizes)
+    if kept is not None and kept <= result.scheme.rank:  # never replace a better earlier result
+        print(f"kept {out / 'scheme.json'}: it already holds a rank-{kept} scheme")
+        return 0  # nothing new to lift either
+    written = write_scheme_files(result.scheme, out / "scheme.json")
+    print("written: " + ", ".join(map(str, written)))
+    if args.lift if args.command == "improve" else args.field == "z":
+        hint = "; the Z2 scheme is kept (another seed may find one that lifts)"
+        return lift_and_write(result.scheme, out / "scheme-z.json", hint=hint)
+    return 0
+
+
+def lift_and_write(scheme: Scheme, path: Path, bits: int | None = None, hint: str = "") -> int:
+    """Hensel-lifts a Z2 scheme and writes it (JSON, plus .exp for matmul); 1 when it does not lift."""
+    start = time.perf_counter()
+    try:
+        lifted = hensel_lift(scheme, bits=bits or DEFAULT_BITS)
+    except LiftError as e:
+        print(f"lift: {e}{hint}")
+        return 1
+    ring = "Z" if lifted.field == "z" else "Q (fractional coefficients)"
+    print(f"lift: rank {lifted.rank} over {ring} in {time.perf_counter() - start:.2f} s, verified exactly")
+    written = write_scheme_files(lifted, path)
+    print("written: " + ", ".join(map(str, written)))
+    return 0
+
+
+def _kept_rank(path: Path, sizes) -> int | None:
+    """The rank of a valid Z2 scheme for ⟨sizes⟩ already at path, else None."""
+    try:
+        scheme = read_scheme(path, field="z2", matmul=tuple(sizes))
+    except (OSError, SchemeFormatError):
+        return None
+    return scheme.rank if scheme.verify().ok else None
+
+
+def run_lift(args) -> int:
+    """``gamify lift``."""
+    scheme = read_scheme(args.file, key=args.key)
+    sizes = scheme.matmul or matmul_sizes(scheme.shape)
+    if sizes is None:
+        raise UsageError(f"{args.file}: shape {scheme.shape} is not a matrix-multiplication shape")
+    if not 2 <= args.bits <= 62:
+        raise UsageError(f"--bits must be in [2, 62], got {args.bits}")
+    scheme = dataclasses.replace(scheme, matmul=sizes).to_z2()
+    out = args.out or args.file.with_name(f"{args.file.stem}{'-' + args.key if args.key else ''}-z.json")
+    print("lifting: rank {} scheme for ⟨{},{},{}⟩ from {}".format(scheme.rank, *sizes, args.file))
+    return lift_and_write(scheme, out, bits=args.bits)
+
+
+COMMANDS = {"verify": run_verify, "flips": run_flips, "improve": run_flips, "lift": run_lift}

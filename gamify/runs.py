@@ -1,0 +1,214 @@
+"""A training run on disk and in time: its directory (config, checkpoint, metrics, best
+solution), its budget, and the loop that trains until the budget is spent.
+
+A run directory holds ``config.json`` (game and settings), ``checkpoint.npz``
+(atomic), ``metrics.jsonl`` (one JSON object per iteration) and ``best.json``
+(the best solution found so far, with its return).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+
+from gamify import checkpoint
+from gamify.train import TrainConfig, Trainer, TrainState, best_solution
+
+CHECKPOINT = "checkpoint.npz"
+CONFIG = "config.json"
+METRICS = "metrics.jsonl"
+BEST = "best.json"
+
+
+def _rounded(metrics: dict) -> dict:
+    return {k: round(float(v), 6) for k, v in metrics.items()}
+
+
+@dataclasses.dataclass(frozen=True)
+class Budget:
+    """When to stop; every limit counts the whole run, across resumes. None = no limit."""
+
+    max_games: int | None = None
+    max_updates: int | None = None
+    max_seconds: float | None = None
+    target_return: float | None = None  # stop once the best return reaches this
+
+    def __post_init__(self):
+        for name in ("max_games", "max_updates", "max_seconds"):
+            value = getattr(self, name)
+            if value is not None and value <= 0:
+                raise ValueError(f"{name} must be > 0, got {value}")
+
+    def reached(self, progress: dict) -> str | None:
+        """The reason to stop, or None.
+
+        Args:
+          progress: the run so far: ``games``, ``updates``, ``elapsed`` (seconds) and
+            ``best_return`` (None before the first game).
+        """
+        if self.target_return is not None and progress["best_return"] is not None:
+            if progress["best_return"] >= self.target_return:
+                return f"target return {self.target_return:g} reached"
+        limits = [
+            (self.max_games, "games", "games"),
+            (self.max_updates, "updates", "updates"),
+            (self.max_seconds, "elapsed", "time budget"),
+        ]
+        for limit, key, label in limits:
+            if limit is not None and progress[key] >= limit:
+                return f"{label} spent"
+        return None
+
+
+class RunDirectory:
+    """A run directory: config, checkpoint, metrics and best solution on disk."""
+
+    def __init__(self, directory: Path):
+        self.dir = Path(directory)
+
+    def write_config(
+        self, game_spec: str, game_args: dict, config: TrainConfig, *, game_version: int
+    ) -> None:
+        """Records what the run is: the game (name or path, arguments, rules version) and settings."""
+        record = {
+            "game": game_spec,
+            "game_args": game_args,
+            "game_version": game_version,
+            "train": config.to_json(),
+        }
+        checkpoint.atomic_write_bytes(self.dir / CONFIG, json.dumps(record, indent=2).encode())
+
+    def read_config(self) -> dict:
+        """What :meth:`write_config` recorded, with ``train`` a :class:`TrainConfig`."""
+        path = self.dir / CONFIG
+        try:
+            record = json.loads(path.read_text())
+            record["train"] = TrainConfig.from_json(record["train"])
+        except FileNotFoundError:
+            raise checkpoint.CheckpointError(f"{self.dir} is not a gamify run (no {CONFIG})") from None
+        except (ValueError, KeyError, TypeError) as e:
+            raise checkpoint.CheckpointError(f"{path} is corrupt: {e}") from None
+        return record
+
+    def save(self, trainer: Trainer, state: TrainState, elapsed: float) -> None:
+        """Writes the checkpoint (``state`` and ``elapsed`` seconds) and the best solution."""
+        progress = {"iteration": int(state.iteration), "elapsed": elapsed}
+        checkpoint.save(self.dir / CHECKPOINT, state, progress)
+        solution = best_solution(trainer, state)
+        if solution is not None:
+            checkpoint.atomic_write_bytes(self.dir / BEST, json.dumps(solution, indent=2).encode())
+
+    def has_checkpoint(self) -> bool:
+        return (self.dir / CHECKPOINT).exists()
+
+    def load(self, trainer: Trainer, *, resume: bool = True) -> tuple[TrainState, float]:
+        """Loads the checkpoint into the structure of ``trainer.init()``.
+
+        Args:
+          trainer: the run's trainer (same game and config as the checkpoint).
+          resume: also drop metrics logged after the checkpoint and temporary files.
+        Returns:
+          ``(state, elapsed)``: the saved state and the seconds the run had taken.
+        Raises:
+          CheckpointError: the checkpoint is missing, corrupt or from another configuration.
+        """
+        state, progress = checkpoint.load(self.dir / CHECKPOINT, trainer.init())
+        state = jax.tree.map(jnp.asarray, state)
+        if resume:
+            self._truncate_metrics(int(state.iteration))
+            for torn in self.dir.glob(".*.tmp"):  # left by a kill during an atomic write
+                torn.unlink()
+        return state, float(progress["elapsed"])
+
+    def _truncate_metrics(self, iteration: int) -> None:
+        """Drops metrics written after the checkpoint, so a resumed log has no duplicates."""
+        path = self.dir / METRICS
+        if not path.exists():
+            return
+        kept = []
+        for line in path.read_text().splitlines():
+            try:
+                if json.loads(line)["iteration"] <= iteration:
+                    kept.append(line)
+            except (ValueError, KeyError, TypeError):
+                break  # a line torn by a kill: everything after it is newer than the checkpoint
+        checkpoint.atomic_write_bytes(path, "".join(line + "\n" for line in kept).encode())
+
+    def append_metrics(self, record: dict) -> None:
+        """Adds one iteration's record to metrics.jsonl."""
+        with open(self.dir / METRICS, "a") as f:
+            f.write(json.dumps(record) + "\n")
+
+
+def train_until(
+    trainer: Trainer,
+    run_dir: RunDirectory,
+    budget: Budget,
+    *,
+    state: TrainState | None = None,
+    elapsed: float = 0.0,
+    checkpoint_every: float = 30.0,
+    on_iteration: Callable[[dict], None] = lambda record: None,
+) -> tuple[TrainState, str]:
+    """Trains until the budget is spent, checkpointing as it goes.
+
+    Args:
+      trainer: the run's trainer.
+      run_dir: where checkpoints, metrics and the best solution go.
+      budget: when to stop; its limits count the whole run, ``elapsed`` included.
+      state: the state to continue from (e.g. :meth:`RunDirectory.load`'s); default a fresh one.
+      elapsed: seconds the run had already taken.
+      checkpoint_every: seconds between checkpoints; one is also written at the end and on
+        Ctrl-C (which is then re-raised).
+      on_iteration: called with each iteration's metrics record.
+    Returns:
+      ``(state, reason)``: the final state and why training stopped.
+    """
+    state = trainer.init() if state is None else state
+    run_dir.dir.mkdir(parents=True, exist_ok=True)
+    start, last_save = time.monotonic() - elapsed, time.monotonic()
+    progress = {"games": int(state.games), "updates": int(state.updates), "elapsed": elapsed}
+    progress["best_return"] = _best_return(state)
+    try:
+        while (reason := budget.reached(progress)) is None:
+            tick = time.monotonic()
+            state, metrics = trainer.iterate(state)
+            if trainer.config.eval_every and int(state.iteration) % trainer.config.eval_every == 0:
+                state, eval_metrics = trainer.evaluate(state)
+                metrics.update(eval_metrics)
+            metrics = _rounded(jax.device_get(metrics))
+            seconds = time.monotonic() - tick
+            progress = {
+                "iteration": int(state.iteration),
+                "games": int(state.games),
+                "updates": int(state.updates),
+                "elapsed": round(time.monotonic() - start, 3),
+                "best_return": _best_return(state),
+                # Searches on moves after a game ended are not counted: they are wasted work.
+                "sims_per_second": round(
+                    metrics["moves"] * trainer.config.search.num_simulations / seconds, 1
+                ),
+                **metrics,
+            }
+            run_dir.append_metrics(progress)
+            on_iteration(progress)
+            if time.monotonic() - last_save >= checkpoint_every:
+                run_dir.save(trainer, state, progress["elapsed"])
+                last_save = time.monotonic()
+    except KeyboardInterrupt:
+        run_dir.save(trainer, state, time.monotonic() - start)
+        raise
+    run_dir.save(trainer, state, progress["elapsed"])
+    return state, reason
+
+
+def _best_return(state: TrainState) -> float | None:
+    best = float(state.best_return)
+    return best if math.isfinite(best) else None
