@@ -25,6 +25,7 @@ CHECKPOINT = "checkpoint.npz"
 CONFIG = "config.json"
 METRICS = "metrics.jsonl"
 BEST = "best.json"
+STOPPED = "stopped on request"  # train_until's reason when should_stop() said so
 
 
 def _rounded(metrics: dict) -> dict:
@@ -72,6 +73,7 @@ class RunDirectory:
 
     def __init__(self, directory: Path):
         self.dir = Path(directory)
+        self.saved_iteration: int | None = None  # of the last checkpoint this object wrote
 
     def write_config(
         self, game_spec: str, game_args: dict, config: TrainConfig, *, game_version: int
@@ -101,9 +103,19 @@ class RunDirectory:
         """Writes the checkpoint (``state`` and ``elapsed`` seconds) and the best solution."""
         progress = {"iteration": int(state.iteration), "elapsed": elapsed}
         checkpoint.save(self.dir / CHECKPOINT, state, progress)
+        self.saved_iteration = progress["iteration"]
         solution = best_solution(trainer, state)
-        if solution is not None:
+        kept = self.kept_best_return()
+        if solution is not None and (kept is None or solution["return"] >= kept):
             checkpoint.atomic_write_bytes(self.dir / BEST, json.dumps(solution, indent=2).encode())
+
+    def kept_best_return(self) -> float | None:
+        """The return in best.json, or None without a readable one. A run restarted from the
+        beginning (its checkpoint lost) never replaces a better best.json with a worse one."""
+        try:
+            return float(json.loads((self.dir / BEST).read_text())["return"])
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
 
     def has_checkpoint(self) -> bool:
         return (self.dir / CHECKPOINT).exists()
@@ -122,13 +134,13 @@ class RunDirectory:
         state, progress = checkpoint.load(self.dir / CHECKPOINT, trainer.init())
         state = jax.tree.map(jnp.asarray, state)
         if resume:
-            self._truncate_metrics(int(state.iteration))
+            self.drop_metrics_after(int(state.iteration))
             for torn in self.dir.glob(".*.tmp"):  # left by a kill during an atomic write
                 torn.unlink()
         return state, float(progress["elapsed"])
 
-    def _truncate_metrics(self, iteration: int) -> None:
-        """Drops metrics written after the checkpoint, so a resumed log has no duplicates."""
+    def drop_metrics_after(self, iteration: int) -> None:
+        """Drops metrics logged after ``iteration`` (0: all), so a resumed log has no duplicates."""
         path = self.dir / METRICS
         if not path.exists():
             return
@@ -156,6 +168,7 @@ def train_until(
     elapsed: float = 0.0,
     checkpoint_every: float = 30.0,
     on_iteration: Callable[[dict], None] = lambda record: None,
+    should_stop: Callable[[], bool] = lambda: False,
 ) -> tuple[TrainState, str]:
     """Trains until the budget is spent, checkpointing as it goes.
 
@@ -168,6 +181,9 @@ def train_until(
       checkpoint_every: seconds between checkpoints; one is also written at the end and on
         Ctrl-C (which is then re-raised).
       on_iteration: called with each iteration's metrics record.
+      should_stop: asked before each iteration; True ends training as a spent budget does
+        (reason :data:`STOPPED`), e.g. on a first Ctrl-C, whose exception could otherwise
+        land where Python ignores it (a garbage-collector callback during compilation).
     Returns:
       ``(state, reason)``: the final state and why training stopped.
     """
@@ -177,7 +193,7 @@ def train_until(
     progress = {"games": int(state.games), "updates": int(state.updates), "elapsed": elapsed}
     progress["best_return"] = _best_return(state)
     try:
-        while (reason := budget.reached(progress)) is None:
+        while (reason := budget.reached(progress) or (STOPPED if should_stop() else None)) is None:
             tick = time.monotonic()
             state, metrics = trainer.iterate(state)
             if trainer.config.eval_every and int(state.iteration) % trainer.config.eval_every == 0:

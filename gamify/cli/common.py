@@ -4,15 +4,21 @@ start-or-resume flow of the commands that train (``gamify train``, ``gamify sear
 from __future__ import annotations
 
 import argparse
+import contextlib
+import fcntl
 import re
-from collections.abc import Callable
+import signal
+import sys
+import tempfile
+import threading
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from gamify import runs, train
 from gamify.game import Game
 from gamify.progress import ProgressDisplay
 from gamify.registry import load_game
-from gamify.tensor.formats import write_scheme
+from gamify.tensor.formats import format_scheme, write_scheme
 from gamify.tensor.scheme import Scheme
 
 EXP_MAX_SIZE = 9  # .exp names entries by one digit per index: matrices up to 9×9
@@ -60,6 +66,30 @@ def integers(text: str) -> list[int]:
         raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") from None
 
 
+@contextlib.contextmanager
+def graceful_stop(what: str) -> Iterator[Callable[[], bool]]:
+    """Within it, a first Ctrl-C asks the work to stop at its next safe point (where it keeps
+    what it has) instead of raising KeyboardInterrupt wherever Python happens to be; a second
+    Ctrl-C interrupts at once.
+
+    Yields:
+      ``stop_requested() -> bool``, for the work to poll.
+    """
+    requested = threading.Event()
+
+    def on_sigint(signum, frame):
+        if requested.is_set():
+            raise KeyboardInterrupt
+        requested.set()
+        print(f"\ngamify: stopping {what} (Ctrl-C again to abort)", file=sys.stderr, flush=True)
+
+    previous = signal.signal(signal.SIGINT, on_sigint)
+    try:
+        yield requested.is_set
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 def write_scheme_files(scheme: Scheme, path: Path) -> list[Path]:
     """Writes a verified scheme as gamify JSON at ``path``, plus ``.exp`` beside it for matmul
     schemes whose matrices .exp can name; returns the paths written."""
@@ -71,6 +101,18 @@ def write_scheme_files(scheme: Scheme, path: Path) -> list[Path]:
     return written
 
 
+def ensure_writable(out: Path) -> None:
+    """Creates the folder ``out`` if needed and checks that files can be written there, before
+    any work whose result would go there is done."""
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        probe = out / ".write-test"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as e:
+        raise UsageError(f"cannot write to {out}: {e.strerror}") from None
+
+
 def prepare_run_dir(out: Path, resume: bool) -> None:
     """Checks that ``out`` holds a run to resume, or is empty (or new) and writable."""
     if resume:
@@ -79,13 +121,36 @@ def prepare_run_dir(out: Path, resume: bool) -> None:
         return
     if out.exists() and any(out.iterdir()):
         raise UsageError(f"{out} already holds files; use --resume to continue it or choose another --out")
+    ensure_writable(out)
+
+
+@contextlib.contextmanager
+def folder_lock(out: Path) -> Iterator[None]:
+    """Holds an exclusive lock on ``out`` (a file ``.gamify.lock`` in it) while its results are
+    compared and replaced, so two commands writing into one folder take turns."""
+    with open(out / ".gamify.lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def write_or_rescue(scheme: Scheme, path: Path) -> list[Path]:
+    """:func:`write_scheme_files`; when that fails (a full or read-only disk), the scheme goes to a
+    new folder under the system's temporary directory, or as JSON to stdout, and then
+    UsageError says where: a verified result is never lost."""
     try:
-        out.mkdir(parents=True, exist_ok=True)
-        probe = out / ".write-test"
-        probe.write_bytes(b"")
-        probe.unlink()
+        return write_scheme_files(scheme, path)
     except OSError as e:
-        raise UsageError(f"cannot write to {out}: {e.strerror}") from None
+        failure = f"cannot write {e.filename or path}: {e.strerror}"
+    try:
+        rescued = write_scheme_files(scheme, Path(tempfile.mkdtemp(prefix="gamify-")) / path.name)
+        where = "written to " + ", ".join(map(str, rescued)) + " instead"
+    except OSError:
+        sys.stdout.write(format_scheme(scheme))
+        where = "printed above as gamify JSON"
+    raise UsageError(f"{failure}; the rank-{scheme.rank} scheme was {where}")
 
 
 def open_run(
@@ -151,24 +216,46 @@ def train_with_progress(
     """Trains from the run's checkpoint (on resume) until the budget, with live progress.
 
     Returns:
-      ``(final state, why it stopped)``.
+      ``(final state, why it stopped)``; the reason is ``runs.STOPPED`` after a Ctrl-C, which
+      the command then reports with exit status 130 once it has written its results.
     """
     state, elapsed = None, 0.0
     if resume and directory.has_checkpoint():
         state, elapsed = directory.load(trainer)
+    elif resume:  # said even with --quiet: the run's log starts over
+        directory.drop_metrics_after(0)
+        print(
+            f"{directory.dir} has no checkpoint: starting it from the beginning (its metrics log too; "
+            "best.json is kept unless beaten)",
+            file=sys.stderr,
+        )
     with ProgressDisplay(max_seconds=budget.max_seconds, quiet=quiet, rank=rank) as display:
         if state is not None:
             display.message(
                 f"resuming {directory.dir} at iteration {int(state.iteration)}, {int(state.games)} games"
             )
-        elif resume:
-            display.message(f"{directory.dir} has no checkpoint yet: starting it from the beginning")
-        return runs.train_until(
-            trainer,
-            directory,
-            budget,
-            state=state,
-            elapsed=elapsed,
-            checkpoint_every=checkpoint_every,
-            on_iteration=display.update,
-        )
+        try:
+            with graceful_stop("after this iteration, with a checkpoint") as stop_requested:
+                state, reason = runs.train_until(
+                    trainer,
+                    directory,
+                    budget,
+                    state=state,
+                    elapsed=elapsed,
+                    checkpoint_every=checkpoint_every,
+                    on_iteration=display.update,
+                    should_stop=stop_requested,
+                )
+        except KeyboardInterrupt:  # a second Ctrl-C, or one outside the loop
+            saved, where = directory.saved_iteration, directory.dir
+            if saved is not None:
+                said = f"interrupted: checkpoint of iteration {saved} saved in {where}"
+            elif directory.has_checkpoint():
+                said = f"interrupted: {where} keeps its earlier checkpoint"
+            else:
+                said = "interrupted before the first checkpoint: nothing saved"
+            print(said, file=sys.stderr)
+            raise
+    if reason == runs.STOPPED:
+        print(f"interrupted: checkpoint of iteration {directory.saved_iteration} saved in {directory.dir}")
+    return state, reason

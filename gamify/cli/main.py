@@ -1,5 +1,10 @@
 """The ``gamify`` command: one parser, one module per command group, one way to report errors.
 
+Exit status, for every command: 0 done; 1 a scheme is wrong, does not lift, or a target was
+missed where the command says so; 2 bad input (one line saying what is wrong; nothing on
+disk damaged); 3 an internal error (a bug: rerun with --debug for the traceback);
+130 interrupted by Ctrl-C (after keeping what can be kept, and saying where).
+
 Command groups: :mod:`gamify.cli.train` (games, train, eval), :mod:`gamify.cli.search`
 (search), :mod:`gamify.cli.schemes` (verify, flips, improve, lift) and
 :mod:`gamify.cli.bench` (bench). Each adds its subcommands with ``add_parsers`` and maps
@@ -29,6 +34,7 @@ EXAMPLES = (
 """
 )
 
+EXIT_INTERNAL = 3  # never 1, which says "the scheme is wrong"
 GROUPS = (train, search, schemes, bench)
 COMMANDS = {name: command for group in GROUPS for name, command in group.COMMANDS.items()}
 
@@ -52,8 +58,8 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     try:
         return COMMANDS[args.command](args)
-    except KeyboardInterrupt:
-        print("gamify: interrupted (checkpoint saved)", file=sys.stderr)
+    except KeyboardInterrupt:  # what was saved, if anything, the command has said
+        print("gamify: interrupted", file=sys.stderr)
         return 130
     except Exception as e:  # one clear line unless --debug
         if args.debug:
@@ -65,4 +71,4 @@ def main(argv: list[str] | None = None) -> int:
             f"gamify: internal error: {type(e).__name__}: {e} (rerun with --debug for the traceback)",
             file=sys.stderr,
         )
-        return 1
+        return EXIT_INTERNAL

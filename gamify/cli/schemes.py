@@ -10,11 +10,20 @@ import dataclasses
 import time
 from pathlib import Path
 
-from gamify.cli.common import UsageError, parse_duration, write_scheme_files
+from gamify.cli.common import (
+    UsageError,
+    ensure_writable,
+    folder_lock,
+    graceful_stop,
+    parse_duration,
+    write_or_rescue,
+)
 from gamify.tensor.flips import (
     MAX_DIM,
+    MAX_SEED,
     PLATEAU,
     FlipResult,
+    max_threads,
     standard_scheme,
     symmetric_orbits,
     symmetric_scheme,
@@ -165,10 +174,21 @@ def _verify_npz(args) -> int:
 def run_flips(args) -> int:
     """``gamify flips`` / ``gamify improve``."""
     symmetric = args.command == "flips" and args.symmetric
+    if args.threads is not None and not 1 <= args.threads <= max_threads():
+        raise UsageError(f"--threads must be in [1, {max_threads()}] (4 per core here), got {args.threads}")
+    if args.plateau < 1 or args.target_rank < 0:
+        raise UsageError("--plateau must be positive, --target-rank non-negative")
+    if not 0 <= args.seed < MAX_SEED:
+        raise UsageError(f"--seed must be in [0, 2^63), got {args.seed}")
     if args.command == "flips":
         sizes = (args.n, args.m, args.p)
         if min(sizes) < 1:
             raise UsageError(f"N, M, P must be positive, got {sizes}")
+        n, m, p = sizes
+        largest = max(n * m, m * p, p * n)
+        if largest > MAX_DIM:  # checked before the naive scheme is built
+            limit = f"flips handle factors of at most {MAX_DIM} entries"
+            raise UsageError(f"{limit}; ⟨{n},{m},{p}⟩ has {largest}")
         if args.cubes and not symmetric:
             raise UsageError("--cubes goes with --symmetric")
         if symmetric and len(set(sizes)) != 1:
@@ -186,10 +206,8 @@ def run_flips(args) -> int:
         raise UsageError(
             f"flips handle factors of at most {MAX_DIM} entries; ⟨{sizes}⟩ has {max(start.shape)}"
         )
-    if args.threads is not None and args.threads < 1 or args.plateau < 1 or args.target_rank < 0:
-        raise UsageError("--threads and --plateau must be positive, --target-rank non-negative")
     out = args.out or Path("runs") / name
-    out.mkdir(parents=True, exist_ok=True)
+    ensure_writable(out)  # before the walk: its result must have somewhere to go
 
     def show(result: FlipResult) -> None:
         if not args.quiet:
@@ -206,25 +224,32 @@ def run_flips(args) -> int:
             *map(len, symmetric_orbits(start))
         )
     print("start: rank {} ({}), ⟨{},{},{}⟩ over Z2".format(start.rank, origin, *sizes))
-    result = walk(
-        start,
-        args.target_rank,
-        args.time,
-        plateau=args.plateau,
-        plus_transitions=not args.no_plus,
-        symmetric=symmetric,
-        seed=args.seed,
-        threads=args.threads,
-        progress=show,
-    )
+    with graceful_stop("the walk; its best scheme will be written") as stop_requested:
+        result = walk(
+            start,
+            args.target_rank,
+            args.time,
+            plateau=args.plateau,
+            plus_transitions=not args.no_plus,
+            symmetric=symmetric,
+            seed=args.seed,
+            threads=args.threads,
+            progress=show,
+            should_stop=stop_requested,
+        )
     verdict = "reached the target" if result.reached else "stopped at the time limit"
+    if result.interrupted:
+        verdict = "interrupted"
     print(f"rank {result.scheme.rank} ({verdict}), verified exactly over Z2, {result.seconds:.2f} s")
-    kept = _kept_rank(out / "scheme.json", sizes)
-    if kept is not None and kept <= result.scheme.rank:  # never replace a better earlier result
-        print(f"kept {out / 'scheme.json'}: it already holds a rank-{kept} scheme")
-        return 0  # nothing new to lift either
-    written = write_scheme_files(result.scheme, out / "scheme.json")
+    with folder_lock(out):  # the comparison and the writes, as one step against other runs
+        kept = _kept_rank(out / "scheme.json", sizes)
+        if kept is not None and kept <= result.scheme.rank:  # never replace a better earlier result
+            print(f"kept {out / 'scheme.json'}: it already holds a rank-{kept} scheme")
+            return 130 if result.interrupted else 0  # nothing new to lift either
+        written = write_or_rescue(result.scheme, out / "scheme.json")
     print("written: " + ", ".join(map(str, written)))
+    if result.interrupted:  # the best so far is saved; a lift could take long: not now
+        return 130
     if args.lift if args.command == "improve" else args.field == "z":
         hint = "; the Z2 scheme is kept (another seed may find one that lifts)"
         return lift_and_write(result.scheme, out / "scheme-z.json", hint=hint)
@@ -241,7 +266,7 @@ def lift_and_write(scheme: Scheme, path: Path, bits: int | None = None, hint: st
         return 1
     ring = "Z" if lifted.field == "z" else "Q (fractional coefficients)"
     print(f"lift: rank {lifted.rank} over {ring} in {time.perf_counter() - start:.2f} s, verified exactly")
-    written = write_scheme_files(lifted, path)
+    written = write_or_rescue(lifted, path)
     print("written: " + ", ".join(map(str, written)))
     return 0
 
@@ -265,6 +290,7 @@ def run_lift(args) -> int:
         raise UsageError(f"--bits must be in [2, 62], got {args.bits}")
     scheme = dataclasses.replace(scheme, matmul=sizes).to_z2()
     out = args.out or args.file.with_name(f"{args.file.stem}{'-' + args.key if args.key else ''}-z.json")
+    ensure_writable(out.parent)
     print("lifting: rank {} scheme for ⟨{},{},{}⟩ from {}".format(scheme.rank, *sizes, args.file))
     return lift_and_write(scheme, out, bits=args.bits)
 

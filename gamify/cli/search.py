@@ -247,7 +247,7 @@ def run_search(args) -> int:
     if solution is None or not solution["solved"]:
         bound = "" if solution is None else f" (best bound: rank ≤ {-solution['return']:g})"
         print(f"no complete decomposition found yet{bound}")
-        return 0
+        return 130 if reason == runs.STOPPED else 0
     scheme = scheme_from_actions(game, np.asarray(solution["actions"]))
     check = scheme.verify(game.target)
     if not check.ok:  # the game's rules guarantee this; never write an unverified scheme
@@ -263,7 +263,7 @@ def run_search(args) -> int:
     if scheme is not learned:  # the walk found better: a resumed search learns from it
         game.scheme_demonstration(scheme)  # playable as moves, as a resume needs
         print(f"recorded {record_demonstration(scheme, out)} as a demonstration for --resume")
-    return 0
+    return 130 if reason == runs.STOPPED else 0
 
 
 def record_demonstration(scheme, out: Path) -> Path:

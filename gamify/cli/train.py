@@ -132,7 +132,7 @@ def run_train(args) -> int:
     if solution is not None:
         print(f"best return {solution['return']:g} in {solution['length']} moves:")
         print(solution["text"])
-    return 0
+    return 130 if reason == runs.STOPPED else 0
 
 
 def run_eval(args) -> int:

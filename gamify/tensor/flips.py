@@ -31,6 +31,7 @@ __all__ = [
 ]
 
 MAX_DIM = 64  # a factor is one uint64 bit mask
+MAX_SEED = 2**63  # seeds are uint64 in C++; kept below 2^63 so Python and C++ read them alike
 # Flips without a reduction before a plus transition: best for ⟨3,3,4⟩-sized cases; ⟨4,4,4⟩ and
 # up (and symmetric walks) do better with 10,000-20,000.
 PLATEAU = 2000
@@ -156,6 +157,12 @@ class FlipResult:
     restarts: int
     plus_transitions: int
     seconds: float
+    interrupted: bool = False  # Ctrl-C ended the walk early; the scheme is still its best, verified
+
+
+def max_threads() -> int:
+    """The most walkers one walk runs: 4 per core (more only time-slice the same cores), at most 256."""
+    return min(256, 4 * (os.cpu_count() or 1))
 
 
 def walk(
@@ -172,6 +179,7 @@ def walk(
     threads: int | None = None,
     report_every: float = 1.0,
     progress: Callable[[FlipResult], None] | None = None,
+    should_stop: Callable[[], bool] = lambda: False,
 ) -> FlipResult:
     """Flip-graph random walks from ``scheme`` until ``target_rank``, ``seconds`` or ``max_flips``.
 
@@ -194,17 +202,25 @@ def walk(
         searches a far smaller space; the scheme must be symmetric (:func:`symmetric_scheme`)
         and the target tensor too (⟨n,n,n⟩ is). Ranks move in steps of 3 (2 when an orbit
         becomes a cube).
-      seed: seeds the walkers.
-      threads: walkers in parallel (default: every core).
+      seed: seeds the walkers, in [0, 2^63).
+      threads: walkers in parallel (default: every core; at most :func:`max_threads`).
+      should_stop: asked after each round; True ends the walk (marked ``interrupted``).
 
     Returns:
-      A :class:`FlipResult` whose scheme is verified exactly.
+      A :class:`FlipResult` whose scheme is verified exactly. Ctrl-C (KeyboardInterrupt)
+      during the walk ends it within ``report_every`` seconds and returns the best scheme
+      found, marked ``interrupted``.
 
     Raises:
       ValueError: the scheme does not decompose the target over Z2, or bad arguments.
     """
     if target_rank < 0 or seconds <= 0 or plateau < 1 or max_flips < 0:
         raise ValueError("target_rank >= 0, seconds > 0, plateau >= 1 and max_flips >= 0 are required")
+    threads = threads or os.cpu_count() or 1
+    if not 1 <= threads <= max_threads():
+        raise ValueError(f"threads must be in [1, {max_threads()}] on this machine, got {threads}")
+    if not 0 <= seed < MAX_SEED:
+        raise ValueError(f"seed must be in [0, 2^63), got {seed}")
     scheme = scheme.to_z2()
     if target is None:
         if scheme.matmul is None:
@@ -213,7 +229,6 @@ def walk(
     check = scheme.verify(target)
     if not check.ok:
         raise ValueError(f"the starting scheme is wrong over Z2: {check}")
-    threads = threads or os.cpu_count() or 1
     settings = dict(
         target_rank=target_rank,
         max_flips=max_flips,
@@ -236,13 +251,20 @@ def walk(
         best = from_masks(search.best(), scheme.shape, scheme.matmul)
         return FlipResult(best, bool(reached), **counts, seconds=time.perf_counter() - start)
 
-    while not reached and (left := seconds - (time.perf_counter() - start)) > 0:
-        reached = search.run(min(left, report_every))
-        if progress is not None:
-            progress(result())
-        if max_flips and search.stats()[0] >= max_flips * threads:
-            break  # every walker used its flips
-    final = result()
+    interrupted = False
+    try:
+        while not reached and (left := seconds - (time.perf_counter() - start)) > 0:
+            reached = search.run(min(left, report_every))
+            if progress is not None:
+                progress(result())
+            if max_flips and search.stats()[0] >= max_flips * threads:
+                break  # every walker used its flips
+            if should_stop():
+                interrupted = True
+                break
+    except KeyboardInterrupt:  # arrives when a round returns: the walkers' best is intact
+        interrupted = True
+    final = dataclasses.replace(result(), interrupted=interrupted)
     best = final.scheme
     check = best.verify(target)
     if not check.ok:  # the moves keep the tensor; never hand out an unverified scheme

@@ -80,6 +80,7 @@ __all__ = [
     "SchemeFormatError",
     "alphatensor_schemes",
     "detect_format",
+    "format_scheme",
     "npz_keys",
     "read_scheme",
     "write_scheme",
@@ -307,10 +308,15 @@ def write_scheme(scheme: Scheme, path: str | os.PathLike, format: str | None = N
         if path.suffix.lower() not in by_extension:
             raise ValueError(f"cannot tell the format from {path.name!r}: pass format ({', '.join(FORMATS)})")
         format = by_extension[path.suffix.lower()]
+    _write_atomic(path, format_scheme(scheme, format))
+
+
+def format_scheme(scheme: Scheme, format: str = "gamify") -> str:
+    """The text of ``scheme`` in a writable format of :data:`FORMATS`: what :func:`write_scheme` writes."""
     spec = _check_format(format)
     if spec.write is None:
         raise ValueError(f"gamify reads {format} files but does not write them")
-    _write_atomic(path, spec.write(scheme))
+    return spec.write(scheme)
 
 
 def alphatensor_schemes(field: str = "z") -> dict[str, Scheme]:

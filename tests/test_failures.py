@@ -1,0 +1,168 @@
+"""Hostile but realistic use: Ctrl-C, runaway settings, sizes that would exhaust memory,
+unwritable or shared output folders, resumes without a checkpoint. Nothing verified is lost,
+nothing runs away, each error is one line that says what is wrong."""
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+import tracemalloc
+
+import numpy as np
+import pytest
+
+from gamify.cli import common
+from gamify.cli.main import main
+from gamify.tensor import matmul_tensor, read_scheme
+from gamify.tensor.flips import max_threads, standard_scheme
+
+ENV = {**os.environ, "JAX_PLATFORMS": "cpu"}
+SMALL = ["--games-per-iteration", "4", "--simulations", "8", "--hidden", "16", "--batch-size", "16"]
+
+
+def cli(tmp_path, *argv, **kwargs):
+    """``python -m gamify.cli ARGV`` from tmp_path (the repository root would shadow the install)."""
+    command = [sys.executable, "-m", "gamify.cli", *argv]
+    return subprocess.Popen(command, env=ENV, cwd=tmp_path, text=True, **kwargs)
+
+
+def test_ctrl_c_on_flips_writes_the_best_scheme_and_says_so(tmp_path):
+    out = tmp_path / "out"
+    argv = ["flips", "4", "4", "4", "--time", "60s", "--threads", "1", "--out", str(out)]
+    proc = cli(tmp_path, *argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        first = proc.stdout.readline()  # "start: rank 64 ..."
+        assert first.startswith("start:"), first
+        progress = proc.stdout.readline()  # the first report: the walkers are walking
+        assert " rank " in progress, progress
+        proc.send_signal(signal.SIGINT)
+        stdout, stderr = proc.communicate(timeout=30)
+    finally:
+        proc.kill()
+    assert proc.returncode == 130, stderr
+    assert "(interrupted), verified exactly" in stdout and "written:" in stdout
+    assert "gamify: stopping the walk" in stderr and "checkpoint" not in stderr
+    scheme = read_scheme(out / "scheme.json")
+    assert scheme.rank < 64 and scheme.verify().ok
+    assert read_scheme(out / "scheme.exp", field="z2").rank == scheme.rank
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["flips", "2", "2", "2", "--threads", "100000"], f"--threads must be in [1, {max_threads()}]"),
+        (["flips", "2", "2", "2", "--threads", "0"], "--threads must be in"),
+        (["flips", "2", "2", "2", "--seed", "-5"], "--seed must be in [0, 2^63)"),
+        (["flips", "2", "2", "2", "--seed", str(2**70)], "--seed must be in [0, 2^63)"),
+        (["flips", "12", "12", "12"], "at most 64 entries; ⟨12,12,12⟩ has 144"),
+        (["flips", "100", "100", "100"], "at most 64 entries"),
+    ],
+)
+def test_settings_that_would_run_away_are_refused_up_front(tmp_path, capsys, argv, message):
+    tracemalloc.start()
+    start = time.monotonic()
+    code = main([*argv, "--time", "30s", "--out", str(tmp_path / "out")])
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    err = capsys.readouterr().err
+    assert code == 2 and message in err and len(err.strip().splitlines()) == 1, err
+    assert time.monotonic() - start < 5 and peak < 20 * 2**20  # refused before work or memory
+
+
+def test_an_unwritable_out_is_refused_before_the_walk(tmp_path, capsys):
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    start = time.monotonic()
+    code = main(["flips", "2", "2", "2", "--time", "30s", "--out", str(blocker / "out")])
+    assert code == 2 and "cannot write to" in capsys.readouterr().err
+    assert time.monotonic() - start < 5
+
+
+def test_a_scheme_that_cannot_be_written_is_rescued(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    scheme = standard_scheme(2, 2, 2)
+    with pytest.raises(common.UsageError, match="the rank-8 scheme was written to") as caught:
+        common.write_or_rescue(scheme, blocker / "scheme.json")
+    rescued = caught.value.args[0].split("written to ")[1].split(",")[0]
+    assert read_scheme(rescued).verify().ok
+
+
+def test_folder_lock_makes_writers_take_turns(tmp_path):
+    acquired = []
+
+    def second():
+        with common.folder_lock(tmp_path):
+            acquired.append(time.monotonic())
+
+    with common.folder_lock(tmp_path):
+        thread = threading.Thread(target=second)
+        thread.start()
+        time.sleep(0.3)
+        released = time.monotonic()
+    thread.join(10)
+    assert acquired and acquired[0] >= released
+
+
+def test_resume_without_checkpoint_starts_over_cleanly_and_keeps_the_better_best(tmp_path):
+    out = tmp_path / "run"
+    first = cli(tmp_path, "train", "lights_out", "--set", "size=3", "--games", "8", "--out", str(out), *SMALL)
+    assert first.wait(timeout=600) == 0
+    (out / "checkpoint.npz").unlink()
+    best = json.loads((out / "best.json").read_text())
+    planted = {**best, "return": 1.0}  # better than any real game's (each move costs 1)
+    (out / "best.json").write_text(json.dumps(planted))
+    argv = ["train", "lights_out", "--out", str(out), "--resume", "--games", "8", "--quiet"]
+    second = cli(tmp_path, *argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    stdout, stderr = second.communicate(timeout=600)
+    assert second.returncode == 0, stderr
+    assert "has no checkpoint: starting it from the beginning" in stderr  # said even with --quiet
+    iterations = [json.loads(line)["iteration"] for line in (out / "metrics.jsonl").read_text().splitlines()]
+    assert iterations == list(range(1, len(iterations) + 1))  # one log, not two interleaved
+    assert json.loads((out / "best.json").read_text())["return"] == 1.0
+
+
+def test_ctrl_c_during_compilation_stops_after_the_iteration_with_a_checkpoint(tmp_path):
+    """A first Ctrl-C is a request: honoured at the next iteration, never lost (an exception
+    raised inside XLA's garbage-collector callback during compilation would be ignored)."""
+    out = tmp_path / "run"
+    argv = ["train", "lights_out", "--out", str(out), *SMALL]
+    proc = cli(tmp_path, *argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 120
+    while not (out / "config.json").exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.5)  # inside the first compilation
+    proc.send_signal(signal.SIGINT)
+    stdout, stderr = proc.communicate(timeout=300)
+    assert proc.returncode == 130, stderr
+    assert "gamify: stopping after this iteration" in stderr and "(checkpoint saved)" not in stderr
+    said = re.search(r"interrupted: checkpoint of iteration (\d+) saved in (.+)", stdout)
+    assert said and said[2] == str(out), stdout
+    metrics = out / "metrics.jsonl"
+    logged = len(metrics.read_text().splitlines()) if metrics.exists() else 0
+    assert logged == int(said[1])  # the log and the checkpoint agree
+    assert (out / "checkpoint.npz").exists() and "stopped: stopped on request" in stdout
+
+
+def test_flips_never_replaces_a_better_scheme_and_json_and_exp_agree(tmp_path, capsys):
+    out = tmp_path / "out"
+    assert main(["flips", "2", "2", "2", "--target-rank", "7", "--time", "10s", "--out", str(out)]) == 0
+    assert main(["flips", "2", "2", "2", "--target-rank", "8", "--time", "1s", "--out", str(out)]) == 0
+    assert "already holds a rank-7 scheme" in capsys.readouterr().out
+    json_scheme, exp_scheme = read_scheme(out / "scheme.json"), read_scheme(out / "scheme.exp", field="z2")
+    assert json_scheme.rank == exp_scheme.rank == 7
+    np.testing.assert_array_equal(json_scheme.tensor() % 2, matmul_tensor(2, 2, 2))
+
+
+def test_an_internal_error_is_exit_3_never_the_wrong_scheme_status(capsys, monkeypatch):
+    def broken(args):
+        raise RuntimeError("a bug")
+
+    monkeypatch.setitem(main.__globals__["COMMANDS"], "games", broken)
+    assert main(["games"]) == 3
+    err = capsys.readouterr().err
+    assert err.startswith("gamify: internal error: RuntimeError: a bug") and "--debug" in err
