@@ -21,7 +21,10 @@ def plot_best_over_time(
 
     times, values = [], []
     for line in Path(metrics_path).read_text().splitlines():
-        record = json.loads(line)
+        try:
+            record = json.loads(line)
+        except ValueError:
+            continue  # a line torn by a kill
         if record.get("best_return") is not None:
             times.append(record["elapsed"])
             values.append(-record["best_return"] if negate else record["best_return"])

@@ -2,6 +2,7 @@
 unwritable or shared output folders, resumes without a checkpoint. Nothing verified is lost,
 nothing runs away, each error is one line that says what is wrong."""
 
+import importlib.resources
 import json
 import os
 import re
@@ -16,7 +17,9 @@ import numpy as np
 import pytest
 
 from gamify.cli import common
+from gamify.cli import search as search_command
 from gamify.cli.main import main
+from gamify.plots import plot_best_over_time
 from gamify.tensor import matmul_tensor, read_scheme
 from gamify.tensor.flips import max_threads, standard_scheme
 
@@ -166,3 +169,28 @@ def test_an_internal_error_is_exit_3_never_the_wrong_scheme_status(capsys, monke
     assert main(["games"]) == 3
     err = capsys.readouterr().err
     assert err.startswith("gamify: internal error: RuntimeError: a bug") and "--debug" in err
+
+
+def test_deeply_nested_json_is_bad_input_not_a_wrong_scheme(tmp_path, capsys):
+    path = tmp_path / "deep.json"
+    path.write_text("[" * 100_000 + "]" * 100_000)
+    assert main(["verify", str(path)]) == 2
+    assert "nested too deeply" in capsys.readouterr().err
+
+
+def test_improve_starts_from_a_scheme_inside_an_npz(tmp_path, capsys):
+    archive = importlib.resources.files("gamify.tensor") / "data" / "alphatensor" / "factorizations_f2.npz"
+    out = tmp_path / "out"
+    argv = ["improve", str(archive), "--key", "3,3,3", "--target-rank", "23", "--time", "5s"]
+    assert main([*argv, "--out", str(out)]) == 0, capsys.readouterr().err
+    scheme = read_scheme(out / "scheme.json")
+    assert scheme.rank == 23 and scheme.matmul == (3, 3, 3) and scheme.verify().ok
+
+
+def test_a_torn_metrics_line_costs_neither_the_plot_nor_the_elapsed_time(tmp_path):
+    metrics = tmp_path / "metrics.jsonl"
+    lines = [json.dumps({"iteration": i, "elapsed": 2.0 * i, "best_return": -9.0 + i}) for i in (1, 2)]
+    metrics.write_text("\n".join(lines) + '\n{"iteration": 3, "elap')  # killed mid-line
+    assert search_command.state_elapsed(tmp_path) == 4.0
+    plot_best_over_time(metrics, tmp_path / "best.png", negate=True)
+    assert (tmp_path / "best.png").stat().st_size > 1000

@@ -88,6 +88,7 @@ def add_parsers(commands) -> None:
         "scheme, verified, as JSON and .exp.",
     )
     improve.add_argument("file", type=Path, metavar="SCHEME")
+    improve.add_argument("--key", help="the scheme's key in an .npz archive, e.g. 4,4,4")
     improve.add_argument(
         "--lift", action="store_true", help="Hensel-lift the best scheme to Z (or Q) as well (gamify lift)"
     )
@@ -196,12 +197,12 @@ def run_flips(args) -> int:
         start = symmetric_scheme(args.n, args.cubes) if symmetric else standard_scheme(*sizes)
         name = "flips-{}x{}x{}".format(*sizes) + ("-symmetric" if symmetric else "")
     else:
-        start = read_scheme(args.file)
+        start = read_scheme(args.file, key=args.key)
         sizes = start.matmul or matmul_sizes(start.shape)
         if sizes is None:
             raise UsageError(f"{args.file}: shape {start.shape} is not a matrix-multiplication shape")
         start = dataclasses.replace(start, matmul=sizes)
-        name = f"improve-{args.file.stem}"
+        name = f"improve-{args.file.stem}" + (f"-{args.key.replace(',', 'x')}" if args.key else "")
     if max(start.shape) > MAX_DIM:
         raise UsageError(
             f"flips handle factors of at most {MAX_DIM} entries; ⟨{sizes}⟩ has {max(start.shape)}"

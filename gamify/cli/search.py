@@ -29,7 +29,7 @@ from gamify.cli.common import (
     parse_duration,
     probability,
     train_with_progress,
-    write_scheme_files,
+    write_or_rescue,
 )
 from gamify.demonstrations import stack_episodes
 from gamify.learner import LearnerConfig
@@ -241,13 +241,14 @@ def run_search(args) -> int:
     state, reason = train_with_progress(
         trainer, directory, budget, resume=args.resume, quiet=args.quiet, rank=True
     )
-    plot_best_over_time(out / runs.METRICS, out / "best_rank.png", ylabel="best rank", negate=True)
     print(f"stopped: {reason}; {int(state.games)} games in {state_elapsed(out):.0f} s; files in {out}")
+    status = 130 if reason == runs.STOPPED else 0
     solution = train.best_solution(trainer, state)
     if solution is None or not solution["solved"]:
         bound = "" if solution is None else f" (best bound: rank ≤ {-solution['return']:g})"
         print(f"no complete decomposition found yet{bound}")
-        return 130 if reason == runs.STOPPED else 0
+        _plot(out)
+        return status
     scheme = scheme_from_actions(game, np.asarray(solution["actions"]))
     check = scheme.verify(game.target)
     if not check.ok:  # the game's rules guarantee this; never write an unverified scheme
@@ -258,12 +259,23 @@ def run_search(args) -> int:
     if args.improve:
         write_scheme(scheme, out / "scheme-search.json")
         scheme = improve_with_flips(scheme, game.target, args.target_rank or 1, args.improve_time, args.seed)
-    written = write_scheme_files(scheme, out / "scheme.json")
-    print("written: " + ", ".join(str(p) for p in written + [out / "best_rank.png"]))
+    written = write_or_rescue(scheme, out / "scheme.json")  # first: the plot is optional
+    print("written: " + ", ".join(map(str, written)))
     if scheme is not learned:  # the walk found better: a resumed search learns from it
         game.scheme_demonstration(scheme)  # playable as moves, as a resume needs
         print(f"recorded {record_demonstration(scheme, out)} as a demonstration for --resume")
-    return 130 if reason == runs.STOPPED else 0
+    _plot(out)
+    return status
+
+
+def _plot(out: Path) -> None:
+    """best_rank.png from the metrics; a failure says why and costs nothing else."""
+    try:
+        plot_best_over_time(out / runs.METRICS, out / "best_rank.png", ylabel="best rank", negate=True)
+    except (OSError, ValueError) as error:
+        print(f"best_rank.png not written: {error}")
+    else:
+        print(f"written: {out / 'best_rank.png'}")
 
 
 def record_demonstration(scheme, out: Path) -> Path:
@@ -305,8 +317,13 @@ def improve_with_flips(scheme, target: np.ndarray, target_rank: int, seconds: fl
 
 
 def state_elapsed(out: Path) -> float:
-    lines = (out / "metrics.jsonl").read_text().splitlines()
-    return json.loads(lines[-1])["elapsed"] if lines else 0.0
+    """Seconds the run has taken, from its last whole metrics line (0 before the first)."""
+    for line in reversed((out / runs.METRICS).read_text().splitlines()):
+        try:
+            return float(json.loads(line)["elapsed"])
+        except (ValueError, KeyError, TypeError):
+            continue  # a line torn by a kill
+    return 0.0
 
 
 COMMANDS = {"search": run_search}

@@ -153,6 +153,8 @@ def load_json(path: Path):
         return json.loads(_read_text(path))
     except json.JSONDecodeError as e:
         raise SchemeFormatError(path, f"invalid JSON: {e.msg} (column {e.colno})", e.lineno) from None
+    except RecursionError:  # nesting deeper than Python's stack: no scheme file looks like that
+        raise SchemeFormatError(path, "invalid JSON: nested too deeply") from None
 
 
 # --------------------------------------------------------------------------- readers
