@@ -174,19 +174,19 @@ class TensorDecomposition(gamify.Game[TensorState]):
         self.change_of_basis = float(change_of_basis)
         self.coefficients = _check_coefficients(coefficients, field)
         self._symmetric = set(self.coefficients) == {-c for c in self.coefficients}
+        self.history = _check_int("history", history, 0)
         if target is None:
             self.matmul = tuple(
                 _check_int(name, size, 1) for name, size in zip("nmp", (n, m, p), strict=True)
             )
+            n, m, p = self.matmul
+            _check_cells((n * m, m * p, p * n), self.history)  # before the tensor is built
             self.target = matmul_tensor(*self.matmul).astype(np.int64)
         else:
             self.matmul = None
             self.target = _load_target(target, field)
         self.shape = self.target.shape
-        self.history = _check_int("history", history, 0)
-        cells = math.prod(self.shape) * (2 + self.history)
-        if cells > MAX_CELLS:
-            raise _error(f"the observation would have {cells} cells (limit {MAX_CELLS})")
+        _check_cells(self.shape, self.history)
         if max_steps is None:
             self.max_steps = (
                 math.prod(self.matmul) if self.matmul else slice_rank_bound_exact(self.target, field)
@@ -481,6 +481,12 @@ def _check_coefficients(coefficients, field: str) -> tuple[int, ...]:
     if values[0] < -128 or values[-1] > 127:
         raise _error(f"coefficients must lie in [-128, 127] (int8), got {coefficients!r}")
     return tuple(values)
+
+
+def _check_cells(shape, history: int) -> None:
+    cells = math.prod(shape) * (2 + history)
+    if cells > MAX_CELLS:
+        raise _error(f"the observation would have {cells} cells (limit {MAX_CELLS})")
 
 
 def _load_target(target, field: str) -> np.ndarray:

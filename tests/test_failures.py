@@ -194,3 +194,12 @@ def test_a_torn_metrics_line_costs_neither_the_plot_nor_the_elapsed_time(tmp_pat
     assert search_command.state_elapsed(tmp_path) == 4.0
     plot_best_over_time(metrics, tmp_path / "best.png", negate=True)
     assert (tmp_path / "best.png").stat().st_size > 1000
+
+
+def test_search_refuses_a_huge_format_before_allocating(tmp_path, capsys):
+    tracemalloc.start()
+    code = main(["search", "matmul", "100", "100", "100", "--budget", "5s", "--out", str(tmp_path / "o")])
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    err = capsys.readouterr().err
+    assert code == 2 and "the observation would have" in err and peak < 50 * 2**20, err
