@@ -7,7 +7,7 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 
-from gamify.game import FactoredActions, FlatActions, Game
+from gamify.game import FactoredActions, FlatActions, Game, GameError
 from gamify.types import Array, EnvState
 
 
@@ -43,12 +43,20 @@ class Env:
         if int(game.max_steps) < 1:
             raise ValueError(f"{type(game).__name__}.max_steps must be >= 1, got {game.max_steps}")
         self.game = game
+        self._label = f"game {game.name or type(game).__name__!r}"
         self.action_space = game.action_space
         self.max_steps = int(game.max_steps)
         self.factored = isinstance(game.action_space, FactoredActions)
 
+    def _game(self, method: str, *args):
+        """``game.<method>(*args)``; what it raises comes back naming the game and the method."""
+        try:
+            return getattr(self.game, method)(*args)
+        except Exception as error:
+            raise GameError(f"{self._label}, {method}(): {type(error).__name__}: {error}") from error
+
     def init(self, key: Array) -> EnvState:
-        return self.start_from(self.game.init(key))
+        return self.start_from(self._game("init", key))
 
     def start_from(self, game_state: Any) -> EnvState:
         """An episode starting from ``game_state`` (e.g. a demonstration's start)."""
@@ -71,13 +79,13 @@ class Env:
         if self.factored:
             sizes = jnp.asarray(self.action_space.token_sizes, jnp.int32)
             in_range = jnp.all((action >= 0) & (action < sizes))
-            return in_range & self.game.is_legal(state.game, action)
+            return in_range & self._game("is_legal", state.game, action)
         in_range = (action >= 0) & (action < self.action_space.num_actions)
-        return in_range & self.game.legal_action_mask(state.game)[action]
+        return in_range & self._game("legal_action_mask", state.game)[action]
 
     def legal_action_mask(self, state: EnvState) -> Array:
         """Flat games only: bool[num_actions]; all True once the game is over."""
-        mask = self.game.legal_action_mask(state.game)
+        mask = self._game("legal_action_mask", state.game)
         return mask | state.done
 
     def step(self, state: EnvState, action: Array) -> EnvState:
@@ -120,7 +128,7 @@ class Env:
     def _advance(self, state: EnvState, action: Array) -> _Moved:
         """The game's own move, before the shared rules settle reward and flags."""
         legal = self.is_legal(state, action)
-        next_game, reward, terminated = self.game.step(state.game, action)
+        next_game, reward, terminated = self._game("step", state.game, action)
         terminated = jnp.asarray(terminated, jnp.bool_)
         count = state.step_count + 1
         truncated = ~terminated & (count >= self.max_steps)
@@ -136,11 +144,11 @@ class Env:
         )
 
     def _truncation_reward(self, next_game: Any) -> Array:
-        return jnp.asarray(self.game.truncation_reward(next_game), jnp.float32)
+        return jnp.asarray(self._game("truncation_reward", next_game), jnp.float32)
 
     def _illegal_reward(self, state: EnvState) -> Array:
         steps_left = jnp.int32(self.max_steps) - state.step_count
-        return jnp.asarray(self.game.illegal_action_reward(state.game, steps_left), jnp.float32)
+        return jnp.asarray(self._game("illegal_action_reward", state.game, steps_left), jnp.float32)
 
     def _finish(
         self, state: EnvState, moved: _Moved, truncation_reward: Array, illegal_reward: Array
@@ -160,7 +168,7 @@ class Env:
         return _select(state.done, frozen, after)
 
     def observe(self, state: EnvState) -> Array:
-        return jax.lax.stop_gradient(jnp.asarray(self.game.observe(state.game), jnp.float32))
+        return jax.lax.stop_gradient(jnp.asarray(self._game("observe", state.game), jnp.float32))
 
     def time_left(self, state: EnvState) -> Array:
         """float32 in [0, 1]: fraction of the step limit still available."""

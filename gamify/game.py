@@ -68,6 +68,10 @@ class FactoredActions:
 ActionSpace = FlatActions | FactoredActions
 
 
+class GameError(Exception):
+    """A game's own method raised: the message names the game and the method."""
+
+
 class Game(abc.ABC, Generic[S]):
     """A single-player game written as pure JAX functions.
 

@@ -168,6 +168,10 @@ def _load_from_file(path: Path, attribute: str) -> Any:
         except Exception as error:
             del sys.modules[module_name]
             raise GameNotFoundError(f"game file {path} failed to load: {_one_line(error)}") from error
+        except SystemExit as error:  # sys.exit() at import time: say so rather than exit silently
+            del sys.modules[module_name]
+            exited = f"sys.exit({error.code!r})"
+            raise GameNotFoundError(f"game file {path} called {exited} while loading") from None
     if not hasattr(module, attribute):
         games = sorted(
             name

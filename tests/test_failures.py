@@ -203,3 +203,46 @@ def test_search_refuses_a_huge_format_before_allocating(tmp_path, capsys):
     tracemalloc.stop()
     err = capsys.readouterr().err
     assert code == 2 and "the observation would have" in err and peak < 50 * 2**20, err
+
+
+def test_a_game_file_that_exits_while_loading_is_reported(tmp_path, capsys):
+    game = tmp_path / "quitter.py"
+    game.write_text("import sys\nsys.exit(3)\n")
+    assert main(["train", f"{game}:Quitter", "--out", str(tmp_path / "run")]) == 2
+    err = capsys.readouterr().err
+    assert "called sys.exit(3) while loading" in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "run" / "config.json").exists()
+
+
+BROKEN_GAME = """
+import jax.numpy as jnp
+import gamify
+
+
+class Broken(gamify.Game):
+    name = "broken"
+
+    def __init__(self):
+        self.action_space = gamify.FlatActions(2)
+        self.max_steps = 3
+
+    def init(self, key):
+        return jnp.int32(0)
+
+    def step(self, state, action):
+        raise TypeError("boom")
+
+    def observe(self, state):
+        return jnp.zeros(2)
+
+    def legal_action_mask(self, state):
+        return jnp.ones(2, bool)
+"""
+
+
+def test_an_error_in_a_user_game_names_the_game_and_the_method(tmp_path, capsys):
+    (tmp_path / "broken.py").write_text(BROKEN_GAME)
+    argv = ["train", f"{tmp_path / 'broken.py'}:Broken", "--games", "4", *SMALL, "--quiet"]
+    assert main([*argv, "--out", str(tmp_path / "run")]) == 2
+    err = capsys.readouterr().err
+    assert "game 'broken', step(): TypeError: boom" in err and len(err.strip().splitlines()) == 1, err

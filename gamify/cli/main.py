@@ -20,6 +20,7 @@ import sys
 from gamify.checkpoint import CheckpointError
 from gamify.cli import bench, schemes, search, train
 from gamify.cli.common import UsageError
+from gamify.game import GameError
 from gamify.registry import GameNotFoundError
 
 EXAMPLES = (
@@ -64,7 +65,7 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as e:  # one clear line unless --debug
         if args.debug:
             raise
-        if isinstance(e, (UsageError, GameNotFoundError, CheckpointError, ValueError, OSError)):
+        if isinstance(e, (UsageError, GameNotFoundError, GameError, CheckpointError, ValueError, OSError)):
             print(f"gamify: error: {e}", file=sys.stderr)
             return 2
         print(
