@@ -28,11 +28,18 @@ class CheckpointError(RuntimeError):
     """The checkpoint is missing, corrupt or does not match the run's configuration."""
 
 
+def _umask() -> int:
+    mask = os.umask(0o022)  # reading the umask means setting it: put it straight back
+    os.umask(mask)
+    return mask
+
+
 def atomic_write_bytes(path: Path, payload: bytes) -> None:
     """Writes ``payload`` to ``path`` so that readers see the old or the new file, never a mix."""
     path = Path(path)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        os.fchmod(fd, 0o666 & ~_umask())  # mkstemp makes 0600; files get the user's usual mode
         with os.fdopen(fd, "wb") as f:
             f.write(payload)
             f.flush()

@@ -246,3 +246,12 @@ def test_an_error_in_a_user_game_names_the_game_and_the_method(tmp_path, capsys)
     assert main([*argv, "--out", str(tmp_path / "run")]) == 2
     err = capsys.readouterr().err
     assert "game 'broken', step(): TypeError: boom" in err and len(err.strip().splitlines()) == 1, err
+
+
+def test_written_files_follow_the_umask(tmp_path):
+    previous = os.umask(0o022)
+    try:
+        common.write_scheme_files(standard_scheme(2, 2, 2), tmp_path / "scheme.json")
+    finally:
+        os.umask(previous)
+    assert {oct(path.stat().st_mode & 0o777) for path in tmp_path.iterdir()} == {"0o644"}

@@ -48,13 +48,13 @@ from __future__ import annotations
 import importlib.resources
 import json
 import os
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
 
+from gamify.checkpoint import atomic_write_bytes
 from gamify.tensor.readers import (
     FractionalCoefficientError,
     Raw,
@@ -88,21 +88,6 @@ __all__ = [
 
 
 # --------------------------------------------------------------------------- writers
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    """Writes text to path through a temporary file and a rename: a crash leaves the old file."""
-    path = Path(path)
-    descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(descriptor, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        os.unlink(temporary)
-        raise
 
 
 def _require_matmul(scheme: Scheme, format: str) -> tuple[int, int, int]:
@@ -308,7 +293,7 @@ def write_scheme(scheme: Scheme, path: str | os.PathLike, format: str | None = N
         if path.suffix.lower() not in by_extension:
             raise ValueError(f"cannot tell the format from {path.name!r}: pass format ({', '.join(FORMATS)})")
         format = by_extension[path.suffix.lower()]
-    _write_atomic(path, format_scheme(scheme, format))
+    atomic_write_bytes(path, format_scheme(scheme, format).encode("utf-8"))
 
 
 def format_scheme(scheme: Scheme, format: str = "gamify") -> str:
