@@ -13,7 +13,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-Array = jax.Array
+from gamify.types import Array
 
 
 def random_basis(key: Array, size: int, field: str, signs: bool = True) -> Array:

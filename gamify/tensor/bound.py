@@ -30,7 +30,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-Array = jax.Array
+from gamify.types import Array
 
 PRIMES = (46337, 46327, 46309)  # the largest primes below sqrt(2^31)
 _CERTIFIED_BITS = 92  # Σ bit widths of squared norms below this: minors < 2^46 < Π PRIMES

@@ -14,13 +14,11 @@ Methods named for JAX run inside jit; ``decode``/``encode`` are the host (numpy)
 
 from __future__ import annotations
 
-import jax
 import jax.numpy as jnp
 import numpy as np
 
 from gamify.tensor.terms import flat_terms, legal_form
-
-Array = jax.Array
+from gamify.types import Array
 
 KINDS = ("factored", "flat")
 MAX_FLAT_ACTIONS = 2**17  # a flat policy head larger than this is better factored

@@ -17,7 +17,6 @@ from collections.abc import Callable
 import numpy as np
 
 from gamify.tensor import kernels
-from gamify.tensor.matmul import matmul_tensor
 from gamify.tensor.scheme import Scheme
 
 __all__ = [
@@ -222,11 +221,7 @@ def walk(
     if not 0 <= seed < MAX_SEED:
         raise ValueError(f"seed must be in [0, 2^63), got {seed}")
     scheme = scheme.to_z2()
-    if target is None:
-        if scheme.matmul is None:
-            raise ValueError("pass target= or a scheme with matmul=(n, m, p)")
-        target = matmul_tensor(*scheme.matmul)
-    check = scheme.verify(target)
+    check = scheme.verify(target)  # with target None: scheme.matmul's tensor, or a ValueError
     if not check.ok:
         raise ValueError(f"the starting scheme is wrong over Z2: {check}")
     settings = dict(

@@ -12,12 +12,10 @@ from __future__ import annotations
 
 import math
 
-import jax
 import numpy as np
 
 from gamify.tensor.matmul import entry_names
-
-Array = jax.Array
+from gamify.types import Array
 
 SIGNS = ((1, 1), (1, -1), (-1, 1), (-1, -1))  # sign twins (a·u, b·v, ab·w) in order of preference
 
