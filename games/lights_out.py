@@ -10,7 +10,8 @@ When the step limit ends the game first, ``truncation_reward`` is minus the fewe
 presses that would clear the remaining lights if no cell had been pressed yet
 (computed exactly: a particular solution plus the best vector of the null space of
 the toggle matrix, which for boards up to 12x12 has at most 2^6 elements). So running
-out of moves always scores worse than finishing within the limit.
+out of moves always scores worse than finishing within the limit. The fewest presses is
+exact too and declared as ``best_possible_return``, so training stops once it finds them.
 """
 
 from __future__ import annotations
@@ -75,6 +76,10 @@ class LightsOut(gamify.Game[LightsOutState]):
         if not self._solver.solvable(self.pattern.reshape(-1)):
             raise ValueError("lights_out: pattern is not solvable (no set of presses switches it off)")
         self.optimum = self._solver.min_presses(self.pattern.reshape(-1))  # fewest presses, exact
+        # Proven bound: presses P and then the fewest presses X that clear what is left together
+        # solve the start (P xor X), so |P| + |X| >= optimum, and no game, finished or truncated
+        # (-|P| - |X|), returns more than -optimum.
+        self.best_possible_return = -float(self.optimum)
 
     def init(self, key: Array) -> LightsOutState:
         del key  # a fixed puzzle

@@ -212,7 +212,7 @@ class TensorDecomposition(gamify.Game[TensorState]):
             self.action_space = gamify.FactoredActions(self.encoding.token_sizes)
         self.cyclic = bool(augment) and len(set(self.shape)) == 1
         if self.cyclic and actions == "flat":
-            self._cyclic_gather = self.encoding.flat_rotations()
+            self._cyclic_images = self.encoding.flat_rotations()
 
     # ---- the game (pure JAX) ----------------------------------------------------------------------
 
@@ -359,7 +359,7 @@ class TensorDecomposition(gamify.Game[TensorState]):
             shift, [lambda x, axes=axes: x.transpose(axes) for axes in CYCLIC_AXES], observation
         )
         if self.actions == "flat":
-            return observation, policy[jnp.asarray(self._cyclic_gather)[shift]], candidates
+            return observation, policy, jnp.asarray(self._cyclic_images)[shift][candidates]
         u, v, w = self.encoding.split(jax.vmap(self.encoding.values)(candidates).T)
         rotations = [(u, v, w), (v, w, u), (w, u, v)]
         rotated = jax.lax.switch(

@@ -4,7 +4,8 @@ A 2-way miniature of AlphaTensor's TensorGame. The state is the residual matrix 
 (initially the target M); an action picks nonzero vectors u, v in GF(2)^n and sets
 R <- R xor u v^T. Reward is -1 per term and the game terminates when R = 0, so the
 return of a solved game is minus the number of terms. Over GF(2) the fewest terms is
-exactly rank(M), which makes the optimum known for every target.
+exactly rank(M), which makes the optimum known for every target; the game declares it
+(``best_possible_return = -rank(M)``), so training stops once it finds an optimal game.
 
 Actions are two tokens ``(u_index, v_index)``, each in ``[0, 2^n - 1)``: the vector is
 the binary expansion of ``index + 1`` (bit i is entry i), so the zero vector cannot be
@@ -63,6 +64,10 @@ class XorRank(gamify.Game[XorRankState]):
         self.action_space = gamify.FactoredActions((2**self.n - 1, 2**self.n - 1))
         self.target = _random_target(self.n, int(seed)) if target is None else _check_target(target, self.n)
         self.optimum = gf2_rank_numpy(self.target)  # fewest terms, exact
+        # Proven bound: a term changes the residual's rank by at most 1, so k moves leave rank
+        # >= optimum - k, and both a finished game and a truncated one (-k - rank) return at
+        # most -optimum.
+        self.best_possible_return = -float(self.optimum)
 
     def init(self, key: Array) -> XorRankState:
         del key  # a fixed target

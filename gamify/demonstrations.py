@@ -5,9 +5,9 @@ decomposition, sum it into a target, and teach the network to take it apart
 again. A game opts in with ``Game.demonstration(key)``. Fixed episodes replay the
 same way (:func:`replay_episodes`): known solutions, such as verified schemes a
 local search found, which the network should learn too. The policy target at a step is
-uniform over all the episode's moves not yet played, since any order of
-them solves the episode (for factored games they fill the K candidate slots, the
-first K if more remain); the episode's return-to-go is the value target.
+uniform over the episode's moves not yet played, since any order of them solves the
+episode: they fill the K candidate slots (the first K if more remain; flat actions as
+one-token candidates); the episode's return-to-go is the value target.
 """
 
 from __future__ import annotations
@@ -24,14 +24,15 @@ from gamify.types import Array, Episode, Example
 
 
 def make_demonstrations(
-    env: Env, *, num_games: int, num_samples: int
+    env: Env, *, num_games: int, num_candidates: int
 ) -> Callable[[Array], tuple[Example, Array]]:
     """Builds a source of synthetic demonstrations (``Game.demonstration``) in replay layout.
 
     Args:
       env: the game under the shared rules; its game must offer ``demonstration``.
       num_games: B, the episodes drawn per call.
-      num_samples: K of the sampled search, so factored targets fill [K, T] candidate rows.
+      num_candidates: K of the search (:func:`gamify.search.num_candidates`): targets fill
+        [K, T] candidate rows, as the search's do.
     Returns:
       ``demonstrations(rng_key) -> (examples, valid)``, not jitted: an :class:`Example` with
       L*num_games rows, and valid bool[L*num_games].
@@ -39,7 +40,7 @@ def make_demonstrations(
 
     def demonstrations(rng_key: Array) -> tuple[Example, Array]:
         episodes = jax.vmap(env.game.demonstration)(jax.random.split(rng_key, num_games))
-        return replay_episodes(env, episodes, num_samples=num_samples)
+        return replay_episodes(env, episodes, num_candidates=num_candidates)
 
     return demonstrations
 
@@ -49,13 +50,13 @@ def stack_episodes(episodes: Sequence[Episode]) -> Episode:
     return jax.tree.map(lambda *x: jnp.stack(x), *episodes)
 
 
-def replay_episodes(env: Env, episodes: Episode, *, num_samples: int) -> tuple[Example, Array]:
+def replay_episodes(env: Env, episodes: Episode, *, num_candidates: int) -> tuple[Example, Array]:
     """Plays solved episodes and returns their training examples.
 
     Args:
       env: the game under the shared rules.
       episodes: (starts [B], actions [B, L, ...], lengths [B]), e.g. :func:`stack_episodes`.
-      num_samples: K of the sampled search, so factored targets fill [K, T] candidate rows.
+      num_candidates: K of the search: targets fill [K, T] candidate rows.
     Returns:
       ``(examples, valid)``: an :class:`Example` with L*B rows, and valid bool[L*B].
     """
@@ -74,17 +75,13 @@ def replay_episodes(env: Env, episodes: Episode, *, num_samples: int) -> tuple[E
     _, (obs, time_left, valid, action, rewards) = jax.lax.scan(replay_move, states, (steps, moves))
     # remaining[t, b, j]: move j of game b is still to be played at step t.
     remaining = (steps[None, :] >= steps[:, None])[:, None, :] & (steps < lengths[:, None])[None]
-    if env.factored:
-        # Slot k at step t holds move t + k (cyclically; slots past the end get weight 0).
-        index = (steps[:, None] + jnp.arange(num_samples)[None, :]) % env.max_steps  # [L, K]
-        candidates = jnp.swapaxes(actions[:, index], 0, 1)  # [L, B, K, T]
-        index = jnp.broadcast_to(index[:, None], remaining.shape[:2] + index.shape[1:])
-        weights = jnp.take_along_axis(remaining, index, axis=2)
-        once = jnp.arange(num_samples) < env.max_steps  # K > L: later slots wrap onto moves again
-        weights = (weights & once).astype(jnp.float32)
-    else:
-        candidates = jnp.zeros(action.shape + (0, 0), jnp.int32)
-        one_hot = jax.nn.one_hot(actions, env.action_space.num_actions)
-        weights = jnp.einsum("tbj,bja->tba", remaining.astype(jnp.float32), one_hot)
+    tokens = actions if env.factored else actions[..., None]  # [B, L, T]
+    # Slot k at step t holds move t + k (cyclically; slots past the end get weight 0).
+    index = (steps[:, None] + jnp.arange(num_candidates)[None, :]) % env.max_steps  # [L, K]
+    candidates = jnp.swapaxes(tokens[:, index], 0, 1)  # [L, B, K, T]
+    index = jnp.broadcast_to(index[:, None], remaining.shape[:2] + index.shape[1:])
+    weights = jnp.take_along_axis(remaining, index, axis=2)
+    once = jnp.arange(num_candidates) < env.max_steps  # K > L: later slots wrap onto moves again
+    weights = (weights & once).astype(jnp.float32)
     weights = weights / jnp.maximum(weights.sum(-1, keepdims=True), 1.0)
     return examples_from(make_trajectory(obs, time_left, action, weights, candidates, rewards, valid))

@@ -29,8 +29,10 @@ class Env:
     * When ``step_count`` reaches ``game.max_steps`` without termination the
       state is truncated and ``game.truncation_reward`` is added to the reward.
     * An illegal action leaves the game state unchanged, ends the game
-      (``terminated``) and pays ``game.illegal_action_reward``. Search never
-      plays one (masks hold at every node); this protects user-driven play.
+      (``terminated`` and ``illegal``) and pays ``game.illegal_action_reward``.
+      Search plays one only where it finds no legal action (a game that breaks
+      the contract, or a factored game none of whose sampled actions is legal);
+      training never keeps such a game as a solution.
     * Observations are float32 and wrapped in ``stop_gradient``.
 
     All methods take one unbatched state; batch them with ``jax.vmap``, except
@@ -66,6 +68,7 @@ class Env:
             reward=zero,
             terminated=jnp.bool_(False),
             truncated=jnp.bool_(False),
+            illegal=jnp.bool_(False),
             step_count=jnp.int32(0),
             episode_return=zero,
         )
@@ -161,6 +164,7 @@ class Env:
             reward=reward,
             terminated=moved.terminated,
             truncated=moved.truncated,
+            illegal=~legal,
             step_count=moved.step_count,
             episode_return=state.episode_return + reward,
         )

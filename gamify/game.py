@@ -87,10 +87,16 @@ class Game(abc.ABC, Generic[S]):
     control flow on array values) so the methods can be jitted and vmapped.
     A state that is not over must have at least one legal action (end the game,
     or let ``max_steps`` end it, before that can happen).
+
+    Optionally set ``best_possible_return`` (class or instance attribute) to a proven
+    upper bound on the return of every game, finished or cut short by the step limit
+    (e.g. minus the proven fewest moves): training stops once the best game reaches it,
+    since no better game exists. Leave it None when no bound is proven.
     """
 
     name: str = ""
     description: str = ""
+    best_possible_return: float | None = None
     # The rules' version: raise it when a change would make old runs' checkpoints and best
     # solutions mean something else. Recorded in config.json; ``--resume`` refuses a mismatch.
     version: int = 1
@@ -154,9 +160,10 @@ class Game(abc.ABC, Generic[S]):
         Args:
           key: a PRNG key for this example.
           observation: as :meth:`observe` returns it.
-          policy: the policy target: float32[A] over actions (flat), or float32[K] over
-            the candidates (factored).
-          candidates: factored: int32[K, T], the candidate actions' tokens; flat: [0, 0].
+          policy: the policy target, float32[K] over the candidates (flat games: it may
+            sum to less than 1, the rest being spread over the other actions like the prior).
+          candidates: int32[K, T], the candidate actions' tokens (factored) or int32[K, 1],
+            their indices (flat): map each to its image under the symmetry.
 
         Returns:
           ``(observation, policy, candidates)`` with the same shapes and dtypes.

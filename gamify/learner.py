@@ -2,7 +2,9 @@
 
 * value: squared error to the observed return, in reward units (scalar head), or
   quantile regression (quantile head);
-* policy, flat games: cross-entropy to the search's improved policy;
+* policy, flat games: cross-entropy to the search's improved policy, stored sparse (the
+  visited actions' weights; the rest of the mass is the unvisited actions', spread like
+  the prior): the visited part and the unvisited total are fitted as the dense target's;
 * policy, factored games: cross-entropy to the search policy over the K
   candidates the search saw (Sampled MuZero), each candidate's log-probability
   computed autoregressively with teacher forcing.
@@ -79,6 +81,29 @@ def quantile_regression_loss(quantiles: Array, target: Array, *, kappa: float = 
     return jnp.sum(jnp.abs(taus - (error < 0)) * huber / kappa, axis=-1)
 
 
+def flat_policy_loss(log_probs: Array, batch: Example) -> Array:
+    """Cross-entropy to a sparse flat target: weights w over candidate actions S, and the rest
+    of the mass, 1 - Σw, on every other action together (where the target is proportional to
+    the prior): -Σ_S w log p(a) - (1 - Σw) log p(not S).
+
+    Args:
+      log_probs: [N, A] the policy's log-probabilities.
+      batch: ``action_weights`` [N, K], ``candidates`` [N, K, 1] (slots of weight 0 are unused).
+    Returns:
+      [N] losses.
+    """
+    weights, index = batch.action_weights, batch.candidates[..., 0]
+    used = weights > 0
+    picked = jnp.take_along_axis(log_probs, index, axis=-1)
+    seen = jax.vmap(lambda i, u: jnp.zeros(log_probs.shape[-1], bool).at[i].max(u))(index, used)
+    log_rest = jax.nn.logsumexp(jnp.where(seen, -jnp.inf, log_probs), axis=-1)
+    rest = jnp.maximum(1.0 - weights.sum(-1), 0.0)
+    # where(): unused slots and an empty rest (every action a candidate) contribute nothing.
+    return -jnp.sum(jnp.where(used, weights * picked, 0.0), axis=-1) - jnp.where(
+        rest > 0, rest * log_rest, 0.0
+    )
+
+
 def make_loss(
     network: Network, *, config: LearnerConfig
 ) -> Callable[[Params, Example], tuple[Array, LossInfo]]:
@@ -94,8 +119,7 @@ def make_loss(
 
     def policy_loss(params, batch: Example, policy: Array) -> Array:
         if network.token_logits is None:
-            log_probs = jax.nn.log_softmax(policy, axis=-1)
-            return -jnp.sum(batch.action_weights * log_probs, axis=-1)
+            return flat_policy_loss(jax.nn.log_softmax(policy, axis=-1), batch)
         batch_size, num_candidates, num_tokens = batch.candidates.shape
         context = jnp.repeat(policy, num_candidates, axis=0)
         tokens = batch.candidates.reshape(batch_size * num_candidates, num_tokens)

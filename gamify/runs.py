@@ -2,8 +2,9 @@
 solution), its budget, and the loop that trains until the budget is spent.
 
 A run directory holds ``config.json`` (game and settings), ``checkpoint.npz``
-(atomic), ``metrics.jsonl`` (one JSON object per iteration) and ``best.json``
-(the best solution found so far, with its return).
+(atomic), ``metrics.jsonl`` (one JSON object per iteration; the last iteration of a
+run that spent its budget also says why, under ``stop``) and ``best.json`` (the best
+solution found so far, with its return).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import dataclasses
 import json
 import math
 import time
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 
@@ -19,6 +21,7 @@ import jax
 import jax.numpy as jnp
 
 from gamify import checkpoint
+from gamify.game import Game
 from gamify.train import TrainConfig, Trainer, TrainState, best_solution
 
 CHECKPOINT = "checkpoint.npz"
@@ -26,6 +29,8 @@ CONFIG = "config.json"
 METRICS = "metrics.jsonl"
 BEST = "best.json"
 STOPPED = "stopped on request"  # train_until's reason when should_stop() said so
+# train_until's reason, followed by the bound, once the best return reaches Game.best_possible_return
+BEST_POSSIBLE = "reached the best possible return"
 
 
 def _rounded(metrics: dict) -> dict:
@@ -40,6 +45,9 @@ class Budget:
     max_updates: int | None = None
     max_seconds: float | None = None
     target_return: float | None = None  # stop once the best return reaches this
+    # Stop once the best return reaches the game's proven bound (Game.best_possible_return):
+    # no better game exists, so more training cannot improve the solution.
+    stop_at_best_possible: bool = True
 
     def __post_init__(self):
         for name in ("max_games", "max_updates", "max_seconds"):
@@ -47,16 +55,20 @@ class Budget:
             if value is not None and value <= 0:
                 raise ValueError(f"{name} must be > 0, got {value}")
 
-    def reached(self, progress: dict) -> str | None:
+    def reached(self, progress: dict, *, best_possible: float | None = None) -> str | None:
         """The reason to stop, or None.
 
         Args:
           progress: the run so far: ``games``, ``updates``, ``elapsed`` (seconds) and
             ``best_return`` (None before the first game).
+          best_possible: the game's ``best_possible_return`` (None: no proven bound).
         """
-        if self.target_return is not None and progress["best_return"] is not None:
-            if progress["best_return"] >= self.target_return:
+        best = progress["best_return"]
+        if best is not None:
+            if self.target_return is not None and best >= self.target_return:
                 return f"target return {self.target_return:g} reached"
+            if self.stop_at_best_possible and best_possible is not None and best >= best_possible:
+                return f"{BEST_POSSIBLE} {best_possible:g}"
         limits = [
             (self.max_games, "games", "games"),
             (self.max_updates, "updates", "updates"),
@@ -155,8 +167,12 @@ class RunDirectory:
 
     def append_metrics(self, record: dict) -> None:
         """Adds one iteration's record to metrics.jsonl."""
-        with open(self.dir / METRICS, "a") as f:
-            f.write(json.dumps(record) + "\n")
+        path = self.dir / METRICS
+        try:
+            with open(path, "a") as f:
+                f.write(json.dumps(record) + "\n")
+        except OSError as error:  # a full disk's write() names no file
+            raise OSError(error.errno, error.strerror, str(path)) from None
 
 
 def train_until(
@@ -179,21 +195,32 @@ def train_until(
       state: the state to continue from (e.g. :meth:`RunDirectory.load`'s); default a fresh one.
       elapsed: seconds the run had already taken.
       checkpoint_every: seconds between checkpoints; one is also written at the end and on
-        Ctrl-C (which is then re-raised).
+        Ctrl-C (which is then re-raised), of the last iteration whose metrics line is written.
       on_iteration: called with each iteration's metrics record.
       should_stop: asked before each iteration; True ends training as a spent budget does
         (reason :data:`STOPPED`), e.g. on a first Ctrl-C, whose exception could otherwise
         land where Python ignores it (a garbage-collector callback during compilation).
     Returns:
-      ``(state, reason)``: the final state and why training stopped.
+      ``(state, reason)``: the final state and why training stopped. A resumed run whose
+      budget is already spent (e.g. it reached the game's best possible return) stops
+      before its first iteration.
+    Warns:
+      RuntimeWarning: once, when a game reaches a live state where the search finds no
+        legal action (such games are never kept as the best solution).
     """
     state = trainer.init() if state is None else state
     run_dir.dir.mkdir(parents=True, exist_ok=True)
     start, last_save = time.monotonic() - elapsed, time.monotonic()
     progress = {"games": int(state.games), "updates": int(state.updates), "elapsed": elapsed}
     progress["best_return"] = _best_return(state)
+    best_possible = trainer.game.best_possible_return
+    reason, warned = budget.reached(progress, best_possible=best_possible), False
+    logged = (state, elapsed)  # the newest state whose metrics line is written
     try:
-        while (reason := budget.reached(progress) or (STOPPED if should_stop() else None)) is None:
+        while reason is None:
+            if should_stop():
+                reason = STOPPED
+                break
             tick = time.monotonic()
             state, metrics = trainer.iterate(state)
             if trainer.config.eval_every and int(state.iteration) % trainer.config.eval_every == 0:
@@ -213,16 +240,35 @@ def train_until(
                 ),
                 **metrics,
             }
-            run_dir.append_metrics(progress)
-            on_iteration(progress)
+            reason = budget.reached(progress, best_possible=best_possible)
+            record = progress if reason is None else {**progress, "stop": reason}
+            run_dir.append_metrics(record)
+            logged = (state, progress["elapsed"])
+            on_iteration(record)
+            if not warned and (warning := _dead_end_warning(trainer.game, record)):
+                warnings.warn(warning, RuntimeWarning, stacklevel=2)
+                warned = True
             if time.monotonic() - last_save >= checkpoint_every:
                 run_dir.save(trainer, state, progress["elapsed"])
                 last_save = time.monotonic()
-    except KeyboardInterrupt:
-        run_dir.save(trainer, state, time.monotonic() - start)
+    except KeyboardInterrupt:  # the checkpoint never runs ahead of metrics.jsonl
+        run_dir.save(trainer, *logged)
         raise
     run_dir.save(trainer, state, progress["elapsed"])
     return state, reason
+
+
+def _dead_end_warning(game: Game, record: dict) -> str | None:
+    """What to tell the game's author when a game of this iteration reached a dead end."""
+    moves = [record[key] for key in ("dead_end_moves", "eval_dead_end_moves") if record.get(key, -1) >= 0]
+    if not moves:
+        return None
+    return (
+        f"game {game.name or type(game).__name__!r} reached a state with no legal action at step "
+        f"{int(min(moves))}, though the game was not over: the search had to play an illegal move, "
+        "which ends the game, and such games are never kept as the best solution. End the game "
+        "there (terminated) or let max_steps end it; gamify.testing.check_game looks for such states"
+    )
 
 
 def _best_return(state: TrainState) -> float | None:

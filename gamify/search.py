@@ -30,6 +30,14 @@ default the worst outcome), so the search sees that node as a dead end. At the
 root such a pick is never made while a legal candidate exists. The search's
 improved policy (``action_weights``) is a distribution over the K candidates; training
 fits pi to it on exactly those candidates.
+
+Policy targets are sparse for flat games too: the K root actions the search visited (at
+most ``max_num_considered_actions``) with their improved-policy weights, not renormalised.
+The rest of the mass belongs to the unvisited actions, among which Gumbel MuZero's improved
+policy is the prior itself (their completed Q-values are all the same mixed value), so
+the learner can fit the dense target's visited part and unvisited total exactly
+(:mod:`gamify.learner`) while the replay stores K weights instead of A (⟨2,2,3⟩ over Z2
+with flat actions has 59,535).
 """
 
 from __future__ import annotations
@@ -235,6 +243,14 @@ def search_functions(env: Env, network: Network, *, config: SearchConfig) -> tup
     return _sampled_fns(env, network, config) if env.factored else _flat_fns(env, network, config)
 
 
+def num_candidates(env: Env, config: SearchConfig) -> int:
+    """K, the candidate slots of a policy target: ``num_samples`` (factored games) or the root
+    actions Gumbel MuZero considers, ``min(max_num_considered_actions, A)`` (flat games)."""
+    if env.factored:
+        return config.num_samples
+    return min(config.max_num_considered_actions, env.action_space.num_actions)
+
+
 def make_search(env: Env, network: Network, *, config: SearchConfig = SearchConfig()) -> SearchFn:
     """Builds a batched Gumbel MuZero search over the true game dynamics.
 
@@ -246,6 +262,7 @@ def make_search(env: Env, network: Network, *, config: SearchConfig = SearchConf
       ``search(params, rng_key, states) -> SearchOutput``, not jitted (jit the caller).
     """
     factored = env.factored
+    slots = num_candidates(env, config)
 
     root_fn, recurrent_fn = search_functions(env, network, config=config)
 
@@ -258,8 +275,8 @@ def make_search(env: Env, network: Network, *, config: SearchConfig = SearchConf
           states: EnvState with a leading batch axis [B].
         Returns:
           SearchOutput: ``action`` [B] (flat) or [B, T] tokens (factored), ``action_weights``
-          [B, A] or [B, K] over the candidates, ``candidates`` [B, K, T] ([B, 0, 0] for flat
-          games), ``root_value`` [B] in reward units.
+          [B, K] over the candidates, ``candidates`` [B, K, T] (flat: [B, K, 1], the visited
+          root actions, best first; unused slots weigh 0), ``root_value`` [B] in reward units.
         """
         root_key, search_key = jax.random.split(rng_key)
         root, invalid = root_fn(params, root_key, states)
@@ -277,13 +294,15 @@ def make_search(env: Env, network: Network, *, config: SearchConfig = SearchConf
         )
         root_value = out.search_tree.summary().value
         if factored:
-            candidates = root.embedding.candidates
+            candidates, weights = root.embedding.candidates, out.action_weights
             action = jnp.take_along_axis(candidates, out.action[:, None, None], axis=1)[:, 0]
         else:
-            candidates = jnp.zeros((out.action.shape[0], 0, 0), jnp.int32)
-            action = out.action
+            visits = out.search_tree.children_visits[:, out.search_tree.ROOT_INDEX]
+            weights, index = jax.lax.top_k(jnp.where(visits > 0, out.action_weights, -1.0), slots)
+            weights = jnp.maximum(weights, 0.0)  # fewer visited actions than slots: weight 0
+            candidates, action = index[:, :, None].astype(jnp.int32), out.action
         return SearchOutput(
-            action=action, action_weights=out.action_weights, candidates=candidates, root_value=root_value
+            action=action, action_weights=weights, candidates=candidates, root_value=root_value
         )
 
     return search

@@ -12,6 +12,7 @@ the checker itself compiles nothing but the functions under test. Failures raise
 from __future__ import annotations
 
 import collections
+import numbers
 from collections.abc import Callable
 from typing import Any
 
@@ -26,22 +27,33 @@ from gamify.types import Array
 _BATCH = 3  # states in the vmap check
 
 
-def check_game(game: Game, *, num_random_steps: int = 64, num_samples: int = 256, seed: int = 0) -> None:
+def check_game(
+    game: Game,
+    *,
+    num_random_steps: int = 64,
+    num_random_games: int = 4,
+    num_samples: int = 256,
+    seed: int = 0,
+) -> None:
     """Checks that ``game`` follows the game contract under :class:`gamify.Env`.
 
     Checked: attributes; ``init/step/observe`` and legality jit without retracing and
     vmap; state, reward, flag, mask and observation types never change; random legal
-    play keeps the Env bookkeeping right and ends within ``max_steps``; replay is
-    bitwise deterministic; a step after the end is a no-op paying 0; the step limit
-    truncates and pays ``truncation_reward``; illegal and out-of-range actions end the
-    game (terminated) without changing it; ``describe`` returns text; a game that offers
-    ``demonstration`` returns well-shaped episodes whose moves solve their start; a game
-    that offers ``augment`` keeps the shapes and dtypes of training examples.
+    play keeps the Env bookkeeping right, meets no state that is not over without a legal
+    action, never returns more than ``best_possible_return`` and ends within
+    ``max_steps``; replay is bitwise deterministic; a step after the end is a no-op
+    paying 0; the step limit truncates and pays ``truncation_reward``; illegal and
+    out-of-range actions end the game (terminated, illegal) without changing it;
+    ``describe`` returns text; a game that offers ``demonstration`` returns well-shaped
+    episodes whose moves solve their start; a game that offers ``augment`` keeps the
+    shapes and dtypes of training examples.
 
     Args:
       game: the game to check.
       num_random_steps: the most moves of random legal play; when ``game.max_steps`` is
         no larger, the game must end within them.
+      num_random_games: games of random legal play (each from its own initial key), to
+        meet dead ends that only some paths lead to.
       num_samples: factored games only: random actions drawn per state to find a legal
         one (a state that is not over and has no legal action among them fails).
       seed: seeds the initial states and the random play.
@@ -53,6 +65,8 @@ def check_game(game: Game, *, num_random_steps: int = 64, num_samples: int = 256
     checker = _Checker(Env(game), num_samples=num_samples, seed=seed)
     state = checker.initial_state()
     actions, final = checker.random_play(state, num_random_steps)
+    for index in range(1, num_random_games):
+        checker.random_play(checker.init(np.int32(index)), num_random_steps, game_index=index)
     checker.check_determinism(actions, final)
     if final.done:
         checker.check_no_op_after_done(final, actions[-1], "the end of random play")
@@ -79,6 +93,11 @@ def _check_attributes(game: Game) -> None:
     )
     steps = getattr(game, "max_steps", None)
     assert isinstance(steps, (int, np.integer)) and steps >= 1, f"{label}.max_steps must be an int >= 1"
+    bound = game.best_possible_return
+    finite = isinstance(bound, numbers.Real) and np.isfinite(bound)
+    assert bound is None or finite, (
+        f"{label}.best_possible_return must be None or a finite number, got {bound!r}"
+    )
 
 
 class _Checker:
@@ -152,9 +171,11 @@ class _Checker:
         self.require(np.all(np.isfinite(obs)), f"observation after {where} has non-finite values")
         return host
 
-    def legal_action(self, state: EnvState, t: int, where: str) -> np.ndarray:
-        """A random legal action in a state that is not over; checks the flat masks."""
-        probe = _host(self.probe(state, np.int32(t)))
+    def legal_action(self, state: EnvState, key: int, played: list[np.ndarray]) -> np.ndarray:
+        """A random legal action in a state that is not over, reached by ``played``; checks the flat masks."""
+        t = len(played)
+        where = "init" if t == 0 else f"move {t}"
+        probe = _host(self.probe(state, np.int32(key)))
         if not self.env.factored:
             num_actions = self.env.action_space.num_actions
             mask = probe["game_mask"]
@@ -171,15 +192,26 @@ class _Checker:
             if not self.env.factored
             else f"no legal action among {len(probe['legal'])} samples"
         )
-        self.require(probe["found"], f"{what} after {where}, but the game is not over")
+        moves = f"the moves {[a.tolist() for a in played]}" if played else "init"
+        self.require(
+            probe["found"],
+            f"{what} at step {t} (after {moves}), but the game is not over: end the game there "
+            "(terminated) or let max_steps end it",
+        )
         return probe["action"]
 
-    def random_play(self, state: EnvState, num_steps: int) -> tuple[list[np.ndarray], EnvState]:
-        """Random legal moves until the end or ``num_steps``; checks every transition."""
+    def random_play(
+        self, state: EnvState, num_steps: int, *, game_index: int = 0
+    ) -> tuple[list[np.ndarray], EnvState]:
+        """Random legal moves until the end or ``num_steps``; checks every transition.
+
+        ``game_index`` picks the random moves' stream (its keys follow game 0's).
+        """
         actions: list[np.ndarray] = []
         before = _host(state)
-        for t in range(min(num_steps, self.env.max_steps)):
-            action = self.legal_action(state, t, "init" if t == 0 else f"move {t}")
+        length = min(num_steps, self.env.max_steps)
+        for t in range(length):
+            action = self.legal_action(state, game_index * length + t, actions)
             actions.append(action)
             state = self.step(state, action)
             where = f"move {t + 1} (action {action.tolist()})"
@@ -192,8 +224,14 @@ class _Checker:
             self.require(
                 not after.truncated or t + 1 == self.env.max_steps, f"truncated before the limit, {where}"
             )
+            self.require(not after.illegal, f"a legal move set illegal, {where}")
             before = after
             if after.done:
+                bound = self.game.best_possible_return
+                self.require(
+                    bound is None or after.episode_return <= np.float32(bound),
+                    f"random play returned {after.episode_return:g}, more than best_possible_return {bound}",
+                )
                 if not self.env.factored:
                     mask = _host(self.probe(state, np.int32(t)))["env_mask"]
                     self.require(mask.all(), "Env.legal_action_mask must be all True once the game is over")
@@ -232,7 +270,10 @@ class _Checker:
         for before, action in illegal:
             where = f"illegal action {action.tolist()}"
             after = self.check_state(self.step(before, action), where)
-            self.require(after.terminated and not after.truncated, f"{where} must set terminated (only)")
+            self.require(
+                after.terminated and after.illegal and not after.truncated,
+                f"{where} must set terminated and illegal (not truncated)",
+            )
             self.require(
                 _equal(after.game, _host(before).game), f"{where} must leave the game state unchanged"
             )
@@ -317,11 +358,7 @@ class _Checker:
         """augment vmaps, keeps shapes and dtypes, and keeps a policy target a distribution."""
         space = self.env.action_space
         observation = self.observe(state)
-        if isinstance(space, FlatActions):
-            policy = jnp.full((space.num_actions,), 1.0 / space.num_actions)
-            candidates = jnp.zeros((0, 0), jnp.int32)
-        else:
-            policy, candidates = jnp.array([0.75, 0.25]), jnp.stack([jnp.asarray(action)] * 2)
+        policy, candidates = jnp.array([0.75, 0.25]), jnp.stack([jnp.atleast_1d(jnp.asarray(action))] * 2)
         example = (observation, policy, candidates)
         batch = jax.tree.map(lambda x: jnp.stack([x] * count), example)
         keys = jax.random.split(jax.random.key(0), count)
@@ -330,6 +367,9 @@ class _Checker:
             before, after = f"{y.dtype}{list(y.shape[1:])}", f"{x.dtype}{list(x.shape[1:])}"
             self.require(before == after, f"augment changed the {name} from {before} to {after}")
         self.require(np.allclose(got[1].sum(-1), 1.0), "augment's policy targets do not sum to 1")
+        if isinstance(space, FlatActions):
+            inside = (got[2] >= 0) & (got[2] < space.num_actions)
+            self.require(np.all(inside), "augment mapped a flat candidate outside the actions")
 
     def check_traces(self) -> None:
         retraced = {name: n for name, n in self.traces.items() if n > 1}

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import os
 from typing import Any, NamedTuple
 
 import jax
@@ -25,7 +26,7 @@ from gamify.env import Env
 from gamify.game import Game
 from gamify.learner import LearnerConfig, make_optimizer, make_update
 from gamify.networks import NetworkConfig, make_network
-from gamify.search import SearchConfig, make_search
+from gamify.search import SearchConfig, make_search, num_candidates
 from gamify.selfplay import make_selfplay
 from gamify.types import Array, EnvState, Episode, Example
 
@@ -87,8 +88,11 @@ class TrainState(NamedTuple):
 
 
 def _track_best(state: TrainState, final: EnvState, actions: Array, valid: Array) -> TrainState:
-    """Keeps the best of the games that ended in ``final`` [B] (actions [L, B, ...], valid [L, B])."""
-    returns = final.episode_return
+    """Keeps the best of the games that ended in ``final`` [B] (actions [L, B, ...], valid [L, B]).
+
+    A game ended by an illegal move is never kept: its last move is no move of the game.
+    """
+    returns = jnp.where(final.illegal, -jnp.inf, final.episode_return)
     i = jnp.argmax(returns)
     better = returns[i] > state.best_return
     moves = actions[:, i]
@@ -98,9 +102,21 @@ def _track_best(state: TrainState, final: EnvState, actions: Array, valid: Array
         best_return=jnp.where(better, returns[i], state.best_return),
         best_actions=jnp.where(better, moves, state.best_actions),
         best_length=jnp.where(better, valid[:, i].sum().astype(jnp.int32), state.best_length),
-        best_solved=jnp.where(better, final.terminated[i], state.best_solved),
+        best_solved=jnp.where(better, _solved(final)[i], state.best_solved),
         best_final=jax.tree.map(lambda x, old: jnp.where(better, x[i], old), final.game, state.best_final),
     )
+
+
+def _solved(final: EnvState) -> Array:
+    """bool [B]: the game ended by its own rules (not the step limit, not an illegal move)."""
+    return final.terminated & ~final.illegal
+
+
+def _dead_end_moves(final: EnvState) -> Array:
+    """int32: the fewest moves before a game reached a live state where the search found no
+    legal action (and so played an illegal one, which ended it); -1 when no game did."""
+    moves = jnp.where(final.illegal, final.step_count - 1, jnp.iinfo(jnp.int32).max)
+    return jnp.where(final.illegal.any(), moves.min(), -1)
 
 
 class Trainer:
@@ -134,10 +150,37 @@ class Trainer:
             self._demonstrations = make_demonstrations(
                 env,
                 num_games=config.demonstrations_per_iteration,
-                num_samples=config.search.num_samples,
+                num_candidates=num_candidates(env, config.search),
             )
         self.iterate = jax.jit(self._iterate)
         self.evaluate = jax.jit(self._evaluate)
+
+    def memory_needed(self) -> dict[str, int]:
+        """Bytes of the run's largest arrays, from their shapes alone (nothing is allocated).
+
+        Returns:
+          ``{"training state": ..., "self-play trajectories": ...}``: the state is mostly the
+          replay buffer (``replay_capacity`` examples; a checkpoint holds all of it), the
+          trajectories are one iteration's ``games_per_iteration`` × the game's ``max_steps``
+          moves.
+        """
+        state = jax.eval_shape(self.init)
+        trajectory = jax.eval_shape(self._selfplay, state.params, jax.random.PRNGKey(0)).trajectory
+        return {"training state": _nbytes(state), "self-play trajectories": _nbytes(trajectory)}
+
+    def check_memory(self, available: int | None = None) -> None:
+        """Raises ValueError, before anything is allocated, when :meth:`memory_needed` exceeds
+        ``available`` bytes (default: the first device's memory limit, or the host's RAM)."""
+        needed = self.memory_needed()
+        available = memory_available() if available is None else available
+        if sum(needed.values()) > available:
+            parts = ", ".join(f"{name} {_gib(size)}" for name, size in needed.items())
+            raise ValueError(
+                f"this run needs about {_gib(sum(needed.values()))} ({parts}) but {_gib(available)} "
+                f"is available: lower {type(self.game).__name__}'s max_steps ({self.env.max_steps}), "
+                f"games_per_iteration ({self.config.games_per_iteration}) or replay_capacity "
+                f"({self.config.replay_capacity})"
+            )
 
     def _stream_key(self, purpose: str) -> Array:
         """Independent streams of randomness derived from the seed."""
@@ -149,7 +192,8 @@ class Trainer:
         init_key, env_key, shape_key = jax.random.split(self._stream_key("init"), 3)
         start = self.env.init(env_key)
         obs = self.env.observe(start)[None]
-        params = self.network.init(init_key, obs, jnp.ones((1,), jnp.float32))
+        # jit: run eagerly, every initializer op would compile on its own (~10x slower)
+        params = jax.jit(self.network.init)(init_key, obs, jnp.ones((1,), jnp.float32))
         trajectory = jax.eval_shape(self._selfplay, params, shape_key).trajectory
         example = Example(
             observation=jnp.zeros(trajectory.observation.shape[2:], trajectory.observation.dtype),
@@ -178,7 +222,8 @@ class Trainer:
 
         Returns:
           ``(state, metrics)``: the next state, and scalar arrays (mean losses, the games'
-          mean and max return, ``solved_fraction``, ``moves`` played).
+          mean and max return, ``solved_fraction``, ``moves`` played, ``dead_end_moves``:
+          see :func:`_dead_end_moves`).
         """
         key = jax.random.fold_in(self._stream_key("iterate"), state.iteration)
         play_key, learn_key, demo_key = jax.random.split(key, 3)
@@ -188,8 +233,8 @@ class Trainer:
         if self._demonstrations is not None:
             buffer = replay.add_examples(buffer, *self._demonstrations(demo_key))
         if self._episodes is not None:
-            num_samples = self.config.search.num_samples
-            examples = replay_episodes(self.env, self._episodes, num_samples=num_samples)
+            slots = num_candidates(self.env, self.config.search)
+            examples = replay_episodes(self.env, self._episodes, num_candidates=slots)
             buffer = replay.add_examples(buffer, *examples)
 
         def learn(carry, k):
@@ -216,8 +261,9 @@ class Trainer:
             **jax.tree.map(jnp.mean, info._asdict()),
             "mean_return": returns.mean(),
             "max_return": returns.max(),
-            "solved_fraction": result.final_state.terminated.mean(),
+            "solved_fraction": _solved(result.final_state).mean(),
             "moves": trajectory.valid.sum(),
+            "dead_end_moves": _dead_end_moves(result.final_state),
         }
         return state, metrics
 
@@ -233,13 +279,34 @@ class Trainer:
         """``eval_games`` games of deterministic search (no Gumbel noise), tracked for the best game.
 
         Returns:
-          ``(state, metrics)``: ``eval_mean_return`` and ``eval_max_return``.
+          ``(state, metrics)``: ``eval_mean_return``, ``eval_max_return`` and
+          ``eval_dead_end_moves`` (see :func:`_dead_end_moves`).
         """
         key = jax.random.fold_in(self._stream_key("evaluate"), state.iteration)
         result = self._eval_play(state.params, key)
         returns = result.final_state.episode_return
         state = _track_best(state, result.final_state, result.trajectory.action, result.trajectory.valid)
-        return state, {"eval_mean_return": returns.mean(), "eval_max_return": returns.max()}
+        return state, {
+            "eval_mean_return": returns.mean(),
+            "eval_max_return": returns.max(),
+            "eval_dead_end_moves": _dead_end_moves(result.final_state),
+        }
+
+
+def _nbytes(tree) -> int:
+    return sum(math.prod(x.shape) * x.dtype.itemsize for x in jax.tree.leaves(tree))
+
+
+def _gib(size: int) -> str:
+    return f"{size / 2**30:,.1f} GiB"
+
+
+def memory_available() -> int:
+    """The first device's memory limit where JAX reports one (accelerators), else the host's RAM."""
+    stats = jax.devices()[0].memory_stats() or {}
+    if "bytes_limit" in stats:
+        return int(stats["bytes_limit"])
+    return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
 
 
 def best_solution(trainer: Trainer, state: TrainState) -> dict | None:

@@ -25,6 +25,7 @@ class EnvState(NamedTuple):
     reward: Array  # float32, reward of the transition that led here
     terminated: Array  # bool, the game ended by its own rules (or an illegal action)
     truncated: Array  # bool, the step limit ended it first
+    illegal: Array  # bool, an illegal action ended it (terminated is set too): not a solution
     step_count: Array  # int32, moves made so far
     episode_return: Array  # float32, sum of rewards so far
 
@@ -37,8 +38,8 @@ class SearchOutput(NamedTuple):
     """The result of one search per state. B is the batch."""
 
     action: Array  # [B] (flat) or [B, T] (factored): the env action chosen
-    action_weights: Array  # [B, A]: improved policy over actions (flat) or [B, K] over the candidates
-    candidates: Array  # [B, K, T] candidate actions (factored); [B, 0, 0] for flat games
+    action_weights: Array  # [B, K] improved policy of the K candidates (flat: may sum to < 1)
+    candidates: Array  # [B, K, T] candidate actions: tokens (factored), or [B, K, 1] action indices (flat)
     root_value: Array  # [B] search value of the root, in reward units
 
 
@@ -58,8 +59,8 @@ class Trajectory(NamedTuple):
     observation: Array  # [L, B, ...]
     time_left: Array  # [L, B]
     action: Array  # [L, B] or [L, B, T]
-    action_weights: Array  # [L, B, A] search policy (over actions, or [L, B, K] over the candidates)
-    candidates: Array  # [L, B, K, T] (factored) or [L, B, 0, 0]
+    action_weights: Array  # [L, B, K] search policy over the candidates
+    candidates: Array  # [L, B, K, T] (flat: T = 1, action indices)
     reward: Array  # [L, B]
     valid: Array  # [L, B] bool, the game was still running before this move
     value_target: Array  # [L, B] return from this move to the end (undiscounted)
@@ -70,8 +71,8 @@ class Example(NamedTuple):
 
     observation: Array  # [N, ...]
     time_left: Array  # [N]
-    action_weights: Array  # [N, A] search policy target ([N, K] over the candidates)
-    candidates: Array  # [N, K, T] (factored) or [N, 0, 0]
+    action_weights: Array  # [N, K] search policy target over the candidates
+    candidates: Array  # [N, K, T] (flat: T = 1, action indices)
     value_target: Array  # [N]
 
 

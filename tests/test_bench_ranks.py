@@ -10,13 +10,13 @@ from hypothesis import strategies as st
 from gamify.cli.bench import ranks
 from gamify.cli.common import UsageError
 from gamify.cli.main import main
-from gamify.tensor import Scheme, read_scheme, write_scheme
+from gamify.tensor import Scheme, read_scheme, records, write_scheme
 from gamify.tensor.flips import standard_scheme, symmetric_orbits
 from gamify.tensor.formats import alphatensor_schemes
 
 
 def test_table_holds_the_hand_checked_values():
-    table = ranks.best_known_table()
+    table = records.best_known_table()
     assert table["source"] and table["compiled"].startswith("2026-11-22")
     rows = table["formats"]
     assert len(rows) == 21 and all(n <= m <= p for n, m, p in (map(int, k.split(",")) for k in rows))
@@ -30,7 +30,7 @@ def test_table_holds_the_hand_checked_values():
 
 def test_table_is_consistent_and_agrees_with_the_shipped_alphatensor_schemes():
     shipped = {field: alphatensor_schemes(field) for field in ("z2", "z")}
-    for key, row in ranks.best_known_table()["formats"].items():
+    for key, row in records.best_known_table()["formats"].items():
         n, m, p = map(int, key.split(","))
         z2, char0, z = row["best_z2"]["rank"], row["best_char0"]["rank"], row["best_z"]
         assert row["naive"] == n * m * p
@@ -47,8 +47,8 @@ def test_formats_parse_in_any_order_and_look_up_sorted(sizes, commas):
     sizes = tuple(sizes)
     text = ",".join(map(str, sizes)) if commas else "x".join(map(str, sizes))
     assert ranks.parse_formats([text]) == [sizes]
-    assert ranks.best_known(sizes) == ranks.best_known(tuple(sorted(sizes)))
-    assert ranks.reference_ranks(sizes, "z2") == ranks.reference_ranks(tuple(sorted(sizes)), "z2")
+    assert records.best_known(sizes) == records.best_known(tuple(sorted(sizes)))
+    assert records.reference_ranks(sizes, "z2") == records.reference_ranks(tuple(sorted(sizes)), "z2")
 
 
 def test_format_lists_and_max_size():

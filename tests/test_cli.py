@@ -65,6 +65,19 @@ def test_train_then_eval(tmp_path, capsys):
     assert json.loads((out_dir / "metrics.jsonl").read_text().splitlines()[-1])["games"] == 8  # untouched
 
 
+def test_train_past_the_proven_optimum_then_a_resume_stops_at_once_and_says_why(tmp_path, capsys):
+    out_dir = tmp_path / "run"
+    argv = ["train", "xor_rank", "--out", str(out_dir), *SMALL]  # n=2: a rank-1 target, found at once
+    code, out, _ = run_cli(capsys, *argv, "--set", "n=2", "--games", "8", "--train-past-optimum")
+    assert code == 0 and "stopped: games spent" in out and "best return -1 in 1 moves" in out
+    metrics = (out_dir / "metrics.jsonl").read_text().splitlines()
+    assert len(metrics) == 2
+    code, out, _ = run_cli(capsys, *argv, "--resume", "--games", "400")
+    said = "stopped: reached the best possible return -1 (the game's proven optimum; --train-past-optimum"
+    assert code == 0 and said in out, out
+    assert (out_dir / "metrics.jsonl").read_text().splitlines() == metrics  # not one more iteration
+
+
 @pytest.mark.parametrize(
     "argv, message",
     [
@@ -130,6 +143,7 @@ def test_kill_9_then_resume_continues(tmp_path):
     """A hard kill loses at most the work since the last checkpoint; --resume continues from it."""
     out_dir = tmp_path / "run"
     command = [sys.executable, "-m", "gamify.cli", "train", "lights_out", "--out", str(out_dir), *SMALL]
+    command.append("--train-past-optimum")  # this run reaches its proven optimum before the kill
     env = {**os.environ, "JAX_PLATFORMS": "cpu"}
     # cwd=tmp_path: ``python -m`` puts the working directory first on sys.path, and the
     # repository root would shadow the installed package.

@@ -24,6 +24,15 @@ def test_search_tensor_writes_a_verified_scheme(tmp_path, capsys):
     assert scheme.rank <= 2 and scheme.verify(target).ok
     assert (out / "best_rank.png").stat().st_size > 1000
     assert not (out / "scheme.exp").exists()  # .exp is for matmul schemes only
+    assert scheme.target.tolist() == target.tolist() and scheme.verify().ok  # the file holds its target
+    capsys.readouterr()
+    assert main(["verify", str(out / "scheme.json")]) == 0
+    assert "target stored in the file" in capsys.readouterr().out
+    other = target.copy()
+    other[0, 0, 0] ^= 1
+    np.save(tmp_path / "other.npy", other)
+    assert main(["verify", str(out / "scheme.json"), "--tensor", str(tmp_path / "other.npy")]) == 1
+    assert "differs from the target stored" in capsys.readouterr().out
 
 
 @pytest.mark.parametrize(

@@ -1,6 +1,6 @@
 """Demonstrations: replayed into correct training examples, and usable in training."""
 
-import dataclasses
+import json
 
 import jax
 import numpy as np
@@ -17,7 +17,7 @@ from gamify.train import TrainConfig, Trainer
 def test_demonstrations_become_examples():
     game = load_game("xor_rank", n=3)
     env = Env(game)
-    demos = jax.jit(make_demonstrations(env, num_games=16, num_samples=4))
+    demos = jax.jit(make_demonstrations(env, num_games=16, num_candidates=4))
     examples, valid = demos(jax.random.PRNGKey(0))
     length = game.max_steps
     valid = np.asarray(valid).reshape(length, 16)
@@ -45,15 +45,19 @@ def test_demonstrations_become_examples():
 def test_flat_demonstrations_target_every_move_left():
     game = load_game("tensor_decomposition", actions="flat", change_of_basis=0.0)
     env = Env(game)
-    examples, valid = jax.jit(make_demonstrations(env, num_games=4, num_samples=1))(jax.random.PRNGKey(1))
+    slots = game.max_steps  # room for every move left
+    demos = make_demonstrations(env, num_games=4, num_candidates=slots)
+    examples, valid = jax.jit(demos)(jax.random.PRNGKey(1))
     _, actions, lengths = jax.vmap(game.demonstration)(jax.random.split(jax.random.PRNGKey(1), 4))
-    weights = np.asarray(examples.action_weights).reshape(game.max_steps, 4, -1)
+    weights = np.asarray(examples.action_weights).reshape(game.max_steps, 4, slots)
+    candidates = np.asarray(examples.candidates).reshape(game.max_steps, 4, slots)
     for g in range(4):
         for t in range(int(lengths[g])):
             left = np.asarray(actions)[g, t : int(lengths[g])]
-            expected = np.zeros(weights.shape[-1])
+            expected, got = np.zeros(game.action_space.num_actions), np.zeros(game.action_space.num_actions)
             np.add.at(expected, left, 1.0 / len(left))
-            np.testing.assert_allclose(weights[t, g], expected, atol=1e-6)
+            np.add.at(got, candidates[t, g], weights[t, g])
+            np.testing.assert_allclose(got, expected, atol=1e-6)
 
 
 def test_training_with_demonstrations(tmp_path):
@@ -67,9 +71,7 @@ def test_training_with_demonstrations(tmp_path):
         network=NetworkConfig(hidden_size=16, head_hidden_size=16, token_embed_size=8, num_layers=1),
         search=SearchConfig(num_simulations=4, num_samples=4),
     )
-    trainer = Trainer(load_game("xor_rank", n=3), config)
-    state, _ = train_until(trainer, RunDirectory(tmp_path), Budget(max_games=8))
-    with_demos = int(state.replay.size)  # self-play and demonstration moves
-    plain = Trainer(load_game("xor_rank", n=3), dataclasses.replace(config, demonstrations_per_iteration=0))
-    state, _ = train_until(plain, RunDirectory(tmp_path / "plain"), Budget(max_games=8))
-    assert with_demos > int(state.replay.size)
+    game = load_game("xor_rank", n=3)
+    state, _ = train_until(Trainer(game, config), RunDirectory(tmp_path), Budget(max_games=4))
+    played = json.loads((tmp_path / "metrics.jsonl").read_text())["moves"]  # one iteration's self-play
+    assert int(state.replay.size) > played > 0  # the demonstrations' moves came in too

@@ -205,6 +205,41 @@ def test_search_refuses_a_huge_format_before_allocating(tmp_path, capsys):
     assert code == 2 and "the observation would have" in err and peak < 50 * 2**20, err
 
 
+def test_verify_of_a_tiny_file_claiming_a_huge_format_stays_small(tmp_path, capsys):
+    claim = {"format": "gamify-scheme", "version": 1, "field": "z2", "shape": [625] * 3, "matmul": [25] * 3}
+    path = tmp_path / "claim.json"
+    path.write_text(json.dumps({**claim, "rank": 0, "u": [], "v": [], "w": []}))
+    tracemalloc.start()
+    code = main(["verify", str(path)])  # the dense ⟨25,25,25⟩ tensor alone is 244 M entries
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    out = capsys.readouterr().out
+    assert code == 1 and "WRONG" in out and "15625 equations violated" in out and peak < 64 * 2**20
+
+
+def test_a_run_too_big_for_memory_is_refused_before_allocating_and_leaves_out_empty(tmp_path, capsys):
+    out = tmp_path / "o"
+    argv = ["search", "matmul", "2", "2", "2", "--max-rank", "100000000", "--preset", "tiny"]
+    code = main([*argv, "--budget", "5s", "--out", str(out), "--quiet"])
+    err = capsys.readouterr().err
+    assert code == 2 and "this run needs about" in err and "max_steps (100000000)" in err, err
+    assert list(out.iterdir()) == []  # no config.json left to refuse the same --out next time
+
+
+def test_a_new_run_that_fails_before_its_first_iteration_leaves_nothing(tmp_path):
+    out = tmp_path / "o"
+    out.mkdir()
+    (out / "config.json").write_text("{}")
+    with pytest.raises(KeyboardInterrupt), common.discarded_if_unstarted(out, resume=False):
+        raise KeyboardInterrupt
+    assert list(out.iterdir()) == []
+    (out / "config.json").write_text("{}")
+    (out / "metrics.jsonl").write_text('{"iteration": 1}\n')
+    with pytest.raises(RuntimeError), common.discarded_if_unstarted(out, resume=False):
+        raise RuntimeError
+    assert len(list(out.iterdir())) == 2  # a started run keeps everything
+
+
 def test_a_game_file_that_exits_while_loading_is_reported(tmp_path, capsys):
     game = tmp_path / "quitter.py"
     game.write_text("import sys\nsys.exit(3)\n")
@@ -255,3 +290,19 @@ def test_written_files_follow_the_umask(tmp_path):
     finally:
         os.umask(previous)
     assert {oct(path.stat().st_mode & 0o777) for path in tmp_path.iterdir()} == {"0o644"}
+
+
+def test_a_full_disk_error_names_the_file(tmp_path, monkeypatch):
+    from gamify import checkpoint, runs
+
+    (tmp_path / "metrics.jsonl").symlink_to("/dev/full")  # every write: ENOSPC
+    with pytest.raises(OSError, match="No space left on device: .*metrics.jsonl"):
+        runs.RunDirectory(tmp_path).append_metrics({"iteration": 1})
+
+    def full(fd):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(checkpoint.os, "fsync", full)
+    with pytest.raises(OSError, match="No space left on device: .*best.json"):
+        checkpoint.atomic_write_bytes(tmp_path / "best.json", b"{}")
+    assert list(tmp_path.iterdir()) == [tmp_path / "metrics.jsonl"]  # no temporary file left

@@ -188,7 +188,7 @@ def symmetric_schemes(draw):
 def test_symmetric_moves_keep_the_tensor_and_the_symmetry(scheme, flips, plus, seed):
     target = scheme.tensor()
     result = walk(
-        scheme, 0, 5.0, target=target, max_flips=flips, plateau=50, plus_transitions=plus,
+        scheme, 0, 0.3, target=target, max_flips=flips, plateau=50, plus_transitions=plus,
         symmetric=True, seed=seed, threads=1,
     )  # fmt: skip
     assert result.scheme.verify(target).ok

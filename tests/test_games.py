@@ -315,6 +315,21 @@ class NoLegalAction(Counter):
         return jnp.zeros(2, jnp.bool_)
 
 
+class DeadEndOnSomePaths(Counter):
+    """Reaching 1 (3→2→1, or 3→1) leaves no legal action, though the game is not over."""
+
+    def legal_action_mask(self, state):
+        return jnp.full(2, state.remaining != 1)
+
+
+class OverclaimedBound(Counter):
+    best_possible_return = -3.0  # but 3→1→0 and 3→2→0 return -2
+
+
+class TextBound(Counter):
+    best_possible_return = "-2"
+
+
 class WrongMask(Counter):
     def legal_action_mask(self, state):
         return jnp.ones(3, jnp.bool_)
@@ -354,7 +369,10 @@ class UnnormalisedAugment(Counter):
     [
         (WeakInit(), "changed type"),
         (GrowingState(), "changed type"),
-        (NoLegalAction(), "no legal action after init"),
+        (NoLegalAction(), r"no legal action at step 0 \(after init\), but the game is not over"),
+        (DeadEndOnSomePaths(), r"no legal action at step [12] \(after the moves \[[01](, 0)?\]\)"),
+        (OverclaimedBound(), "random play returned -2, more than best_possible_return -3.0"),
+        (TextBound(), "best_possible_return must be None or a finite number"),
         (WrongMask(), r"must be bool\[2\]"),
         (NanReward(), r"reward after move 1 \(action 0\) is not finite"),
         (NeverEnds(), "not finite"),

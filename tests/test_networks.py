@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import gamify
-from gamify.learner import quantile_regression_loss
+from gamify.learner import flat_policy_loss, quantile_regression_loss
 from gamify.networks import NetworkConfig, make_network, risk_seeking_value, token_log_probs
 
 SIZES = (4, 6, 6)  # a non-cubic tensor shape, as for ⟨2,2,3⟩
@@ -101,3 +101,34 @@ def test_quantile_loss_is_minimised_at_the_quantiles():
     np.testing.assert_allclose(
         np.asarray(quantile_regression_loss(jnp.array([[1.0]]), jnp.array([3.0]))), [4.0]
     )  # one quantile: squared error
+
+
+def test_sparse_flat_targets_give_the_dense_targets_gradient():
+    """A flat target kept as K visited actions' weights, the rest of its mass spread over the
+    other actions like the policy (as Gumbel MuZero's improved policy is), trains exactly as
+    the dense target: the gradients with respect to the logits are equal."""
+    from gamify.types import Example
+
+    rng = np.random.default_rng(0)
+    num_actions, slots = 12, 4
+    logits = jnp.asarray(rng.normal(size=(3, num_actions)), jnp.float32)
+    index = np.stack([rng.choice(num_actions, slots, replace=False) for _ in range(3)])
+    weights = rng.uniform(0.05, 0.2, (3, slots)).astype(np.float32)
+    weights[1, 3] = 0.0  # an unused slot
+    weights[2] = weights[2] / weights[2].sum()  # no mass left for the other actions
+    batch = Example(None, None, jnp.asarray(weights), jnp.asarray(index[..., None], jnp.int32), None)
+
+    def dense_target(logits):
+        probs = np.asarray(jax.nn.softmax(logits))
+        target = np.zeros_like(probs)
+        for row in range(3):
+            used = index[row][weights[row] > 0]
+            target[row, used] = weights[row][weights[row] > 0]
+            others = np.setdiff1d(np.arange(num_actions), used)
+            target[row, others] = (1 - weights[row].sum()) * probs[row, others] / probs[row, others].sum()
+        return jnp.asarray(target)
+
+    target = dense_target(logits)
+    dense = jax.grad(lambda z: -jnp.sum(target * jax.nn.log_softmax(z)))(logits)
+    sparse = jax.grad(lambda z: flat_policy_loss(jax.nn.log_softmax(z), batch).sum())(logits)
+    np.testing.assert_allclose(sparse, dense, atol=1e-6)

@@ -272,3 +272,41 @@ def test_canonical_merges_terms_sharing_u_and_v():
     scheme = Scheme([[1], [-1], [1]], [[1], [-1], [1]], [[1, 0], [0, 1], [0, -1]])
     assert scheme.canonical() == Scheme([[1]], [[1]], [[1, 0]])  # (u, v, w) + (u, v, w') merged
     assert Scheme([[1], [1]], [[1], [1]], [[1], [1]], "z2").canonical().rank == 0  # cancel mod 2
+
+
+# --------------------------------------------------------------------------- large matmul targets
+
+
+def _strassen_like_variants():
+    """Strassen over Z, Z2 and Q (one term rescaled), each right and with one coefficient off."""
+    z = Scheme(STRASSEN_U, STRASSEN_V, STRASSEN_W, "z", (2, 2, 2))
+    u, v = np.array(STRASSEN_U, object), np.array(STRASSEN_V, object)
+    u[0], v[0] = u[0] * 3, v[0] * Fraction(1, 3)
+    q = Scheme.from_fractions(u, v, STRASSEN_W, matmul=(2, 2, 2))
+    for scheme in (z, z.to_z2(), q):
+        yield scheme
+        bad = scheme.u.copy()
+        bad[3, 1] += 1
+        yield dataclasses.replace(scheme, u=bad)
+
+
+@pytest.mark.parametrize("scheme", list(_strassen_like_variants()), ids=lambda s: s.field)
+def test_slice_by_slice_verification_matches_the_dense_check(scheme, monkeypatch):
+    dense = scheme.verify()
+    monkeypatch.setattr("gamify.tensor.scheme._DENSE_ENTRIES", 0)  # force the sliced path
+    assert scheme.verify() == dense
+
+
+def test_a_huge_claimed_format_verifies_without_building_its_tensor():
+    import tracemalloc
+
+    empty = np.zeros((0, 625), np.int64)
+    tracemalloc.start()
+    result = Scheme(empty, empty, empty, "z2", (25, 25, 25)).verify()  # dense: 244 M entries
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert not result.ok and result.num_violated == 25**3 and result.expected == 1
+    assert peak < 64 * 2**20
+    empty = np.zeros((0, 70 * 70), np.int64)
+    with pytest.raises(ValueError, match="too many to check"):
+        Scheme(empty, empty, empty, "z2", (70, 70, 70)).verify()

@@ -15,6 +15,7 @@ from gamify.cli.search import DEMONSTRATIONS, GAME, load_demonstrations, record_
 from gamify.demonstrations import replay_episodes, stack_episodes
 from gamify.games.tensor_decomposition import TensorDecomposition
 from gamify.registry import load_game
+from gamify.search import num_candidates
 from gamify.tensor import Scheme
 from gamify.tensor.codegen import strassen
 from gamify.tensor.flips import standard_scheme
@@ -36,7 +37,7 @@ def replayed(**kwargs) -> Replayed:
     game = TensorDecomposition(**kwargs)
     env = gamify.Env(game)
     return Replayed(
-        game, env, jax.jit(env.step), jax.jit(lambda e: replay_episodes(env, e, num_samples=NUM_SAMPLES))
+        game, env, jax.jit(env.step), jax.jit(lambda e: replay_episodes(env, e, num_candidates=NUM_SAMPLES))
     )
 
 
@@ -94,14 +95,12 @@ def test_policy_targets_cover_the_moves_left(case):
     for b, (scheme, (_, actions, _)) in enumerate(zip(schemes, episodes, strict=True)):
         actions = np.asarray(actions)
         for t in range(scheme.rank):
-            if played.env.factored:  # slot k holds move t + k, the first K of those left
-                left = min(scheme.rank - t, NUM_SAMPLES)
-                candidates = examples.candidates.reshape(length, batch, NUM_SAMPLES, -1)[t, b]
-                np.testing.assert_array_equal(candidates[:left], actions[t : t + left])
-                expected = np.where(np.arange(NUM_SAMPLES) < left, 1.0 / left, 0.0)
-            else:  # every move left, uniformly
-                expected = np.zeros(weights.shape[-1])
-                np.add.at(expected, actions[t : scheme.rank], 1.0 / (scheme.rank - t))
+            # Slot k holds move t + k, the first K of those left (flat: one-token candidates).
+            left = min(scheme.rank - t, NUM_SAMPLES)
+            candidates = examples.candidates.reshape(length, batch, NUM_SAMPLES, -1)[t, b]
+            moves = actions[t : t + left] if played.env.factored else actions[t : t + left, None]
+            np.testing.assert_array_equal(candidates[:left], moves)
+            expected = np.where(np.arange(NUM_SAMPLES) < left, 1.0 / left, 0.0)
             np.testing.assert_allclose(weights[t, b], expected, atol=1e-6)
 
 
@@ -180,7 +179,7 @@ def test_search_learns_from_demonstrations_and_records_improvements(tmp_path, ca
     state, _ = runs.RunDirectory(out).load(train.Trainer(game, record["train"]), resume=False)
     episodes = stack_episodes([game.scheme_demonstration(strassen().to_z2())])
     examples, valid = replay_episodes(
-        gamify.Env(game), episodes, num_samples=record["train"].search.num_samples
+        gamify.Env(game), episodes, num_candidates=num_candidates(gamify.Env(game), record["train"].search)
     )
     assert int(state.iteration) == 1 and int(valid.sum()) == 7
     size = int(state.replay.size)

@@ -1,19 +1,23 @@
-"""Training: reaches brute-forced optima, determinism, exact resume, checkpoints, budgets."""
+"""Training: reaches brute-forced optima and stops there, determinism, exact resume, checkpoints,
+budgets, games with dead ends."""
 
 import dataclasses
 import itertools
 import json
+from typing import NamedTuple
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 import pytest
 
+import gamify
 from gamify import checkpoint
 from gamify.networks import NetworkConfig
 from gamify.registry import load_game
-from gamify.runs import Budget, RunDirectory, train_until
+from gamify.runs import BEST_POSSIBLE, Budget, RunDirectory, train_until
 from gamify.search import SearchConfig
-from gamify.train import TrainConfig, Trainer
+from gamify.train import TrainConfig, Trainer, best_solution
 
 TINY = TrainConfig(
     games_per_iteration=8,
@@ -57,17 +61,29 @@ def lights_out_trainer():
     return Trainer(load_game("lights_out", size=3), TINY)
 
 
-@pytest.mark.parametrize("spec, kwargs", [("lights_out", {"size": 3}), ("xor_rank", {"n": 3})])
-def test_training_reaches_the_brute_force_optimum(tmp_path, spec, kwargs, lights_out_trainer):
-    game = load_game(spec, **kwargs)
-    optimum = lights_out_brute_force(game) if spec == "lights_out" else xor_rank_brute_force(game)
+@pytest.fixture(scope="module", params=["lights_out", "xor_rank"])
+def solved_run(request, tmp_path_factory, lights_out_trainer):
+    """A run of a small built-in game, trained until it stops: ``(trainer, directory, state, reason)``."""
+    if request.param == "lights_out":
+        trainer = lights_out_trainer
+    else:
+        trainer = Trainer(load_game("xor_rank", n=3), TINY)
+    directory = RunDirectory(tmp_path_factory.mktemp(request.param))
+    state, reason = train_until(trainer, directory, Budget(max_games=8 * 30))
+    return trainer, directory, state, reason
+
+
+def test_training_reaches_the_brute_force_optimum_and_stops_there(solved_run):
+    trainer, directory, state, reason = solved_run
+    game = trainer.game
+    optimum = lights_out_brute_force(game) if game.name == "lights_out" else xor_rank_brute_force(game)
     assert optimum >= 2  # not a trivial instance
-    trainer = lights_out_trainer if spec == "lights_out" else Trainer(game, TINY)
-    state, reason = train_until(
-        trainer, RunDirectory(tmp_path), Budget(max_games=8 * 30, target_return=-optimum)
-    )
-    assert reason.startswith("target return"), (reason, float(state.best_return))
-    best = json.loads((tmp_path / "best.json").read_text())
+    # The game's declared bound is the proven optimum, and reaching it ends the run.
+    assert game.best_possible_return == -optimum
+    assert reason == f"{BEST_POSSIBLE} {-optimum}", (reason, float(state.best_return))
+    last = json.loads((directory.dir / "metrics.jsonl").read_text().splitlines()[-1])
+    assert last["stop"] == reason and last["iteration"] == int(state.iteration)
+    best = json.loads((directory.dir / "best.json").read_text())
     assert best["return"] == -optimum and best["length"] == optimum
     # Replaying the recorded moves reproduces the return: the solution is real.
     env = trainer.env
@@ -75,6 +91,16 @@ def test_training_reaches_the_brute_force_optimum(tmp_path, spec, kwargs, lights
     for action in best["actions"]:
         replay_state = env.step(replay_state, np.asarray(action, np.int32))
     assert bool(replay_state.terminated) and float(replay_state.episode_return) == -optimum
+
+
+def test_resuming_a_solved_run_stops_at_once_unless_told_to_train_on(solved_run):
+    trainer, directory, state, reason = solved_run
+    resumed, elapsed = directory.load(trainer)
+    again, said = train_until(trainer, directory, Budget(max_games=8 * 30), state=resumed, elapsed=elapsed)
+    assert said == reason and int(again.iteration) == int(state.iteration)
+    onward = Budget(max_games=int(state.games) + 8, stop_at_best_possible=False)
+    further, said = train_until(trainer, directory, onward, state=resumed, elapsed=elapsed)
+    assert said == "games spent" and int(further.iteration) == int(state.iteration) + 1
 
 
 def _assert_same(a, b):
@@ -166,6 +192,9 @@ def test_budget_reasons():
     assert Budget(max_seconds=2).reached(progress) == "time budget spent"
     assert Budget(target_return=-4).reached(progress).startswith("target return")
     assert Budget(target_return=-3).reached(progress) is None
+    assert Budget().reached(progress, best_possible=-4) == f"{BEST_POSSIBLE} -4"
+    assert Budget().reached(progress, best_possible=-3) is None
+    assert Budget(stop_at_best_possible=False).reached(progress, best_possible=-4) is None
     with pytest.raises(ValueError, match="max_games"):
         Budget(max_games=0)
 
@@ -175,3 +204,67 @@ def test_train_config_round_trips_through_json():
     assert TrainConfig.from_json(json.loads(json.dumps(config.to_json()))) == config
     with pytest.raises(ValueError, match="batch_size"):
         dataclasses.replace(TINY, batch_size=0)
+
+
+class TrapState(NamedTuple):
+    trap: jax.Array  # bool: after the first move nothing is legal, though the game goes on
+    moved: jax.Array  # bool
+
+
+class DeadEnd(gamify.Game[TrapState]):
+    """Half the starts are solved by one move; the others are traps whose dead end pays a bonus
+    (for the illegal move the search must play there) that no real game earns."""
+
+    name = "dead_end"
+    max_steps = 3
+
+    def __init__(self):
+        self.action_space = gamify.FlatActions(2)
+
+    def init(self, key):
+        return TrapState(jax.random.bernoulli(key), jnp.bool_(False))
+
+    def step(self, state, action):
+        return TrapState(state.trap, jnp.bool_(True)), jnp.float32(-1.0), ~state.trap
+
+    def observe(self, state):
+        return jnp.stack([state.trap, state.moved]).astype(jnp.float32)
+
+    def legal_action_mask(self, state):
+        return jnp.full(2, ~(state.trap & state.moved))
+
+    def illegal_action_reward(self, state, steps_left):
+        return jnp.float32(10.0)
+
+
+def test_a_game_that_ends_on_a_dead_end_is_never_the_best_solution(tmp_path):
+    trainer = Trainer(DeadEnd(), TINY)
+    with pytest.warns(RuntimeWarning, match="game 'dead_end' reached a state with no legal action at step 1"):
+        state, _ = train_until(trainer, RunDirectory(tmp_path), Budget(max_games=8))
+    record = json.loads((tmp_path / "metrics.jsonl").read_text())
+    assert record["dead_end_moves"] == 1 and record["max_return"] == 9  # a trap, ended by its bonus
+    assert 0 < record["solved_fraction"] < 1  # dead ends are not solved
+    best = best_solution(trainer, state)
+    assert best["return"] == -1 and best["solved"] and best["length"] == 1
+
+
+def test_an_interrupt_between_iteration_and_metrics_keeps_them_in_step(
+    tmp_path, lights_out_trainer, monkeypatch
+):
+    directory = RunDirectory(tmp_path)
+    append = directory.append_metrics
+    calls = []
+
+    def interrupted_on_the_second_line(record):
+        calls.append(record)
+        if len(calls) == 2:
+            raise KeyboardInterrupt  # after iteration 2 ran, before its line was written
+        append(record)
+
+    monkeypatch.setattr(directory, "append_metrics", interrupted_on_the_second_line)
+    with pytest.raises(KeyboardInterrupt):
+        train_until(lights_out_trainer, directory, Budget(max_games=8 * 5, stop_at_best_possible=False))
+    lines = (tmp_path / "metrics.jsonl").read_text().splitlines()
+    state, elapsed = directory.load(lights_out_trainer)
+    assert len(lines) == 1 and int(state.iteration) == 1 == json.loads(lines[0])["iteration"]
+    assert elapsed == json.loads(lines[0])["elapsed"]

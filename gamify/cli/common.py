@@ -7,6 +7,7 @@ import argparse
 import contextlib
 import fcntl
 import re
+import shutil
 import signal
 import sys
 import tempfile
@@ -64,6 +65,14 @@ def integers(text: str) -> list[int]:
         return [int(x) for x in text.split(",")]
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") from None
+
+
+def three_sizes(text: str) -> tuple[int, int, int]:
+    """An argparse type: three positive sizes, N,M,P."""
+    values = integers(text)
+    if len(values) != 3 or min(values) < 1:
+        raise argparse.ArgumentTypeError(f"expected three positive sizes N,M,P, got {text!r}")
+    return tuple(values)
 
 
 @contextlib.contextmanager
@@ -203,6 +212,23 @@ def open_run(
     return directory, game, config
 
 
+@contextlib.contextmanager
+def discarded_if_unstarted(out: Path, resume: bool) -> Iterator[None]:
+    """Enter after :func:`open_run`: a new run that fails or is interrupted before its first
+    metrics line leaves ``out`` empty again (open_run found it empty or absent, so all it holds
+    is the run's), and the same ``--out`` works again."""
+    try:
+        yield
+    except BaseException:
+        metrics = out / runs.METRICS
+        started = (metrics.exists() and metrics.stat().st_size) or (out / runs.CHECKPOINT).exists()
+        if not resume and not started:
+            with contextlib.suppress(OSError):  # the error that got us here is the one to report
+                for path in out.iterdir():
+                    shutil.rmtree(path) if path.is_dir() else path.unlink()
+        raise
+
+
 def train_with_progress(
     trainer: train.Trainer,
     directory: runs.RunDirectory,
@@ -236,6 +262,7 @@ def train_with_progress(
             )
         try:
             with graceful_stop("after this iteration, with a checkpoint") as stop_requested:
+                trainer.check_memory()  # before anything is allocated
                 state, reason = runs.train_until(
                     trainer,
                     directory,

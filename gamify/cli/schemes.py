@@ -10,12 +10,15 @@ import dataclasses
 import time
 from pathlib import Path
 
+import numpy as np
+
 from gamify.cli.common import (
     UsageError,
     ensure_writable,
     folder_lock,
     graceful_stop,
     parse_duration,
+    three_sizes,
     write_or_rescue,
 )
 from gamify.tensor.flips import (
@@ -33,17 +36,20 @@ from gamify.tensor.formats import SchemeFormatError, detect_format, npz_keys, re
 from gamify.tensor.lift import DEFAULT_BITS, LiftError, hensel_lift
 from gamify.tensor.matmul import matmul_sizes
 from gamify.tensor.scheme import Scheme
+from gamify.tensor.targets import load_target
 
 
 def add_parsers(commands) -> None:
     """Adds ``verify``, ``flips``, ``improve`` and ``lift`` to the CLI's subcommands."""
     verify = commands.add_parser(
         "verify",
-        help="check a scheme file exactly against its matrix-multiplication tensor",
+        help="check a scheme file exactly against its matrix-multiplication tensor (or any tensor)",
         description="Read a scheme file and check every Brent equation exactly (over Z, mod 2 over "
-        "Z2, or over Q when a coefficient is a fraction such as 1/2). Prints the format, shape, field "
-        "and rank, then OK or the first violated equation. An .npz archive without --key is checked "
-        "entry by entry. Exit status: 0 all OK, 1 some scheme is wrong, 2 some input could not be read.",
+        "Z2, or over Q when a coefficient is a fraction such as 1/2) against the ⟨N,M,P⟩ tensor of "
+        "its shape, the target a gamify scheme file stores (gamify search tensor writes it), or "
+        "--tensor FILE. Prints the format, shape, field and rank, then OK or the first violated "
+        "equation. An .npz archive without --key is checked entry by entry. Exit status: 0 all OK, "
+        "1 some scheme is wrong, 2 some input could not be read.",
     )
     verify.add_argument("file", metavar="FILE", type=Path, help=".json, .exp, .txt or .npz scheme file")
     verify.add_argument(
@@ -52,6 +58,18 @@ def add_parsers(commands) -> None:
     verify.add_argument("--key", metavar="N,M,P", help="the .npz entry to check (default: every entry)")
     verify.add_argument(
         "--format", help="gamify, perminov-json, perminov-txt, exp or npz (default: from the file)"
+    )
+    verify.add_argument(
+        "--matmul",
+        type=three_sizes,
+        metavar="N,M,P",
+        help="the sizes the scheme must be for (.exp: instead of its largest indices)",
+    )
+    verify.add_argument(
+        "--tensor",
+        type=Path,
+        metavar="FILE",
+        help="check against this tensor (.npy or text, as gamify search tensor reads) instead",
     )
     flips = commands.add_parser(
         "flips",
@@ -137,13 +155,34 @@ def run_verify(args) -> int:
     fmt = args.format or detect_format(args.file)
     if fmt == "npz" and args.key is None:
         return _verify_npz(args)
-    scheme = read_scheme(args.file, format=fmt, field=args.field, key=args.key)
-    sizes = scheme.matmul or matmul_sizes(scheme.shape)
-    if sizes is None:
-        raise UsageError(f"{args.file}: shape {scheme.shape} is not a matrix-multiplication shape")
-    scheme = dataclasses.replace(scheme, matmul=sizes)
+    scheme = read_scheme(args.file, format=fmt, field=args.field, key=args.key, matmul=args.matmul)
+    stored = scheme.target is not None
+    if args.tensor is not None:
+        try:
+            target = load_target(args.tensor, "z")
+        except ValueError as error:
+            raise UsageError(f"--tensor: {error}") from None
+        if target.shape != scheme.shape:
+            raise UsageError(f"--tensor has shape {target.shape}, the scheme {scheme.shape}")
+        if stored and not np.array_equal(target, scheme.target):
+            print(f"note: {args.tensor} differs from the target stored in {args.file}; checking against it")
+        scheme = dataclasses.replace(scheme, target=target)
+    elif not stored:
+        sizes = scheme.matmul or matmul_sizes(scheme.shape)
+        if sizes is None:
+            raise UsageError(
+                f"{args.file}: shape {scheme.shape} is not a matrix-multiplication shape and the file "
+                "stores no target: give the tensor with --tensor FILE"
+            )
+        scheme = dataclasses.replace(scheme, matmul=sizes)
     print(f"format  {fmt}" + (f", key {args.key}" if args.key else ""))
-    print("shape   {}x{}x{} = matmul <{},{},{}>".format(*scheme.shape, *sizes))
+    shape = "{}x{}x{}".format(*scheme.shape)
+    if args.tensor is not None:
+        print(f"shape   {shape}, target {args.tensor}")
+    elif stored:
+        print(f"shape   {shape}, target stored in the file")
+    else:
+        print("shape   {} = matmul <{},{},{}>".format(shape, *scheme.matmul))
     print(f"field   {scheme.field}")
     print(f"rank    {scheme.rank}")
     result = scheme.verify()

@@ -24,6 +24,7 @@ import numpy as np
 from gamify import runs, train
 from gamify.cli.common import (
     UsageError,
+    discarded_if_unstarted,
     integers,
     open_run,
     parse_duration,
@@ -35,10 +36,14 @@ from gamify.demonstrations import stack_episodes
 from gamify.learner import LearnerConfig
 from gamify.networks import NetworkConfig
 from gamify.plots import plot_best_over_time
+from gamify.registry import load_game
 from gamify.search import SearchConfig
+from gamify.tensor.bound import slice_rank_bound_exact
 from gamify.tensor.flips import walk
 from gamify.tensor.formats import SchemeFormatError, read_scheme, write_scheme
+from gamify.tensor.records import reference_ranks
 from gamify.tensor.scheme import Scheme
+from gamify.tensor.targets import outside_z2
 
 GAME = "tensor_decomposition"
 PRESETS = ("cpu", "gpu", "tiny")
@@ -203,11 +208,34 @@ def _game_args(args) -> tuple[dict, str]:
     return game_args, f"search-{args.file.stem}-{args.field}"
 
 
+def _resolve_actions(game_args: dict, config: train.TrainConfig, resumed: Path | None) -> str:
+    """``--actions auto``: the game's rule (flat for few terms), then factored where flat
+    actions' dense policy targets would fill more than 1/8 of memory in the replay (a 2x2x3
+    tensor over z has 17,856 terms: 3.6 GB at 50,000 examples). A resumed run keeps its
+    choice."""
+    if resumed is not None:
+        if not (resumed / runs.CONFIG).exists():
+            return "auto"  # open_run says what is wrong
+        return runs.RunDirectory(resumed).read_config()["game_args"].get("actions", "auto")
+    game = load_game(GAME, **game_args)
+    if game.actions != "flat":
+        return game.actions
+    needed = config.replay_capacity * game.encoding.num_flat * 4
+    if needed > train.memory_available() // 8:
+        print(
+            f"note: --actions auto chose factored actions: {game.encoding.num_flat:,} flat ones would "
+            f"need {needed / 2**30:.1f} GiB of policy targets in the replay"
+        )
+        return "factored"
+    return "flat"
+
+
 def scheme_from_actions(game, actions: np.ndarray):
     """The rank-one terms of a game's moves as a :class:`Scheme`."""
     terms = [game.decode(action) for action in actions]
     u, v, w = (np.array([term[i] for term in terms], np.int64).reshape(len(terms), -1) for i in range(3))
-    return Scheme(u=u, v=v, w=w, field=game.field, matmul=game.matmul)
+    target = None if game.matmul else game.target  # a matmul tensor is known by its sizes
+    return Scheme(u=u, v=v, w=w, field=game.field, matmul=game.matmul, target=target)
 
 
 def run_search(args) -> int:
@@ -219,6 +247,8 @@ def run_search(args) -> int:
         config = dataclasses.replace(
             config, search=dataclasses.replace(config.search, root_reward_weight=args.root_reward_weight)
         )
+    if args.actions == "auto":
+        game_args["actions"] = _resolve_actions(game_args, config, out if args.resume else None)
     schemes = []
 
     def check(game) -> None:  # every setting and file checked before anything is written
@@ -229,10 +259,18 @@ def run_search(args) -> int:
                 f"--target-rank must be in [1, {game.max_steps}] (the step limit), got {args.target_rank}"
             )
         schemes.extend(_read_demonstration(game, path)[0] for path in args.demonstrations)
+        if args.kind == "tensor" and game.field == "z2" and outside_z2(args.file):
+            print(f"note: {args.file} has entries other than 0 and 1: over z2 they are taken mod 2")
 
     directory, game, config = open_run(
         out, GAME, game_args, config, resume=args.resume, same_settings=True, check=check
     )
+    with discarded_if_unstarted(out, args.resume):
+        return _search(args, out, directory, game, config, schemes)
+
+
+def _search(args, out, directory, game, config, schemes) -> int:
+    """The search itself, once the run directory is open."""
     for scheme in schemes:
         record_demonstration(scheme, out)
     trainer = train.Trainer(game, config, episodes=load_demonstrations(game, out))
@@ -245,9 +283,13 @@ def run_search(args) -> int:
     status = 130 if reason == runs.STOPPED else 0
     solution = train.best_solution(trainer, state)
     if solution is None or not solution["solved"]:
-        bound = "" if solution is None else f" (best bound: rank ≤ {-solution['return']:g})"
-        print(f"no complete decomposition found yet{bound}")
-        _plot(out)
+        # The slice ranks give a decomposition of the target itself: never report worse.
+        known = slice_rank_bound_exact(game.target, game.field)
+        searched = (
+            "" if solution is None else f"; the search's best game ended at rank ≤ {-solution['return']:g}"
+        )
+        print(f"no complete decomposition found yet: rank ≤ {known} from the target's slice ranks{searched}")
+        _plot(out, game, args)
         return status
     scheme = scheme_from_actions(game, np.asarray(solution["actions"]))
     check = scheme.verify(game.target)
@@ -264,14 +306,29 @@ def run_search(args) -> int:
     if scheme is not learned:  # the walk found better: a resumed search learns from it
         game.scheme_demonstration(scheme)  # playable as moves, as a resume needs
         print(f"recorded {record_demonstration(scheme, out)} as a demonstration for --resume")
-    _plot(out)
+    _plot(out, game, args)
     return status
 
 
-def _plot(out: Path) -> None:
-    """best_rank.png from the metrics; a failure says why and costs nothing else."""
+def _plot(out: Path, game, args) -> None:
+    """best_rank.png from the metrics, with the target and best-known ranks as lines; a
+    failure says why and costs nothing else."""
+    field = game.field.upper()
+    if game.matmul:
+        title = "⟨{},{},{}⟩ over {}".format(*game.matmul, field)
+        best_known = reference_ranks(game.matmul, game.field)["best_known"]
+    else:
+        title, best_known = f"{args.file.name} over {field}", None
     try:
-        plot_best_over_time(out / runs.METRICS, out / "best_rank.png", ylabel="best rank", negate=True)
+        plot_best_over_time(
+            out / runs.METRICS,
+            out / "best_rank.png",
+            ylabel="best rank",
+            negate=True,
+            title=f"gamify search: {title}",
+            target=args.target_rank,
+            best_known=best_known,
+        )
     except (OSError, ValueError) as error:
         print(f"best_rank.png not written: {error}")
     else:

@@ -11,7 +11,14 @@ from pathlib import Path
 import jax.numpy as jnp
 
 from gamify import runs, train
-from gamify.cli.common import open_run, parse_duration, positive_int, train_with_progress
+from gamify.cli.common import (
+    UsageError,
+    discarded_if_unstarted,
+    open_run,
+    parse_duration,
+    positive_int,
+    train_with_progress,
+)
 from gamify.learner import LearnerConfig
 from gamify.networks import NetworkConfig
 from gamify.registry import list_games, load_game, parse_game_args
@@ -38,7 +45,8 @@ def add_parsers(commands) -> None:
         "train",
         help="train by self-play and search; keep the best solution",
         description="Train a policy-value network by self-play with Gumbel MCTS, keeping the best solution "
-        "found. Stops at the first budget limit reached (default: 10 minutes). Writes config.json, "
+        "found. Stops at the first budget limit reached (default: 10 minutes), or once the best return "
+        "reaches the game's proven best possible return, if it declares one. Writes config.json, "
         "checkpoint.npz, metrics.jsonl and best.json into the run directory.",
         epilog=EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -57,6 +65,12 @@ def add_parsers(commands) -> None:
     budget.add_argument("--games", type=positive_int, help="self-play games")
     budget.add_argument("--updates", type=positive_int, help="optimizer steps")
     budget.add_argument("--target-return", type=float, help="stop once the best return reaches this value")
+    budget.add_argument(
+        "--train-past-optimum",
+        action="store_true",
+        help="keep training after the best return reaches the game's proven best possible return "
+        "(by default the run stops there, and a --resume of such a run stops at once)",
+    )
     knobs = train.add_argument_group("search and training (fixed when the run is created)")
     knobs.add_argument("--simulations", type=positive_int, default=32, help="MCTS simulations per move (32)")
     knobs.add_argument(
@@ -110,6 +124,12 @@ def run_train(args) -> int:
     out = args.out or Path("runs") / re.sub(r"[^A-Za-z0-9_.-]+", "_", Path(args.game.split(":")[0]).stem)
     game_args = {} if args.resume else parse_game_args(args.game_args)
     directory, game, config = open_run(out, args.game, game_args, _train_config(args), resume=args.resume)
+    with discarded_if_unstarted(out, args.resume):
+        return _train(args, out, directory, game, config)
+
+
+def _train(args, out, directory, game, config) -> int:
+    """The training itself, once the run directory is open."""
     if not any([args.time, args.games, args.updates, args.target_return is not None]):
         args.time = 600.0
     budget = runs.Budget(
@@ -117,6 +137,7 @@ def run_train(args) -> int:
         max_updates=args.updates,
         max_seconds=args.time,
         target_return=args.target_return,
+        stop_at_best_possible=not args.train_past_optimum,
     )
     trainer = train.Trainer(game, config)
     state, reason = train_with_progress(
@@ -128,6 +149,8 @@ def run_train(args) -> int:
         checkpoint_every=args.checkpoint_every,
     )
     solution = train.best_solution(trainer, state)
+    if reason.startswith(runs.BEST_POSSIBLE):
+        reason += " (the game's proven optimum; --train-past-optimum trains on)"
     print(f"stopped: {reason}; {int(state.games)} games, {int(state.updates)} updates; run saved in {out}")
     if solution is not None:
         print(f"best return {solution['return']:g} in {solution['length']} moves:")
@@ -150,18 +173,23 @@ def run_eval(args) -> int:
     trained_best = train.best_solution(trainer, state)
     searched = state._replace(best_return=jnp.float32(-jnp.inf))
     searched, metrics = trainer.evaluate(searched)
-    eval_best = train.best_solution(trainer, searched)
+    eval_best = train.best_solution(trainer, searched)  # None when every game hit a dead end
+    eval_return = None if eval_best is None else eval_best["return"]
     # The run's answer is the better of the two: a fresh search can do worse than training did.
     best, source = eval_best, "this search"
-    if trained_best is not None and trained_best["return"] >= eval_best["return"]:
+    if trained_best is not None and (eval_best is None or trained_best["return"] >= eval_return):
         best, source = trained_best, "training"
+    if best is None:
+        raise UsageError(
+            f"{args.run_dir}: every game of the run and of this search hit a state with no legal action"
+        )
     result = {
         "run": str(args.run_dir),
         "game": record["game"],
         "iteration": int(state.iteration),
         "games_trained": int(state.games),
         "eval_mean_return": float(metrics["eval_mean_return"]),
-        "eval_best_return": eval_best["return"],
+        "eval_best_return": eval_return,
         "best": {**best, "found_by": source},
     }
     if args.json:
@@ -169,8 +197,9 @@ def run_eval(args) -> int:
         return 0
     trained = f"{result['games_trained']} games (iteration {result['iteration']})"
     print(f"run {args.run_dir}: {record['game']} after {trained}")
-    mean, eval_return = result["eval_mean_return"], eval_best["return"]
-    print(f"search over {args.games} games (no Gumbel noise): mean return {mean:g}, best {eval_return:g}")
+    mean = result["eval_mean_return"]
+    searched_best = "-" if eval_return is None else f"{eval_return:g}"
+    print(f"search over {args.games} games (no Gumbel noise): mean return {mean:g}, best {searched_best}")
     print(f"best solution: return {best['return']:g} in {best['length']} moves, found by {source}:")
     print(best["text"])
     return 0

@@ -111,15 +111,14 @@ class TermEncoding:
         return key
 
     def flat_rotations(self) -> np.ndarray:
-        """int32[3, A]: row r gathers a flat policy over terms into its image under σ^r, where
-        σ maps u⊗v⊗w to v⊗w⊗u (in its legal sign form). Flat actions of a cubic shape only."""
+        """int32[3, A]: row r maps each flat action (term) to its image under σ^r, where σ
+        maps u⊗v⊗w to v⊗w⊗u (in its legal sign form). Flat actions of a cubic shape only."""
         u, v, w = self.split(self.flat_terms.astype(np.int64).T)
         *rotated, _ = legal_form(v.T, w.T, u.T, self.coefficients, np)
         image = np.searchsorted(self.flat_keys, self.keys(*rotated))  # σ(action a) = image[a]
         if not np.array_equal(self.flat_keys[image], self.keys(*rotated)):
             raise ValueError("the flat actions are not closed under the cyclic transposition")
-        twice = image[image]
-        return np.stack([np.arange(len(image)), np.argsort(image), np.argsort(twice)]).astype(np.int32)
+        return np.stack([np.arange(len(image)), image, image[image]]).astype(np.int32)
 
     def decode(self, action) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """The factors (u, v, w), int64 vectors of lengths I, J, K, of an action (tokens or flat index).

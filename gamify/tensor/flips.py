@@ -49,14 +49,13 @@ DEFAULT_CUBES = {
 
 def standard_scheme(n: int, m: int, p: int) -> Scheme:
     """The naive algorithm for ⟨n,m,p⟩ over Z2: the n·m·p terms a_ij ⊗ b_jk ⊗ c_ki."""
-    eye = lambda size, i: np.eye(size, dtype=np.int64)[i]  # noqa: E731
-    terms = [
-        (eye(n * m, i * m + j), eye(m * p, j * p + k), eye(p * n, k * n + i))
-        for i in range(n)
-        for j in range(m)
-        for k in range(p)
-    ]
-    return Scheme(*(np.stack(f) for f in zip(*terms, strict=True)), field="z2", matmul=(n, m, p))
+    i, j, k = (x.ravel() for x in np.meshgrid(np.arange(n), np.arange(m), np.arange(p), indexing="ij"))
+    factors = []
+    for size, hot in ((n * m, i * m + j), (m * p, j * p + k), (p * n, k * n + i)):
+        factor = np.zeros((n * m * p, size), np.int64)
+        factor[np.arange(n * m * p), hot] = 1
+        factors.append(factor)
+    return Scheme(*factors, field="z2", matmul=(n, m, p))
 
 
 def symmetric_scheme(n: int, cubes: tuple[str, ...] | None = None) -> Scheme:
@@ -136,13 +135,13 @@ def to_masks(scheme: Scheme) -> np.ndarray:
     return np.stack([x.sum(axis=1, dtype=np.uint64) for x in masks], axis=1)
 
 
-def from_masks(masks: np.ndarray, shape: tuple[int, int, int], matmul=None) -> Scheme:
+def from_masks(masks: np.ndarray, shape: tuple[int, int, int], matmul=None, target=None) -> Scheme:
     """The Z2 scheme of terms given as bit masks uint64[R, 3]."""
     factors = [
         ((masks[:, f, None] >> np.arange(size, dtype=np.uint64)) & np.uint64(1)).astype(np.int64)
         for f, size in enumerate(shape)
     ]
-    return Scheme(*factors, field="z2", matmul=matmul)
+    return Scheme(*factors, field="z2", matmul=matmul, target=target)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -221,6 +220,8 @@ def walk(
     if not 0 <= seed < MAX_SEED:
         raise ValueError(f"seed must be in [0, 2^63), got {seed}")
     scheme = scheme.to_z2()
+    if target is not None and scheme.matmul is None:  # the result keeps what it decomposes
+        scheme = dataclasses.replace(scheme, target=target)
     check = scheme.verify(target)  # with target None: scheme.matmul's tensor, or a ValueError
     if not check.ok:
         raise ValueError(f"the starting scheme is wrong over Z2: {check}")
@@ -243,7 +244,7 @@ def walk(
     def result() -> FlipResult:
         names = ("flips", "reductions", "restarts", "plus_transitions")
         counts = dict(zip(names, (int(x) for x in search.stats()), strict=True))
-        best = from_masks(search.best(), scheme.shape, scheme.matmul)
+        best = from_masks(search.best(), scheme.shape, scheme.matmul, scheme.target)
         return FlipResult(best, bool(reached), **counts, seconds=time.perf_counter() - start)
 
     interrupted = False

@@ -5,21 +5,28 @@ format             extension  read/write  what it is
 =================  =========  ==========  ==================================================
 ``gamify``         .json      both        ``{"format": "gamify-scheme", "version": 1, "field",
                                           "matmul": [n,m,p] or null, "shape": [I,J,K], "rank",
-                                          "u", "v", "w"}``, factors as lists of rows (terms)
+                                          "u", "v", "w"}``, factors as lists of rows (terms);
+                                          a scheme of a tensor other than matmul's also holds
+                                          ``"target"``, the tensor as nested lists
 ``perminov-json``  .json      both        Perminov's FastMatrixMultiplication repository:
                                           ``{"n": [n,m,p], "m": R, "z2": bool, "u", "v", "w"}``,
                                           one row per term (his other keys are not written)
 ``perminov-txt``   .txt       both        the same repository's plain text: a line
                                           ``n m p R``, then U, V, W flattened term by term
 ``exp``            .exp       both        Kauers–Moosbauer: one product per line,
-                                          ``(a11+a23)*(b12)*(-c21+2*c33)``
+                                          ``(a11+a23)*(b12)*(-c21+2*c33)``; a whole
+                                          product may be negated or divided,
+                                          ``-(a11)*(b12)*(c21)/3``
 ``npz``            .npz       read        DeepMind's AlphaTensor ``factorizations_{r,f2}.npz``:
                                           key ``"n,m,p"`` → (U [n*m, R], V [m*p, R], W [p*n, R])
 =================  =========  ==========  ==================================================
 
 Conventions, checked against published files: every format indexes the third factor by
 Cᵀ, as :mod:`gamify.tensor.scheme` does. In ``.exp``, ``c_xy`` is entry (x, y) of Cᵀ (x ≤ p,
-y ≤ n), that is w index (x-1)*n + (y-1); indices are single digits, so sizes up to 9.
+y ≤ n), that is w index (x-1)*n + (y-1); indices are single digits, so sizes up to 9. The
+sizes of an ``.exp`` file are its largest indices. A correct ⟨n,m,p⟩ scheme uses every a_ij,
+b_jk and c_ki, so a largest index beyond one that is unused (``a99`` in a ⟨2,2,2⟩ file, with
+no a in row 3) is an error naming the variable; ``matmul=`` gives the sizes instead.
 
 The field: gamify and Perminov JSON files declare it. For the other formats it is, in this
 order: a hint in the file name (the words ``mod2``, ``z2``, ``f2`` → Z2; ``mod0``, ``z``,
@@ -33,7 +40,9 @@ integer scheme can be checked mod 2; without it, a Z2 file holding a coefficient
 A fractional coefficient (e.g. ±1/2 in 27 of DeepMind's recombined standard-arithmetic
 schemes) makes a scheme over Q (field ``"q"``), read exactly: ``1/2`` in text formats and
 JSON strings, a float in JSON or .npz only when it is a fraction with a denominator up to
-2**20 exactly (0.5, 0.125; 0.1 as the float nearest 1/10 reads as 1/10). Writers write
+2**20 exactly (0.5, 0.125; 0.1 as the float nearest 1/10 reads as 1/10). Integers and
+fractions in text and JSON may have up to 4300 digits (Python's limit for reading an int):
+beyond int64 they are kept as Python ints and checked just as exactly. Writers write
 fractions the same way (``"1/2"`` in JSON, ``1/2*a11`` in .exp). Asking for ``field="z"``
 or ``"z2"`` (or a file declaring it) with a fractional coefficient raises
 :class:`FractionalCoefficientError`.
@@ -62,6 +71,7 @@ from gamify.tensor.readers import (
     SchemeFormatError,
     field_hint,
     first_fraction,
+    is_fractional,
     json_kind,
     json_reader,
     load_json,
@@ -117,6 +127,8 @@ def _format_gamify(scheme: Scheme) -> str:
     factors = [
         f'  "{name}": [\n{_rows(f, "    ")}\n  ]' for name, f in zip("uvw", scheme.fractions(), strict=True)
     ]
+    if scheme.target is not None:  # a tensor that is not matmul's: verify needs it
+        factors.append(f'  "target": {json.dumps(scheme.target.tolist())}')
     return "{\n" + "\n".join(lines) + "\n" + ",\n".join(factors) + "\n}\n"
 
 
@@ -226,7 +238,8 @@ def read_scheme(
         reduces integer coefficients mod 2.
       key: the entry of an .npz archive ("n,m,p"); needed when it holds several.
       matmul: (n, m, p) the scheme must be for. For ``.exp`` it also gives the sizes, which
-        are otherwise the largest indices found.
+        are otherwise the largest indices found (and a variable out of line with the others,
+        such as a99 in a ⟨2,2,2⟩ file, is an error naming it).
 
     Returns:
       The Scheme, with ``matmul`` set when the file gives the sizes.
@@ -253,15 +266,16 @@ def read_scheme(
         )
         raise SchemeFormatError(path, "holds {}, not ⟨{},{},{}⟩".format(found, *matmul))
     factors = (raw.u, raw.v, raw.w)
-    if any(f.dtype != np.int64 for f in factors):  # readers give int64 unless a coefficient is fractional
+    fractional = [f for f in factors if is_fractional(f)]
+    if fractional:
         declared = field or raw.field or "q"
         if declared != "q":
-            first = next(first_fraction(f) for f in factors if f.dtype != np.int64)
+            first = first_fraction(fractional[0])
             reason = f"fractional coefficient {first} in a {declared.upper()} scheme"
             advice = "" if field else " (read it with field='q')"
             raise FractionalCoefficientError(path, reason + advice, key=key)
         try:
-            return Scheme.from_fractions(*factors, matmul=raw.matmul)
+            return Scheme.from_fractions(*factors, matmul=raw.matmul, target=raw.target)
         except ValueError as e:
             raise SchemeFormatError(path, str(e)) from None
     outside = [int(x) for f in factors for x in f[(f != 0) & (f != 1)][:1]]
@@ -271,7 +285,7 @@ def read_scheme(
     if chosen == "z2":
         factors = tuple(f & 1 for f in factors)
     try:
-        return Scheme(*factors, field=chosen, matmul=raw.matmul)
+        return Scheme(*factors, field=chosen, matmul=raw.matmul, target=raw.target)
     except ValueError as e:
         raise SchemeFormatError(path, str(e)) from None
 

@@ -7,10 +7,12 @@ A scheme of rank R for a 3-way tensor T of shape (I, J, K) is R rank-one terms w
 indexes Cᵀ row-major (the convention DeepMind and AlphaEvolve publish), so term r computes
 ``m_r = (Σ u[r, i*m+j] A[i,j]) · (Σ v[r, j*p+k] B[j,k])`` and ``C[i,k] = Σ_r w[r, k*n+i] m_r``.
 
-Coefficients are int64. A rational scheme (such as the 27 recombined AlphaTensor schemes
-with coefficients like ±1/2 or ±1/8) stores integer numerators and one positive common
-denominator per factor matrix, ``u / du``, ``v / dv``, ``w / dw``, so it is checked in exact
-integers too: ``Σ_r U_r ⊗ V_r ⊗ W_r = du·dv·dw · T``. Nothing is ever rounded.
+Coefficients are int64, or Python ints in object arrays when one is beyond int64 (checked
+just as exactly, in Python arithmetic, more slowly). A rational scheme (such as the 27
+recombined AlphaTensor schemes with coefficients like ±1/2 or ±1/8) stores integer
+numerators and one positive common denominator per factor matrix, ``u / du``, ``v / dv``,
+``w / dw``, so it is checked in exact integers too: ``Σ_r U_r ⊗ V_r ⊗ W_r = du·dv·dw · T``.
+Nothing is ever rounded.
 """
 
 from __future__ import annotations
@@ -29,6 +31,10 @@ FIELDS = ("z2", "z", "q")
 _FLOAT_EXACT = 2**53  # integers below this, and sums of them below it, are exact in float64
 _INT64_EXACT = 2**63
 _CHUNK = 256  # terms per block in tensor(): bounds the [terms, I*J] intermediate
+# A matmul tensor with more entries than this is checked one slice at a time, never built
+# whole: a small file claiming ⟨25,25,25⟩ must not cost 16·n⁶ bytes.
+_DENSE_ENTRIES = 1 << 22
+_MAX_ENTRIES = 1 << 36  # beyond this, checking every Brent equation would take hours
 
 
 @dataclasses.dataclass(frozen=True)
@@ -62,16 +68,29 @@ class Verification:
         return f"{where}: got {self.got}, expected {self.expected}; {count}"
 
 
+def _exact_ints(array: np.ndarray) -> np.ndarray:
+    """Integers as int64 when every one fits, else as an object array of Python ints."""
+    try:
+        return array.astype(np.int64)
+    except OverflowError:
+        exact = np.empty(array.size, object)
+        exact[:] = [int(x) for x in array.flat]
+        return exact.reshape(array.shape)
+
+
 def _factor(name: str, values) -> np.ndarray:
-    """Validates one factor matrix and returns it as a read-only int64 copy."""
+    """Validates one factor matrix and returns it as a read-only copy: int64, or an object
+    array of Python ints when a coefficient is beyond int64."""
     array = np.asarray(values)
-    if array.dtype.kind not in "biu":
+    if array.dtype == object and all(isinstance(x, (int, np.integer)) for x in array.flat):
+        array = _exact_ints(array)
+    elif array.dtype.kind not in "biu":
         raise ValueError(f"{name} must hold integers, got dtype {array.dtype}")
     if array.ndim != 2 or array.shape[1] < 1:
         raise ValueError(f"{name} must be a 2-D array [terms, entries] with entries >= 1, got {array.shape}")
     if array.dtype.kind == "u" and array.size and array.max() >= _INT64_EXACT:
         raise ValueError(f"{name} holds a coefficient too large for int64")
-    array = array.astype(np.int64)
+    array = array if array.dtype == object else array.astype(np.int64)
     array.setflags(write=False)
     return array
 
@@ -90,12 +109,15 @@ class Scheme:
       denominators: (du, dv, dw), positive; the coefficients are u/du, v/dv, w/dw. Only a
         Q scheme has denominators other than 1. Build one from fractions with
         :meth:`from_fractions`.
+      target: [I, J, K] integers, the tensor decomposed when it is not a matmul tensor (what
+        ``gamify search tensor`` finds); :meth:`verify` checks against it by default.
 
-    The constructor copies the factors into read-only int64 arrays and checks shapes,
+    The constructor copies the factors into read-only int64 arrays (object arrays of Python
+    ints when a coefficient is beyond int64) and checks shapes,
     dtypes, the field (a Z2 scheme holds only 0 and 1: reduce a Z scheme with
     :meth:`to_z2`) and that ``matmul`` fits the shape. A Q scheme is stored in lowest terms
     (each factor's numerators and denominator share no common divisor), so equality, which
-    compares all six fields, compares values.
+    compares all seven fields, compares values.
     """
 
     u: np.ndarray
@@ -104,6 +126,7 @@ class Scheme:
     field: str = "z"
     matmul: tuple[int, int, int] | None = None
     denominators: tuple[int, int, int] = (1, 1, 1)
+    target: np.ndarray | None = None
 
     def __post_init__(self):
         if self.field not in FIELDS:
@@ -133,6 +156,16 @@ class Scheme:
                     f"shape {self.shape} is not the shape {(n * m, m * p, p * n)} of ⟨{n},{m},{p}⟩"
                 )
             object.__setattr__(self, "matmul", (n, m, p))
+        if self.target is not None:
+            target = np.asarray(self.target)
+            if target.dtype.kind not in "biu" or target.shape != self.shape:
+                raise ValueError(
+                    f"target must be an integer array of the scheme's shape {self.shape}, "
+                    f"got {target.dtype} {target.shape}"
+                )
+            target = target.astype(np.int64)
+            target.setflags(write=False)
+            object.__setattr__(self, "target", target)
 
     def _set_denominators(self, factors: dict[str, np.ndarray]) -> None:
         """Checks ``denominators`` and, over Q, puts each factor in lowest terms (in place)."""
@@ -140,7 +173,7 @@ class Scheme:
         if not (
             isinstance(given, (tuple, list))
             and len(given) == 3
-            and all(isinstance(d, (int, np.integer)) and 1 <= d < _INT64_EXACT for d in given)
+            and all(isinstance(d, (int, np.integer)) and d >= 1 for d in given)
         ):
             raise ValueError(f"denominators must be three positive integers, got {given!r}")
         denominators = [int(d) for d in given]
@@ -149,26 +182,26 @@ class Scheme:
         for i, name in enumerate("uvw"):
             common = math.gcd(denominators[i], *np.unique(np.abs(factors[name])).tolist())
             if common > 1:
-                factors[name] = factors[name] // common
+                factors[name] = _exact_ints(factors[name] // common)
                 factors[name].setflags(write=False)
                 denominators[i] //= common
         object.__setattr__(self, "denominators", tuple(denominators))
 
     @classmethod
-    def from_fractions(cls, u, v, w, matmul: tuple[int, int, int] | None = None) -> Scheme:
+    def from_fractions(cls, u, v, w, matmul: tuple[int, int, int] | None = None, target=None) -> Scheme:
         """A Q scheme from factors holding ints and :class:`fractions.Fraction` values.
 
         Args:
           u, v, w: [R, I], [R, J], [R, K] array-likes of ints, Fractions or floats (a float
             is taken at its exact binary value, so 0.5 is 1/2 but 0.1 is not 1/10).
-          matmul: (n, m, p), as for the constructor.
+          matmul, target: as for the constructor.
 
         Returns:
           The scheme over Q with each factor over its least common denominator.
         """
         pairs = [_over_common_denominator(name, f) for name, f in zip("uvw", (u, v, w), strict=True)]
         numerators, denominators = zip(*pairs, strict=True)
-        return cls(*numerators, field="q", matmul=matmul, denominators=tuple(denominators))
+        return cls(*numerators, field="q", matmul=matmul, denominators=tuple(denominators), target=target)
 
     def fractions(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(u, v, w) as object arrays of ints and Fractions: the coefficients as values."""
@@ -191,13 +224,16 @@ class Scheme:
         if not isinstance(other, Scheme):
             return NotImplemented
         header = (self.field, self.matmul, self.shape, self.denominators)
+        pairs = ((self.u, other.u), (self.v, other.v), (self.w, other.w), (self.target, other.target))
         return header == (other.field, other.matmul, other.shape, other.denominators) and all(
-            np.array_equal(a, b) for a, b in ((self.u, other.u), (self.v, other.v), (self.w, other.w))
+            np.array_equal(a, b)
+            for a, b in pairs  # (None, None) is equal, (None, array) is not
         )
 
     def __hash__(self) -> int:
-        factors = (self.u.tobytes(), self.v.tobytes(), self.w.tobytes())
-        return hash((self.field, self.matmul, self.denominators, *factors))
+        factors = (tuple(f.flat) if f.dtype == object else f.tobytes() for f in (self.u, self.v, self.w))
+        target = None if self.target is None else self.target.tobytes()
+        return hash((self.field, self.matmul, self.denominators, target, *factors))
 
     def __repr__(self) -> str:
         return f"Scheme(field={self.field!r}, matmul={self.matmul}, shape={self.shape}, rank={self.rank})"
@@ -227,30 +263,42 @@ class Scheme:
             )
         return numerators
 
-    def _numerator_tensor(self) -> np.ndarray:
+    @property
+    def _wide(self) -> bool:
+        """Whether a coefficient is beyond int64 (its factor is then an object array)."""
+        return any(f.dtype == object for f in (self.u, self.v, self.w))
+
+    def _numerator_tensor(self, beyond_int64: bool = False) -> np.ndarray:
         """Σ_r u_r ⊗ v_r ⊗ w_r of the stored (numerator) factors, not reduced.
 
         Exact by construction: when every partial sum is below 2**53 in absolute value the
         contraction runs as a float64 matrix product (integers in that range, and their
-        sums, are represented exactly); otherwise in int64 when below 2**63.
+        sums, are represented exactly); otherwise in int64 when below 2**63; beyond that,
+        with ``beyond_int64``, in Python ints.
 
         Returns:
-          [I, J, K] int64.
+          [I, J, K] int64; an object array of Python ints beyond int64.
 
         Raises:
-          ValueError: coefficients so large that int64 could overflow.
+          ValueError: coefficients so large that int64 could overflow, unless ``beyond_int64``.
         """
         rows_a, rows_b, rows_c = self.shape
         bound = self._bound()
-        if bound < _FLOAT_EXACT:
+        if bound < _FLOAT_EXACT and not self._wide:
             total = np.zeros((rows_a * rows_b, rows_c))
             for start in range(0, self.rank, _CHUNK):
                 u, v, w = (f[start : start + _CHUNK] for f in (self.u, self.v, self.w))
                 pairs = (u[:, :, None] * v[:, None, :]).reshape(len(u), -1)
                 total += pairs.T.astype(np.float64) @ w.astype(np.float64)
             result = total.astype(np.int64).reshape(rows_a, rows_b, rows_c)
-        elif bound < _INT64_EXACT:
+        elif bound < _INT64_EXACT and not self._wide:
             result = np.einsum("ri,rj,rk->ijk", self.u, self.v, self.w)
+        elif beyond_int64:  # slow, but exact at any size
+            total = np.zeros((rows_a * rows_b, rows_c), object)
+            for start in range(0, self.rank, _CHUNK):
+                u, v, w = (f[start : start + _CHUNK].astype(object) for f in (self.u, self.v, self.w))
+                total += (u[:, :, None] * v[:, None, :]).reshape(len(u), -1).T @ w
+            result = total.reshape(rows_a, rows_b, rows_c)
         else:
             raise ValueError(
                 f"coefficients too large for exact int64 arithmetic (partial sums up to {bound})"
@@ -261,17 +309,28 @@ class Scheme:
         """Checks the scheme exactly against a target tensor.
 
         Args:
-          target: [I, J, K] integer array; default: the ⟨n,m,p⟩ tensor of ``self.matmul``.
+          target: [I, J, K] integer array; default: ``self.target``, else the ⟨n,m,p⟩ tensor
+            of ``self.matmul``
+            (checked slice by slice when large, so memory stays ~J·K entries).
             Over Z2 it is compared mod 2.
 
         Returns:
           A :class:`Verification`: ok, or the first violated equation with the values.
+
+        Raises:
+          ValueError: no target, a target of the wrong shape or dtype, coefficients beyond
+            exact int64 arithmetic, or more than 2**36 equations to check.
         """
+        scale = math.prod(self.denominators)  # over Q: compare Σ U⊗V⊗W with du·dv·dw·T
+        if target is None:
+            target = self.target
         if target is None:
             if self.matmul is None:
                 raise ValueError(
-                    "nothing to verify against: pass target= or give the scheme matmul=(n, m, p)"
+                    "nothing to verify against: pass target= or give the scheme matmul=(n, m, p) or target="
                 )
+            if math.prod(self.shape) > _DENSE_ENTRIES:
+                return self._result(self._matmul_slices_check(scale), scale, self._matmul_entry)
             target = matmul_tensor(*self.matmul)
         target = np.asarray(target)
         if target.shape != self.shape:
@@ -281,14 +340,18 @@ class Scheme:
         target = target.astype(np.int64)
         if self.field == "z2":
             target = target & 1
-        scale = math.prod(self.denominators)  # over Q: compare Σ U⊗V⊗W with du·dv·dw·T
-        checked = kernels.verify_scheme(self.u, self.v, self.w, target, self.field) if scale == 1 else None
+        native = scale == 1 and not self._wide
+        checked = kernels.verify_scheme(self.u, self.v, self.w, target, self.field) if native else None
         if checked is None:  # no compiled module, Q, or beyond int64 there: numpy (the reference)
             checked = self._numpy_check(target, scale)
+        return self._result(checked, scale, lambda index: int(target[index]))
+
+    def _result(self, checked: tuple[int, int], scale: int, expected) -> Verification:
+        """The Verification of ``(first violated flat index or -1, number violated)``."""
         first, count = checked
         if first < 0:
             return Verification(ok=True)
-        index = tuple(int(x) for x in np.unravel_index(first, target.shape))
+        index = tuple(int(x) for x in np.unravel_index(first, self.shape))
         columns = [factor[:, x].tolist() for factor, x in zip((self.u, self.v, self.w), index, strict=True)]
         got = sum(a * b * c for a, b, c in zip(*columns, strict=True))  # Python ints: exact
         value = Fraction(got & 1 if self.field == "z2" else got, scale)
@@ -297,18 +360,57 @@ class Scheme:
             num_violated=count,
             index=index,
             got=value.numerator if value.denominator == 1 else value,
-            expected=int(target[index]),
+            expected=expected(index),
             reading=brent_reading(self.matmul, index) if self.matmul else None,
         )
 
+    def _matmul_entry(self, index: tuple[int, int, int]) -> int:
+        """T[index] of the ⟨n,m,p⟩ tensor, without building it."""
+        n, m, p = self.matmul
+        (i, j), (j2, k), (k2, i2) = divmod(index[0], m), divmod(index[1], p), divmod(index[2], n)
+        return int(i == i2 and j == j2 and k == k2)
+
+    def _matmul_slices_check(self, scale: int) -> tuple[int, int]:
+        """(first violated flat index or -1, number violated) against the ⟨n,m,p⟩ tensor, one
+        slice T[a] (an entry a of A) at a time: memory ~J·K, time ~Σ_a (terms using a)·J·K."""
+        entries = math.prod(self.shape)
+        if entries > _MAX_ENTRIES:
+            raise ValueError(
+                f"⟨{','.join(map(str, self.matmul))}⟩ has {entries:,} Brent equations: "
+                f"too many to check (at most 2^36)"
+            )
+        n, m, p = self.matmul
+        rows_b, rows_c = self.shape[1:]
+        bound = self._bound()
+        if max(bound, scale) >= _INT64_EXACT:
+            raise ValueError(
+                f"coefficients too large for exact int64 arithmetic (partial sums up to {bound})"
+            )
+        dtype = np.float64 if bound < _FLOAT_EXACT else np.int64  # exact either way (see above)
+        ks = np.arange(p)
+        first, count = -1, 0
+        for a in range(n * m):
+            i, j = divmod(a, m)
+            terms = np.flatnonzero(self.u[:, a])
+            scaled = (self.v[terms] * self.u[terms, a][:, None]).astype(dtype)
+            got = (scaled.T @ self.w[terms].astype(dtype)).astype(np.int64)
+            expected = np.zeros((rows_b, rows_c), np.int64)
+            expected[j * p + ks, ks * n + i] = 1 if self.field == "z2" else scale
+            wrong = (got & 1 if self.field == "z2" else got) != expected
+            violated = int(np.count_nonzero(wrong))
+            if violated and first < 0:
+                first = a * rows_b * rows_c + int(np.argmax(wrong))
+            count += violated
+        return first, count
+
     def _numpy_check(self, target: np.ndarray, scale: int) -> tuple[int, int]:
         """(first violated flat index or -1, number violated), with numpy."""
-        got = self._numerator_tensor()
+        got = self._numerator_tensor(beyond_int64=True)
         if self.field == "z2":
             got = got & 1
-        elif scale > 1 and int(np.abs(target).max(initial=0)) * scale >= _INT64_EXACT:
-            raise ValueError("denominators too large for exact int64 arithmetic")
-        wrong = got != target * scale
+        elif int(np.abs(target).max(initial=0)) * scale >= _INT64_EXACT:
+            target = target.astype(object)  # scale·T in Python ints
+        wrong = np.asarray(got != target * scale, bool)
         return (int(np.argmax(wrong)) if wrong.any() else -1), int(wrong.sum())
 
     def canonical(self) -> Scheme:
@@ -329,7 +431,12 @@ class Scheme:
 
         Returns:
           A new Scheme with the same field and matmul.
+
+        Raises:
+          ValueError: a coefficient beyond int64.
         """
+        if self._wide:
+            raise ValueError("canonical() needs coefficients within int64")
         nonzero = self.u.any(axis=1) & self.v.any(axis=1) & self.w.any(axis=1)
         u, v, w = self.u[nonzero], self.v[nonzero], self.w[nonzero]
         if self.field != "z2":
@@ -343,7 +450,7 @@ class Scheme:
         keep = merged.any(axis=1)
         rows_a = self.shape[0]
         factors = (pairs[keep, :rows_a], pairs[keep, rows_a:], merged[keep])
-        return Scheme(*factors, self.field, self.matmul, self.denominators)
+        return Scheme(*factors, self.field, self.matmul, self.denominators, self.target)
 
     def to_z2(self) -> Scheme:
         """The scheme with every coefficient reduced mod 2 (itself if already over Z2).
@@ -355,11 +462,12 @@ class Scheme:
             return self
         if self.denominators != (1, 1, 1):
             raise ValueError(f"a scheme with denominators {self.denominators} has no reduction mod 2")
-        return Scheme(self.u & 1, self.v & 1, self.w & 1, "z2", self.matmul)
+        return Scheme(self.u & 1, self.v & 1, self.w & 1, "z2", self.matmul, target=self.target)
 
 
 def _over_common_denominator(name: str, values) -> tuple[np.ndarray, int]:
-    """(int64 numerators, least common denominator) of one factor of ints, Fractions or floats."""
+    """(numerators, least common denominator) of one factor of ints, Fractions or floats; the
+    numerators are int64, or Python ints (an object array) beyond int64."""
     array = np.asarray(values)
     if array.ndim != 2:
         raise ValueError(f"{name} must be a 2-D array [terms, entries], got shape {array.shape}")
@@ -381,9 +489,7 @@ def _over_common_denominator(name: str, values) -> tuple[np.ndarray, int]:
         raise ValueError(f"{name} must hold integers or fractions") from None
     denominator = math.lcm(1, *(f.denominator for f in fractions))
     scaled = [f.numerator * (denominator // f.denominator) for f in fractions]
-    if any(not -_INT64_EXACT <= x < _INT64_EXACT for x in scaled) or denominator >= _INT64_EXACT:
-        raise ValueError(f"{name} holds a coefficient too large for int64 over its denominator")
-    return np.array(scaled, np.int64).reshape(array.shape), denominator
+    return _exact_ints(np.array(scaled, object).reshape(array.shape)), denominator
 
 
 def _as_fractions(numerators: np.ndarray, denominator: int) -> np.ndarray:

@@ -20,7 +20,9 @@ def load_target(target, field: str) -> np.ndarray:
 
     Args:
       target: an array-like, or a path (str or os.PathLike) to a ``.npy`` or text file.
-      field: "z2" (entries must be 0 or 1) or "z" (entries must fit in int32).
+      field: "z2" (entries are taken mod 2, as ``gamify verify --field z2`` takes a
+        scheme's: :func:`outside_z2` tells whether any was not 0 or 1) or "z" (entries must
+        fit in int32).
 
     Returns:
       int64[I, J, K].
@@ -71,6 +73,12 @@ def _read_text(path: Path) -> np.ndarray:
         raise ValueError(f"{path}: an entry is not an integer ({error})") from None
 
 
+def outside_z2(target) -> bool:
+    """Whether a target (as :func:`load_target` takes it) has entries other than 0 and 1,
+    which over z2 are taken mod 2."""
+    return not np.isin(_read_target(target), (0, 1)).all()
+
+
 def _checked(array: np.ndarray, field: str) -> np.ndarray:
     if array.ndim != 3 or 0 in array.shape:
         raise ValueError(f"target must be a nonempty 3-way array, got shape {array.shape}")
@@ -84,10 +92,10 @@ def _checked(array: np.ndarray, field: str) -> np.ndarray:
         array = array.astype(np.int64)  # e.g. a .npy saved as float with whole numbers
     if not np.issubdtype(array.dtype, np.integer):
         raise ValueError(f"target entries must be integers, got {array.dtype}")
-    if np.abs(array).max() > _INT32_MAX:
+    if field == "z" and np.abs(array).max() > _INT32_MAX:
         raise ValueError("target entries must fit in int32")
-    if field == "z2" and not np.isin(array, (0, 1)).all():
-        raise ValueError("over z2 the target entries must be 0 or 1")
+    if field == "z2":
+        array = array % 2
     if not array.any():
-        raise ValueError("target is zero (nothing to decompose)")
+        raise ValueError("target is zero" + (" mod 2" if field == "z2" else "") + " (nothing to decompose)")
     return array.astype(np.int64)
