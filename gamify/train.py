@@ -172,7 +172,7 @@ class Trainer:
         """Raises ValueError, before anything is allocated, when :meth:`memory_needed` exceeds
         ``available`` bytes (default: the first device's memory limit, or the host's RAM)."""
         needed = self.memory_needed()
-        available = memory_available() if available is None else available
+        available = _memory_available() if available is None else available
         if sum(needed.values()) > available:
             parts = ", ".join(f"{name} {_gib(size)}" for name, size in needed.items())
             raise ValueError(
@@ -301,7 +301,7 @@ def _gib(size: int) -> str:
     return f"{size / 2**30:,.1f} GiB"
 
 
-def memory_available() -> int:
+def _memory_available() -> int:
     """The first device's memory limit where JAX reports one (accelerators), else the host's RAM."""
     stats = jax.devices()[0].memory_stats() or {}
     if "bytes_limit" in stats:

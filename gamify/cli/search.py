@@ -36,7 +36,6 @@ from gamify.demonstrations import stack_episodes
 from gamify.learner import LearnerConfig
 from gamify.networks import NetworkConfig
 from gamify.plots import plot_best_over_time
-from gamify.registry import load_game
 from gamify.search import SearchConfig
 from gamify.tensor.bound import slice_rank_bound_exact
 from gamify.tensor.flips import walk
@@ -208,28 +207,6 @@ def _game_args(args) -> tuple[dict, str]:
     return game_args, f"search-{args.file.stem}-{args.field}"
 
 
-def _resolve_actions(game_args: dict, config: train.TrainConfig, resumed: Path | None) -> str:
-    """``--actions auto``: the game's rule (flat for few terms), then factored where flat
-    actions' dense policy targets would fill more than 1/8 of memory in the replay (a 2x2x3
-    tensor over z has 17,856 terms: 3.6 GB at 50,000 examples). A resumed run keeps its
-    choice."""
-    if resumed is not None:
-        if not (resumed / runs.CONFIG).exists():
-            return "auto"  # open_run says what is wrong
-        return runs.RunDirectory(resumed).read_config()["game_args"].get("actions", "auto")
-    game = load_game(GAME, **game_args)
-    if game.actions != "flat":
-        return game.actions
-    needed = config.replay_capacity * game.encoding.num_flat * 4
-    if needed > train.memory_available() // 8:
-        print(
-            f"note: --actions auto chose factored actions: {game.encoding.num_flat:,} flat ones would "
-            f"need {needed / 2**30:.1f} GiB of policy targets in the replay"
-        )
-        return "factored"
-    return "flat"
-
-
 def scheme_from_actions(game, actions: np.ndarray):
     """The rank-one terms of a game's moves as a :class:`Scheme`."""
     terms = [game.decode(action) for action in actions]
@@ -247,8 +224,6 @@ def run_search(args) -> int:
         config = dataclasses.replace(
             config, search=dataclasses.replace(config.search, root_reward_weight=args.root_reward_weight)
         )
-    if args.actions == "auto":
-        game_args["actions"] = _resolve_actions(game_args, config, out if args.resume else None)
     schemes = []
 
     def check(game) -> None:  # every setting and file checked before anything is written
