@@ -28,14 +28,14 @@ from gamify.types import Array, Example, Params
 class LearnerConfig:
     """Settings of the optimizer and the loss."""
 
-    learning_rate: float = 1e-3
+    learning_rate: float = 1e-3  # 0 keeps the network at its initial weights (an ablation)
     weight_decay: float = 1e-4
     value_loss_weight: float = 0.25
     max_grad_norm: float = 1.0
 
     def __post_init__(self):
-        if self.learning_rate <= 0:
-            raise ValueError(f"learning_rate must be > 0, got {self.learning_rate}")
+        if self.learning_rate < 0:
+            raise ValueError(f"learning_rate must be >= 0, got {self.learning_rate}")
         if self.weight_decay < 0 or self.value_loss_weight < 0 or self.max_grad_norm <= 0:
             raise ValueError("weight_decay and value_loss_weight must be >= 0, max_grad_norm > 0")
 

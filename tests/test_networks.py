@@ -132,3 +132,25 @@ def test_sparse_flat_targets_give_the_dense_targets_gradient():
     dense = jax.grad(lambda z: -jnp.sum(target * jax.nn.log_softmax(z)))(logits)
     sparse = jax.grad(lambda z: flat_policy_loss(jax.nn.log_softmax(z), batch).sum())(logits)
     np.testing.assert_allclose(sparse, dense, atol=1e-6)
+
+
+@pytest.mark.parametrize("rate", [0.0, 1e-2])
+def test_learning_rate_zero_freezes_the_network(rate):
+    """``gamify search --network frozen`` (the ablation) is learning rate 0: no weight moves."""
+    from gamify.learner import LearnerConfig, make_optimizer, make_update
+    from gamify.types import Example
+
+    network = make_network(gamify.FlatActions(5), config=NetworkConfig(hidden_size=8, head_hidden_size=8))
+    obs = jnp.ones((4, 3))
+    params = network.init(jax.random.PRNGKey(0), obs, jnp.ones(4))
+    config = LearnerConfig(learning_rate=rate)
+    optimizer = make_optimizer(config=config)
+    batch = Example(
+        obs, jnp.ones(4), jnp.full((4, 2), 0.5), jnp.tile(jnp.array([[1], [3]]), (4, 1, 1)), jnp.ones(4)
+    )
+    update = jax.jit(make_update(network, optimizer, config=config))
+    new, _, _ = update(params, optimizer.init(params), batch)
+    same = all(
+        np.array_equal(a, b) for a, b in zip(jax.tree.leaves(params), jax.tree.leaves(new), strict=True)
+    )
+    assert same == (rate == 0.0)

@@ -190,6 +190,13 @@ def add_parsers(commands) -> None:
             "replayed once per iteration beside the synthetic demonstrations and kept in "
             "OUT/demonstrations/, which --resume replays too, with the schemes --improve found",
         )
+        sub.add_argument(
+            "--network",
+            choices=["trained", "frozen"],
+            default="trained",
+            help="frozen: the network keeps its initial weights (learning rate 0; the same search "
+            "and compute otherwise): the ablation that shows what learning adds (trained)",
+        )
         sub.add_argument("--quiet", action="store_true", help="no progress display")
 
 
@@ -224,6 +231,8 @@ def run_search(args) -> int:
         config = dataclasses.replace(
             config, search=dataclasses.replace(config.search, root_reward_weight=args.root_reward_weight)
         )
+    if args.network == "frozen":  # same search, same updates computed, none applied
+        config = dataclasses.replace(config, learner=dataclasses.replace(config.learner, learning_rate=0.0))
     schemes = []
 
     def check(game) -> None:  # every setting and file checked before anything is written
