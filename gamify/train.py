@@ -28,7 +28,7 @@ from gamify.learner import LearnerConfig, make_optimizer, make_update
 from gamify.networks import NetworkConfig, make_network
 from gamify.search import SearchConfig, make_search, num_candidates
 from gamify.selfplay import make_selfplay
-from gamify.types import Array, EnvState, Episode, Example
+from gamify.types import Array, EnvState, Episode, Example, Params, Trajectory
 
 
 @dataclasses.dataclass(frozen=True)
@@ -146,6 +146,7 @@ class Trainer:
         self._eval_play = make_selfplay(env, eval_search, num_games=config.eval_games)
         self._update = make_update(self.network, self.optimizer, config=config.learner)
         self._demonstrations = None
+        self._trajectory = None  # one iteration's self-play record, as shapes (see _trajectory_shapes)
         if config.demonstrations_per_iteration:
             self._demonstrations = make_demonstrations(
                 env,
@@ -165,8 +166,15 @@ class Trainer:
           moves.
         """
         state = jax.eval_shape(self.init)
-        trajectory = jax.eval_shape(self._selfplay, state.params, jax.random.PRNGKey(0)).trajectory
+        trajectory = self._trajectory_shapes(state.params, jax.random.PRNGKey(0))
         return {"training state": _nbytes(state), "self-play trajectories": _nbytes(trajectory)}
+
+    def _trajectory_shapes(self, params: Params, key: Array) -> Trajectory:
+        """The shapes of one iteration's self-play record; self-play is traced for them once per
+        Trainer (a few seconds), not again for every init or memory check."""
+        if self._trajectory is None:
+            self._trajectory = jax.eval_shape(self._selfplay, params, key).trajectory
+        return self._trajectory
 
     def check_memory(self, available: int | None = None) -> None:
         """Raises ValueError, before anything is allocated, when :meth:`memory_needed` exceeds
@@ -194,7 +202,7 @@ class Trainer:
         obs = self.env.observe(start)[None]
         # jit: run eagerly, every initializer op would compile on its own (~10x slower)
         params = jax.jit(self.network.init)(init_key, obs, jnp.ones((1,), jnp.float32))
-        trajectory = jax.eval_shape(self._selfplay, params, shape_key).trajectory
+        trajectory = self._trajectory_shapes(params, shape_key)
         example = Example(
             observation=jnp.zeros(trajectory.observation.shape[2:], trajectory.observation.dtype),
             time_left=jnp.float32(0),
