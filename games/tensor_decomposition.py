@@ -12,7 +12,7 @@ matrix slices (:mod:`gamify.tensor.bound`, which says when it is exact).
 
 The game is the rules only; the tensor mathematics it plays with (the bound, sign forms
 of terms, the action encoding, changes of basis, target files, the native kernels) is
-:mod:`gamify.tensor`'s. (The module is near 500 lines because the class docstring
+:mod:`gamify.tensor`'s. (The module is over 500 lines because the class docstring
 documents every argument and rule a user can set.)
 """
 
@@ -367,6 +367,38 @@ class TensorDecomposition(gamify.Game[TensorState]):
         )
         return observation, policy, self.encoding.tokens(jnp.concatenate(rotated, axis=-1))
 
+    def vary_episode(self, key: Array, start: TensorState, actions: Array, length: Array):
+        """A solved episode in a random change of basis: its scheme, moved to an equivalent tensor.
+
+        A, B, C are drawn as for ``change_of_basis`` (whatever its probability: fixed episodes
+        always vary). The residual and recent terms become (A⊗B⊗C)·R, the basis A·A₀ (and so
+        on; :meth:`solution` still maps moves back to terms of the target) and each move
+        u⊗v⊗w becomes Au⊗Bv⊗Cw in its legal sign form, so the moves clear the new residual
+        as they cleared the old one. Over z2 invertible A, B, C keep nonzero factors nonzero;
+        over z (signed) permutations keep entries in F. Moves past ``length`` are kept as given.
+        """
+        basis = tuple(
+            random_basis(k, size, self.field, signs=self._symmetric)
+            for k, size in zip(jax.random.split(key, 3), self.shape, strict=True)
+        )
+        reduce = (lambda x: x % 2) if self.field == "z2" else (lambda x: x)
+        change = lambda x: reduce(jnp.einsum("ia,jb,kc,...abc->...ijk", *basis, x.astype(jnp.int32)))
+        composed = [reduce(new @ old.astype(jnp.int32)) for new, old in zip(basis, start.basis, strict=True)]
+        start = start._replace(
+            residual=change(start.residual).astype(self._dtype),
+            recent_terms=change(start.recent_terms).astype(self._dtype),
+            basis=tuple(b.astype(self._dtype) for b in composed),
+        )
+        factors = self.encoding.split(jax.vmap(self.encoding.values)(actions).T)  # [size, L] each
+        u, v, w = (reduce(matrix @ x).T for matrix, x in zip(basis, factors, strict=True))
+        if self.field == "z":  # over z2 every form is the same 0/1 vectors
+            u, v, w, _ = legal_form(u, v, w, self.coefficients, jnp)
+        values = jnp.concatenate([u, v, w], axis=-1)
+        moved = self.encoding.flat_indices(values) if self.actions == "flat" else self.encoding.tokens(values)
+        played = jnp.arange(self.max_steps) < length
+        moved = jnp.where(played.reshape(played.shape + (1,) * (actions.ndim - 1)), moved, actions)
+        return start, moved.astype(jnp.int32), length
+
     # ---- host helpers (numpy) ---------------------------------------------------------------------
 
     def decode(self, action) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -396,8 +428,8 @@ class TensorDecomposition(gamify.Game[TensorState]):
         How verified schemes (a flip walk's, a published one) teach the network. The episode
         starts from the target itself, in the standard basis: the scheme's terms sum to
         exactly that tensor, so they are the moves that clear it, and the state's identity
-        basis keeps :meth:`solution` right. (Moving the terms into a random basis would be
-        correct too, but a fixed episode would fix one basis: no more varied than this one.)
+        basis keeps :meth:`solution` right. Training replays it in a fresh random basis every
+        iteration (:meth:`vary_episode`), so that one scheme teaches in many forms.
 
         Args:
           scheme: a scheme over this game's field for its target, of rank <= max_steps,

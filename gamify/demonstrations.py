@@ -4,7 +4,9 @@ AlphaTensor's second source of data besides self-play: sample a random
 decomposition, sum it into a target, and teach the network to take it apart
 again. A game opts in with ``Game.demonstration(key)``. Fixed episodes replay the
 same way (:func:`replay_episodes`): known solutions, such as verified schemes a
-local search found, which the network should learn too. The policy target at a step is
+local search found, which the network should learn too; training varies each one every
+iteration (``Game.vary_episode``: for the tensor game a fresh random basis), so that it
+teaches in many forms as random demonstrations do. The policy target at a step is
 uniform over the episode's moves not yet played, since any order of them solves the
 episode: they fill the K candidate slots (the first K if more remain; flat actions as
 one-token candidates); the episode's return-to-go is the value target.

@@ -186,6 +186,26 @@ class Game(abc.ABC, Generic[S]):
         """
         raise NotImplementedError(f"{type(self).__name__} does not provide demonstrations")
 
+    def vary_episode(self, key: Array, start: S, actions: Array, length: Array) -> tuple[S, Array, Array]:
+        """Optional: a random symmetry of a whole solved episode (the same solution of an equivalent puzzle).
+
+        Training replays fixed episodes (known solutions, e.g. verified schemes; see
+        :class:`gamify.train.Trainer`) through it every iteration, so that each teaches in
+        many forms, as synthetic demonstrations do, instead of one form over and over. The
+        returned moves must solve the returned start in ``length`` moves, and
+        :meth:`solution` of its final state must map them back to a solution of the puzzle
+        the game stands for. Pure JAX (it is vmapped over episodes); default: unchanged.
+
+        Args:
+          key: a PRNG key for this episode.
+          start, actions, length: as :meth:`demonstration` returns them.
+
+        Returns:
+          ``(start, actions, length)`` with the same shapes and dtypes.
+        """
+        del key
+        return start, actions, length
+
     def illegal_action_reward(self, state: S, steps_left: Array) -> Array:
         """Reward for an illegal action, which ends the game (see :class:`gamify.Env`).
 

@@ -117,3 +117,44 @@ def plot_best_over_time(
     fig.tight_layout()
     fig.savefig(out_path, dpi=dpi)
     plt.close(fig)
+
+
+def plot_learning_curve(
+    metrics_path: Path, out_path: Path, *, title: str | None = None, dpi: int = 200
+) -> None:
+    """Writes a PNG of a pretraining run's held-out measures against updates
+    (:mod:`gamify.pretrain`): top-1 and any-of-K accuracy, and the value's error in moves.
+
+    Raises:
+      ValueError: the metrics hold no measure yet.
+    """
+    records = []
+    for line in Path(metrics_path).read_text().splitlines():
+        try:
+            records.append(json.loads(line))
+        except ValueError:
+            continue  # a line torn by a kill
+    if not records:
+        raise ValueError("no held-out measure recorded yet")
+
+    import matplotlib  # deferred: ~1.5 s to import, and only plots need it
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt  # deferred, after choosing the backend
+
+    updates = [r["updates"] for r in records]
+    fig, (accuracy, value) = plt.subplots(1, 2, figsize=(9, 3.5))
+    accuracy.plot(updates, [100 * r["top1"] for r in records], color="C0", label="top-1 sample")
+    accuracy.plot(updates, [100 * r["any_k"] for r in records], color="C1", label="any of K samples")
+    accuracy.set_ylabel("a term of the generating decomposition (%)")
+    accuracy.legend(frameon=False)
+    value.plot(updates, [r["value_error"] for r in records], color="C2")
+    value.set_ylabel("value error (moves)")
+    for ax in (accuracy, value):
+        ax.set_xlabel("updates")
+        ax.grid(alpha=0.3)
+    if title:
+        fig.suptitle(f"{title}: held-out")
+    fig.tight_layout()
+    fig.savefig(out_path, dpi=dpi)
+    plt.close(fig)

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 from rich.console import Console
 from rich.live import Live
 from rich.text import Text
 
 
-def _duration(seconds: float) -> str:
+def duration(seconds: float) -> str:
     seconds = int(seconds)
     return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
 
@@ -20,7 +21,7 @@ def format_record(record: dict, max_seconds: float | None = None, rank: bool = F
     With ``rank``, returns are shown negated as ranks (tensor decomposition).
     """
     best = record.get("best_return")
-    elapsed = _duration(record["elapsed"]) + (f"/{_duration(max_seconds)}" if max_seconds else "")
+    elapsed = duration(record["elapsed"]) + (f"/{duration(max_seconds)}" if max_seconds else "")
     parts = [
         f"it {record['iteration']}",
         f"games {record['games']}",
@@ -46,8 +47,9 @@ class ProgressDisplay:
         quiet: bool = False,
         every: float = 10.0,
         rank: bool = False,
+        format: Callable[[dict, float | None, bool], str] = format_record,
     ):
-        self.rank = rank
+        self.rank, self.format = rank, format
         self.console = Console(stderr=True)
         self.max_seconds = max_seconds
         self.quiet = quiet
@@ -70,7 +72,7 @@ class ProgressDisplay:
             self._live.__exit__(*exc)
 
     def update(self, record: dict) -> None:
-        line = format_record(record, self.max_seconds, self.rank)
+        line = self.format(record, self.max_seconds, self.rank)
         if self._live is not None:
             self._live.update(Text(line))
         elif not self.quiet and time.monotonic() - self._last_print >= self.every:

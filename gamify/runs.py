@@ -151,15 +151,16 @@ class RunDirectory:
                 torn.unlink()
         return state, float(progress["elapsed"])
 
-    def drop_metrics_after(self, iteration: int) -> None:
-        """Drops metrics logged after ``iteration`` (0: all), so a resumed log has no duplicates."""
+    def drop_metrics_after(self, iteration: int, *, key: str = "iteration") -> None:
+        """Drops metrics logged after ``iteration`` (0: all), so a resumed log has no duplicates;
+        ``key`` names the records' counter (pretraining counts ``updates``)."""
         path = self.dir / METRICS
         if not path.exists():
             return
         kept = []
         for line in path.read_text().splitlines():
             try:
-                if json.loads(line)["iteration"] <= iteration:
+                if json.loads(line)[key] <= iteration:
                     kept.append(line)
             except (ValueError, KeyError, TypeError):
                 break  # a line torn by a kill: everything after it is newer than the checkpoint

@@ -45,8 +45,8 @@ def check_game(
     paying 0; the step limit truncates and pays ``truncation_reward``; illegal and
     out-of-range actions end the game (terminated, illegal) without changing it;
     ``describe`` returns text; a game that offers ``demonstration`` returns well-shaped
-    episodes whose moves solve their start; a game that offers ``augment`` keeps the
-    shapes and dtypes of training examples.
+    episodes whose moves solve their start, and still so after its ``vary_episode`` if it
+    offers one; a game that offers ``augment`` keeps the shapes and dtypes of training examples.
 
     Args:
       game: the game to check.
@@ -319,11 +319,26 @@ class _Checker:
             self.require(_close(obs[i], self.observe(one)), f"vmapped observe differs for element {i}")
 
     def check_demonstrations(self, action: np.ndarray, count: int = 4) -> None:
-        """Demonstrations vmap, have the right shapes, and their moves solve their start."""
+        """Demonstrations vmap, have the right shapes, and their moves solve their start; so do
+        they once varied (``vary_episode``), if the game offers that."""
         env = self.env
+        vary = type(self.game).vary_episode is not Game.vary_episode
+        if vary:
+            shapes = jax.eval_shape(env.game.demonstration, jax.random.key(0))
+            varied = jax.eval_shape(env.game.vary_episode, jax.random.key(0), *shapes)
+            same = jax.tree.structure(varied) == jax.tree.structure(shapes) and all(
+                (a.shape, a.dtype) == (b.shape, b.dtype)
+                for a, b in zip(jax.tree.leaves(varied), jax.tree.leaves(shapes), strict=True)
+            )
+            self.require(same, "vary_episode changed an episode's structure, shapes or dtypes")
 
         def replay(key):
-            start, actions, length = env.game.demonstration(key)
+            episodes = [env.game.demonstration(key)]
+            if vary:  # played in the same scan as the episode itself (one compilation)
+                episodes.append(env.game.vary_episode(jax.random.fold_in(key, 1), *episodes[0]))
+            return jax.vmap(play)(*jax.tree.map(lambda *x: jnp.stack(x), *episodes))
+
+        def play(start, actions, length):
             state = env.start_from(start)
 
             def move(state, inputs):
@@ -336,10 +351,11 @@ class _Checker:
 
             steps = jnp.arange(env.max_steps, dtype=jnp.int32)
             final, legal = jax.lax.scan(move, state, (steps, actions))
-            return actions, length, final, legal.all()
+            return actions, length, final.terminated, legal.all()
 
         keys = jax.random.split(jax.random.key(0), count)
-        actions, lengths, final, legal = _host(jax.jit(jax.vmap(replay))(keys))
+        actions, lengths, solved, legal = _host(jax.jit(jax.vmap(replay))(keys))  # [count, 1 or 2, ...]
+        actions, lengths = actions[:, 0], lengths[:, 0]
         expected = (count, env.max_steps) + np.shape(action)
         self.require(
             actions.shape == expected, f"demonstration actions have shape {actions.shape}, not {expected}"
@@ -349,10 +365,13 @@ class _Checker:
             np.all((lengths >= 1) & (lengths <= env.max_steps)),
             f"demonstration lengths {lengths} outside [1, max_steps]",
         )
-        self.require(np.all(legal), "a demonstration plays an illegal move")
-        self.require(
-            np.all(final.terminated), "a demonstration's moves do not solve its start (not terminated)"
-        )
+        self.require(np.all(legal[:, 0]), "a demonstration plays an illegal move")
+        self.require(np.all(solved[:, 0]), "a demonstration's moves do not solve its start (not terminated)")
+        if vary:
+            self.require(np.all(legal[:, 1]), "vary_episode: a varied demonstration plays an illegal move")
+            self.require(
+                np.all(solved[:, 1]), "vary_episode: a varied demonstration's moves do not solve its start"
+            )
 
     def check_augment(self, state: EnvState, action: np.ndarray, count: int = 8) -> None:
         """augment vmaps, keeps shapes and dtypes, and keeps a policy target a distribution."""

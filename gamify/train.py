@@ -25,7 +25,7 @@ from gamify.demonstrations import make_demonstrations, replay_episodes
 from gamify.env import Env
 from gamify.game import Game
 from gamify.learner import LearnerConfig, make_optimizer, make_update
-from gamify.networks import NetworkConfig, make_network
+from gamify.networks import Network, NetworkConfig, make_network
 from gamify.search import SearchConfig, make_search, num_candidates
 from gamify.selfplay import make_selfplay
 from gamify.types import Array, EnvState, Episode, Example, Params, Trajectory
@@ -129,13 +129,26 @@ class Trainer:
       config: the run's settings.
       episodes: fixed solved episodes, batched (:func:`gamify.demonstrations.stack_episodes`),
         e.g. verified schemes a local search found: every iteration adds their examples to
-        the replay once, after self-play's and the synthetic demonstrations'. They are not
-        part of the config: the caller keeps them (``gamify search`` in its run directory).
+        the replay once, after self-play's and the synthetic demonstrations', each episode
+        in a fresh random symmetry (``Game.vary_episode``; the tensor game: a random change
+        of basis). They are not part of the config: the caller keeps them (``gamify search``
+        in its run directory).
+      initial_params: the network's parameters to start from instead of :meth:`fresh_params`
+        (e.g. :func:`gamify.pretrain.load_params`'s; also settable as ``self.initial_params``
+        before :meth:`init`); the optimizer state starts fresh.
     """
 
-    def __init__(self, game: Game, config: TrainConfig, *, episodes: Episode | None = None):
+    def __init__(
+        self,
+        game: Game,
+        config: TrainConfig,
+        *,
+        episodes: Episode | None = None,
+        initial_params: Params | None = None,
+    ):
         self.game, self.config = game, config
         self._episodes = episodes
+        self.initial_params = initial_params
         self.env = env = Env(game)
         self.network = make_network(env.action_space, config=config.network)
         self.optimizer = make_optimizer(config=config.learner)
@@ -191,17 +204,18 @@ class Trainer:
             )
 
     def _stream_key(self, purpose: str) -> Array:
-        """Independent streams of randomness derived from the seed."""
-        index = ("init", "iterate", "evaluate").index(purpose)
-        return jax.random.fold_in(jax.random.PRNGKey(self.config.seed), index)
+        return _stream_key(self.config.seed, purpose)
+
+    def fresh_params(self) -> Params:
+        """The network's parameters drawn from the seed (what :meth:`init` uses without
+        ``initial_params``)."""
+        return initial_params(self.env, self.network, self.config.seed)
 
     def init(self) -> TrainState:
         """The run's first state: fresh parameters from the seed, an empty replay, no best game."""
-        init_key, env_key, shape_key = jax.random.split(self._stream_key("init"), 3)
+        _, env_key, shape_key = jax.random.split(self._stream_key("init"), 3)
         start = self.env.init(env_key)
-        obs = self.env.observe(start)[None]
-        # jit: run eagerly, every initializer op would compile on its own (~10x slower)
-        params = jax.jit(self.network.init)(init_key, obs, jnp.ones((1,), jnp.float32))
+        params = self.fresh_params() if self.initial_params is None else self.initial_params
         trajectory = self._trajectory_shapes(params, shape_key)
         example = Example(
             observation=jnp.zeros(trajectory.observation.shape[2:], trajectory.observation.dtype),
@@ -242,14 +256,14 @@ class Trainer:
             buffer = replay.add_examples(buffer, *self._demonstrations(demo_key))
         if self._episodes is not None:
             slots = num_candidates(self.env, self.config.search)
-            examples = replay_episodes(self.env, self._episodes, num_candidates=slots)
+            examples = replay_episodes(self.env, self._varied_episodes(key), num_candidates=slots)
             buffer = replay.add_examples(buffer, *examples)
 
         def learn(carry, k):
             params, opt_state = carry
             sample_key, augment_key = jax.random.split(k)
             batch = replay.sample_examples(buffer, sample_key, batch_size=self.config.batch_size)
-            batch = self._augment(augment_key, batch)
+            batch = augment_examples(self.game, augment_key, batch)
             params, opt_state, info = self._update(params, opt_state, batch)
             return (params, opt_state), info
 
@@ -275,13 +289,12 @@ class Trainer:
         }
         return state, metrics
 
-    def _augment(self, key: Array, batch: Example) -> Example:
-        """The game's symmetry augmentation (Game.augment) applied to every sampled example."""
-        keys = jax.random.split(key, batch.value_target.shape[0])
-        observation, weights, candidates = jax.vmap(self.game.augment)(
-            keys, batch.observation, batch.action_weights, batch.candidates
-        )
-        return batch._replace(observation=observation, action_weights=weights, candidates=candidates)
+    def _varied_episodes(self, key: Array) -> Episode:
+        """The fixed episodes, each in a fresh random symmetry (``Game.vary_episode``), drawn
+        from the iteration's ``key``: known solutions teach in many forms, like demonstrations."""
+        # fold_in, not a fourth split: that would change the iteration's other keys.
+        keys = jax.random.split(jax.random.fold_in(key, 3), self._episodes[2].shape[0])
+        return jax.vmap(self.game.vary_episode)(keys, *self._episodes)
 
     def _evaluate(self, state: TrainState) -> tuple[TrainState, dict]:
         """``eval_games`` games of deterministic search (no Gumbel noise), tracked for the best game.
@@ -299,6 +312,29 @@ class Trainer:
             "eval_max_return": returns.max(),
             "eval_dead_end_moves": _dead_end_moves(result.final_state),
         }
+
+
+def augment_examples(game: Game, key: Array, batch: Example) -> Example:
+    """The game's symmetry augmentation (Game.augment) applied to every example of a batch."""
+    keys = jax.random.split(key, batch.value_target.shape[0])
+    observation, weights, candidates = jax.vmap(game.augment)(
+        keys, batch.observation, batch.action_weights, batch.candidates
+    )
+    return batch._replace(observation=observation, action_weights=weights, candidates=candidates)
+
+
+def initial_params(env: Env, network: Network, seed: int) -> Params:
+    """A run's fresh parameters from its seed (a Trainer's and a Pretrainer's alike)."""
+    init_key, env_key, _ = jax.random.split(_stream_key(seed, "init"), 3)
+    obs = env.observe(env.init(env_key))[None]
+    # jit: run eagerly, every initializer op would compile on its own (~10x slower)
+    return jax.jit(network.init)(init_key, obs, jnp.ones((1,), jnp.float32))
+
+
+def _stream_key(seed: int, purpose: str) -> Array:
+    """Independent streams of randomness derived from the seed."""
+    index = ("init", "iterate", "evaluate").index(purpose)
+    return jax.random.fold_in(jax.random.PRNGKey(seed), index)
 
 
 def _nbytes(tree) -> int:

@@ -31,14 +31,14 @@ class Replayed(NamedTuple):
     env: gamify.Env
     step: Callable  # jitted Env.step
     replay: Callable  # jitted episodes -> (examples [L*B], valid [L*B])
+    vary: Callable  # jitted Game.vary_episode (compiled only where used)
 
 
 def replayed(**kwargs) -> Replayed:
     game = TensorDecomposition(**kwargs)
     env = gamify.Env(game)
-    return Replayed(
-        game, env, jax.jit(env.step), jax.jit(lambda e: replay_episodes(env, e, num_candidates=NUM_SAMPLES))
-    )
+    replay = jax.jit(lambda e: replay_episodes(env, e, num_candidates=NUM_SAMPLES))
+    return Replayed(game, env, jax.jit(env.step), replay, jax.jit(game.vary_episode))
 
 
 def naive(field: str) -> Scheme:
@@ -55,6 +55,11 @@ def z2_flat():
 @pytest.fixture(scope="module")
 def z_factored():
     return replayed(field="z", coefficients=(-1, 0, 1), actions="factored")
+
+
+@pytest.fixture(scope="module")
+def z2_factored():
+    return replayed(field="z2", actions="factored")
 
 
 @pytest.fixture(scope="module", params=["z2_flat", "z_factored"])
@@ -102,6 +107,35 @@ def test_policy_targets_cover_the_moves_left(case):
             np.testing.assert_array_equal(candidates[:left], moves)
             expected = np.where(np.arange(NUM_SAMPLES) < left, 1.0 / left, 0.0)
             np.testing.assert_allclose(weights[t, b], expected, atol=1e-6)
+
+
+@pytest.mark.parametrize("name", ["z2_flat", "z2_factored", "z_factored"])
+def test_varied_episode_is_the_scheme_in_another_basis(name, request):
+    """A fixed episode in a random basis (as training replays it) still clears its start in
+    ``length`` moves, and ``solution`` maps those moves back to a scheme of the target;
+    varying twice composes the bases."""
+    played = request.getfixturevalue(name)
+    game, field = played.game, played.game.field
+    moved = 0
+    for scheme in (strassen().to_z2() if field == "z2" else strassen(), naive(field)):
+        episode = game.scheme_demonstration(scheme)
+        for key in range(2):
+            start, actions, length = played.vary(jax.random.key(key), *episode)
+            if key:  # the second time, vary the varied episode again
+                start, actions, length = played.vary(jax.random.key(7), start, actions, length)
+            moved += not np.array_equal(start.residual, game.target)
+            assert int(length) == scheme.rank
+            np.testing.assert_array_equal(actions[scheme.rank :], episode[1][scheme.rank :])  # padding kept
+            state = played.env.start_from(start)
+            for action in actions[: scheme.rank]:
+                assert not state.done
+                state = played.step(state, action)
+            assert state.terminated and not state.illegal and not np.asarray(state.game.residual).any()
+            moves = game.solution(jax.device_get(state.game), np.asarray(actions[: scheme.rank]))
+            u, v, w = (np.stack(factor) for factor in zip(*map(game.decode, moves), strict=True))
+            found = Scheme(u, v, w, field=field, matmul=(2, 2, 2))
+            assert found.rank == scheme.rank and found.verify(game.target).ok
+    assert moved  # the episodes did move to other bases
 
 
 def extra_term(scheme: Scheme, u, v, w) -> Scheme:
@@ -175,11 +209,15 @@ def test_search_learns_from_demonstrations_and_records_improvements(tmp_path, ca
     game = load_game(GAME, **record["game_args"])
     _, _, lengths = load_demonstrations(game, out)  # what a resumed search replays
     np.testing.assert_array_equal(lengths, [7] * len(files))
-    # The iteration replayed the demonstration given (the walk's came after it).
-    state, _ = runs.RunDirectory(out).load(train.Trainer(game, record["train"]), resume=False)
+    # The iteration replayed the demonstration given (the walk's came after it), in the
+    # random basis drawn from its key.
     episodes = stack_episodes([game.scheme_demonstration(strassen().to_z2())])
+    trainer = train.Trainer(game, record["train"], episodes=episodes)
+    state, _ = runs.RunDirectory(out).load(trainer, resume=False)
+    varied = trainer._varied_episodes(jax.random.fold_in(trainer._stream_key("iterate"), 0))
+    assert not np.array_equal(varied[0].residual, episodes[0].residual)
     examples, valid = replay_episodes(
-        gamify.Env(game), episodes, num_candidates=num_candidates(gamify.Env(game), record["train"].search)
+        gamify.Env(game), varied, num_candidates=num_candidates(gamify.Env(game), record["train"].search)
     )
     assert int(state.iteration) == 1 and int(valid.sum()) == 7
     size = int(state.replay.size)

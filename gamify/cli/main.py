@@ -6,7 +6,7 @@ disk damaged); 3 an internal error (a bug: rerun with --debug for the traceback)
 130 interrupted by Ctrl-C (after keeping what can be kept, and saying where).
 
 Command groups: :mod:`gamify.cli.train` (games, train, eval), :mod:`gamify.cli.search`
-(search), :mod:`gamify.cli.schemes` (verify, flips, improve, lift) and
+(search), :mod:`gamify.cli.pretrain` (pretrain), :mod:`gamify.cli.schemes` (verify, flips, improve, lift) and
 :mod:`gamify.cli.bench` (bench). Each adds its subcommands with ``add_parsers`` and maps
 them to functions ``args -> exit status`` in ``COMMANDS``.
 """
@@ -18,7 +18,7 @@ import os
 import sys
 
 from gamify.checkpoint import CheckpointError
-from gamify.cli import bench, schemes, search, train
+from gamify.cli import bench, pretrain, schemes, search, train
 from gamify.cli.common import UsageError
 from gamify.game import GameError
 from gamify.registry import GameNotFoundError
@@ -27,6 +27,7 @@ EXAMPLES = (
     train.EXAMPLES
     + """\
   gamify search matmul 2 2 2 --target-rank 7 --budget 10m
+  gamify pretrain matmul 2 2 2 --field z --coefficients=-1,0,1 --time 5m --out runs/pre
   gamify verify scheme.exp --field z2
   gamify flips 3 3 3 --target-rank 23 --time 1m
   gamify improve scheme.exp --target-rank 22 --lift
@@ -36,7 +37,7 @@ EXAMPLES = (
 )
 
 EXIT_INTERNAL = 3  # never 1, which says "the scheme is wrong"
-GROUPS = (train, search, schemes, bench)
+GROUPS = (train, search, pretrain, schemes, bench)
 COMMANDS = {name: command for group in GROUPS for name, command in group.COMMANDS.items()}
 
 

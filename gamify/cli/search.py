@@ -8,8 +8,8 @@ metrics log and a plot of the best rank against time.
 Known schemes teach the network too: ``--demonstrations FILE ...`` and every scheme
 ``--improve flips`` finds below the learned one are kept in the run's ``demonstrations/``
 folder (gamify JSON, named by rank and content, so a scheme is kept once), and each of
-them is replayed into the replay buffer once per iteration, this run and every
-``--resume`` of it.
+them is replayed into the replay buffer once per iteration, each time in a fresh random
+basis, this run and every ``--resume`` of it.
 """
 
 from __future__ import annotations
@@ -21,7 +21,8 @@ from pathlib import Path
 
 import numpy as np
 
-from gamify import runs, train
+from gamify import pretrain, runs, train
+from gamify.checkpoint import CheckpointError
 from gamify.cli.common import (
     UsageError,
     discarded_if_unstarted,
@@ -36,6 +37,7 @@ from gamify.demonstrations import stack_episodes
 from gamify.learner import LearnerConfig
 from gamify.networks import NetworkConfig
 from gamify.plots import plot_best_over_time
+from gamify.registry import load_game
 from gamify.search import SearchConfig
 from gamify.tensor.bound import slice_rank_bound_exact
 from gamify.tensor.flips import walk
@@ -133,30 +135,10 @@ def add_parsers(commands) -> None:
     tensor = kinds.add_parser("tensor", help="any 3-way tensor from a .npy or text file")
     tensor.add_argument("file", type=Path, metavar="FILE")
     for sub in (matmul, tensor):
-        sub.add_argument(
-            "--field", choices=["z2", "z"], default="z2", help="coefficients mod 2 or integers (z2)"
-        )
+        add_game_options(sub, "search")
         sub.add_argument("--target-rank", type=int, help="stop once a decomposition of this rank is found")
         sub.add_argument(
             "--budget", type=parse_duration, default=600.0, help="wall time, e.g. 10m (default 10m)"
-        )
-        sub.add_argument("--seed", type=int, default=0, help="random seed (0)")
-        sub.add_argument("--out", type=Path, help="output directory (default runs/search-...)")
-        sub.add_argument("--resume", action="store_true", help="continue the search in --out")
-        sub.add_argument("--preset", choices=PRESETS, default="cpu", help="network and search sizes (cpu)")
-        sub.add_argument("--max-rank", type=int, help="step limit: longest decomposition tried")
-        sub.add_argument(
-            "--actions",
-            choices=["auto", "flat", "factored"],
-            default="auto",
-            help="one action per term (flat, with a full-width look at the root's rewards) or "
-            "tokens (factored, sampled search); auto: flat for few terms, e.g. ⟨2,2,2⟩ over z2",
-        )
-        sub.add_argument(
-            "--coefficients",
-            type=integers,
-            metavar="F",
-            help="factor entries allowed over z, comma-separated, e.g. --coefficients=-1,0,1 (default -2..2)",
         )
         sub.add_argument(
             "--change-of-basis",
@@ -197,11 +179,49 @@ def add_parsers(commands) -> None:
             help="frozen: the network keeps its initial weights (learning rate 0; the same search "
             "and compute otherwise): the ablation that shows what learning adds (trained)",
         )
-        sub.add_argument("--quiet", action="store_true", help="no progress display")
+        sub.add_argument(
+            "--init",
+            type=Path,
+            metavar="PRETRAINED",
+            help="start the network from a gamify pretrain run (its folder): the same target, "
+            "--field, --coefficients, --actions and --preset; self-play then fine-tunes it",
+        )
 
 
-def _game_args(args) -> tuple[dict, str]:
-    game_args = {"field": args.field, "change_of_basis": args.change_of_basis}
+def add_game_options(sub, command: str) -> None:
+    """The options that define the game and the run's folder, shared by search and pretrain."""
+    sub.add_argument("--field", choices=["z2", "z"], default="z2", help="coefficients mod 2 or integers (z2)")
+    sub.add_argument("--seed", type=int, default=0, help="random seed (0)")
+    sub.add_argument("--out", type=Path, help=f"output directory (default runs/{command}-...)")
+    sub.add_argument("--resume", action="store_true", help=f"continue the {command} run in --out")
+    sub.add_argument("--preset", choices=PRESETS, default="cpu", help="network and search sizes (cpu)")
+    sub.add_argument(
+        "--max-rank",
+        type=int,
+        help="step limit: longest decomposition tried (pretrain: the largest random one drawn)",
+    )
+    sub.add_argument(
+        "--actions",
+        choices=["auto", "flat", "factored"],
+        default="auto",
+        help="one action per term (flat, with a full-width look at the root's rewards) or "
+        "tokens (factored, sampled search); auto: flat for few terms, e.g. ⟨2,2,2⟩ over z2",
+    )
+    sub.add_argument(
+        "--coefficients",
+        type=integers,
+        metavar="F",
+        help="factor entries allowed over z, comma-separated, e.g. --coefficients=-1,0,1 (default -2..2)",
+    )
+    sub.add_argument("--quiet", action="store_true", help="no progress display")
+
+
+def game_args_of(args, command: str) -> tuple[dict, str]:
+    """The tensor game's arguments from :func:`add_game_options`' options, and the run's
+    default folder name."""
+    game_args = {"field": args.field}
+    if hasattr(args, "change_of_basis"):
+        game_args["change_of_basis"] = args.change_of_basis
     if args.coefficients is not None:
         game_args["coefficients"] = args.coefficients
     game_args["actions"] = args.actions
@@ -209,9 +229,9 @@ def _game_args(args) -> tuple[dict, str]:
         game_args["max_steps"] = args.max_rank
     if args.kind == "matmul":
         game_args.update(n=args.n, m=args.m, p=args.p)
-        return game_args, f"search-matmul-{args.n}x{args.m}x{args.p}-{args.field}"
+        return game_args, f"{command}-matmul-{args.n}x{args.m}x{args.p}-{args.field}"
     game_args["target"] = str(args.file.resolve())
-    return game_args, f"search-{args.file.stem}-{args.field}"
+    return game_args, f"{command}-{args.file.stem}-{args.field}"
 
 
 def scheme_from_actions(game, actions: np.ndarray):
@@ -224,7 +244,7 @@ def scheme_from_actions(game, actions: np.ndarray):
 
 def run_search(args) -> int:
     """The ``gamify search`` command."""
-    game_args, default_name = _game_args(args)
+    game_args, default_name = game_args_of(args, "search")
     out = args.out or Path("runs") / default_name
     config = dataclasses.replace(preset(args.preset), seed=args.seed)
     if args.root_reward_weight is not None:
@@ -258,6 +278,8 @@ def _search(args, out, directory, game, config, schemes) -> int:
     for scheme in schemes:
         record_demonstration(scheme, out)
     trainer = train.Trainer(game, config, episodes=load_demonstrations(game, out))
+    if args.init is not None and not (args.resume and (out / runs.CHECKPOINT).exists()):
+        trainer.initial_params = load_pretrained(args.init, trainer)
     target = None if args.target_rank is None else -float(args.target_rank)
     budget = runs.Budget(max_seconds=args.budget, target_return=target)
     state, reason = train_with_progress(
@@ -345,6 +367,40 @@ def _read_demonstration(game, path: Path):
         raise UsageError(f"--demonstrations: {error}") from None
     except ValueError as error:
         raise UsageError(f"--demonstrations: {path}: {error}") from None
+
+
+def load_pretrained(path: Path, trainer) -> object:
+    """The parameters of a pretrain run's folder (or its checkpoint file) for a search's
+    trainer, after checking it was pretrained for the same game.
+
+    Raises:
+      UsageError: no pretrain run there, another game, or another network.
+    """
+    folder = path.parent if path.is_file() else path
+    try:
+        record = runs.RunDirectory(folder).read_config()
+    except CheckpointError as error:
+        raise UsageError(f"--init: {error}") from None
+    theirs = load_game(record["game"], **record["game_args"])
+    ours = trainer.game
+    rules = lambda game: (game.shape, game.field, game.coefficients, game.actions)  # noqa: E731
+    if rules(theirs) != rules(ours) or (theirs.target != ours.target).any():
+        raise UsageError(
+            f"--init: {folder} was pretrained for another game ({_describe(theirs)}), this search "
+            f"plays {_describe(ours)}"
+        )
+    try:
+        return pretrain.load_params(folder / runs.CHECKPOINT, trainer.fresh_params())
+    except CheckpointError as error:
+        raise UsageError(
+            f"--init: {folder}'s network does not fit this search's (pretrained with another "
+            f"--preset?): {error}"
+        ) from None
+
+
+def _describe(game) -> str:
+    coefficients = "" if game.field == "z2" else f" coefficients {','.join(map(str, game.coefficients))}"
+    return f"shape {game.shape} over {game.field}{coefficients}, {game.actions} actions"
 
 
 def improve_with_flips(scheme, target: np.ndarray, target_rank: int, seconds: float, seed: int):

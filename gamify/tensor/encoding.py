@@ -102,6 +102,22 @@ class TermEncoding:
         place = np.arange(len(self.token_sizes)) == self.token_of[:, None]  # [I+J+K, T]
         return (digits * jnp.asarray(self.power)) @ jnp.asarray(place, jnp.int32)
 
+    def flat_indices(self, values: Array) -> Array:
+        """int32[...]: the flat actions of legal terms given by their entries [..., I+J+K] in F (JAX).
+
+        Flat actions only. A term that is not one (not legal) gets an arbitrary index below num_flat.
+        """
+        q, (_, size_j, size_k) = len(self.coefficients), self.shape
+        if q ** sum(self.shape) > 2**31:  # keys in int32 (x64 is off); flat games are far below
+            raise ValueError(f"flat keys of shape {self.shape} over {q} coefficients overflow int32")
+        # A term's key (see keys): u's base-|F| code, then v's, then w's, as one number.
+        power = np.concatenate([q ** np.arange(size) for size in self.shape])
+        power = power * np.repeat([q ** (size_j + size_k), q**size_k, 1], self.shape)
+        digits = jnp.argmax(values[..., None] == jnp.asarray(self.coefficients, jnp.int32), axis=-1)
+        keys = digits @ jnp.asarray(power, jnp.int32)
+        index = jnp.searchsorted(jnp.asarray(self.flat_keys, jnp.int32), keys)
+        return jnp.minimum(index, self.num_flat - 1).astype(jnp.int32)
+
     def keys(self, u: np.ndarray, v: np.ndarray, w: np.ndarray) -> np.ndarray:
         """int64[N]: the flat-action keys (base-|F| codes of u, v, w) of terms [N, size] each."""
         q, key = len(self.coefficients), np.zeros(len(u), np.int64)
