@@ -302,11 +302,13 @@ class TensorDecomposition(gamify.Game[TensorState]):
         return (state.charged - steps_left - worst).astype(jnp.float32)  # charged: refunded
 
     def demonstration(self, key: Array) -> tuple[TensorState, Array, Array]:
-        """A random sum of 1..max_steps random legal terms, and those terms as the moves that clear it."""
+        """A random sum of 1..max_steps random legal terms (of a random density: see
+        :meth:`_random_actions`), and those terms as the moves that clear it."""
         # One draw of random integers for everything: each PRNG call costs compile time.
         draws = jax.random.randint(key, (self.max_steps + 1, sum(self.shape) + 6), 0, _DRAW_RANGE)
         length = 1 + draws[0, 0] % self.max_steps
-        actions = self._random_actions(draws[1:])
+        density = (1 + draws[0, 1] % 1024) / 1024  # uniform in (0, 1]
+        actions = self._random_actions(draws[1:], density)
         terms = jax.vmap(lambda a: outer(*self._factors(a)))(actions)  # [max_steps, I, J, K]
         used = jnp.arange(self.max_steps) < length
         residual = jnp.sum(jnp.where(used[:, None, None, None], terms, 0), axis=0)
@@ -323,24 +325,27 @@ class TensorDecomposition(gamify.Game[TensorState]):
     def _factors(self, action: Array) -> tuple[Array, Array, Array]:
         return self.encoding.split(self.encoding.values(action))
 
-    def _random_actions(self, draws: Array) -> Array:
+    def _random_actions(self, draws: Array, density: Array) -> Array:
         """Random legal actions from random integers ``draws`` [L, I+J+K+6] in [0, 2^30).
 
-        Entries are uniform in F, a zero factor gets one random nonzero entry, then the
-        term's legal sign form is taken (modulo bias of ``draws % size`` is below 2^-13).
+        Each entry is nonzero with probability ``density`` (one per episode, so that sparse
+        terms, like the naive algorithm's, are drawn as well as dense ones), its value uniform
+        among F's nonzero ones; a zero factor gets one random nonzero entry; then the term's
+        legal sign form is taken (modulo bias of ``draws % size`` is below 2^-13).
         """
-        if self.actions == "flat":
-            return draws[:, 0] % self.action_space.num_actions
         q, total = len(self.coefficients), sum(self.shape)
-        coefficients = jnp.asarray(self.coefficients, jnp.int32)
         nonzero = jnp.asarray([c for c in self.coefficients if c], jnp.int32)
+        entries = draws[:, :total]
+        values = jnp.where(entries % 1024 < density * 1024, nonzero[(entries >> 10) % (q - 1)], 0)
         factors = []
-        for f, factor in enumerate(self.encoding.split(coefficients[draws[:, :total] % q].T)):
+        for f, factor in enumerate(self.encoding.split(values.T)):
             size = factor.shape[0]
             position, choice = draws[:, total + f] % size, draws[:, total + 3 + f] % (q - 1)
             single = jnp.where(jnp.arange(size)[:, None] == position, nonzero[choice], 0)
             factors.append(jnp.where(jnp.any(factor != 0, axis=0), factor, single).T)
         values = jnp.concatenate(legal_form(*factors, self.coefficients, jnp)[:3], axis=-1)
+        if self.actions == "flat":
+            return self.encoding.flat_indices(values)
         return self.encoding.tokens(values)
 
     def augment(self, key: Array, observation: Array, policy: Array, candidates: Array):

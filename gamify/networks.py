@@ -38,7 +38,8 @@ class NetworkConfig:
     """Sizes of the generic policy-value network."""
 
     # "mlp" (plain layers), "resnet" (pre-norm residual MLP blocks) or "axial"
-    # (AlphaTensor's attention across tensor modes; observations [I, J, K, C]).
+    # (AlphaTensor's attention across tensor modes; observations [I, J, K, C]); "uniform" is
+    # no network: a uniform policy and value 0, without parameters (the search alone, an ablation).
     torso: str = "resnet"
     hidden_size: int = 128
     num_layers: int = 2  # layers (mlp), residual blocks (resnet) or attentive-modes blocks (axial)
@@ -52,8 +53,8 @@ class NetworkConfig:
     risk_seeking_level: float = 0.75
 
     def __post_init__(self):
-        if self.torso not in _TORSOS:
-            raise ValueError(f"torso must be one of {sorted(_TORSOS)}, got {self.torso!r}")
+        if self.torso not in (*_TORSOS, "uniform"):
+            raise ValueError(f"torso must be one of {sorted(_TORSOS)} or 'uniform', got {self.torso!r}")
         for field in ("hidden_size", "num_layers", "num_heads", "head_hidden_size", "token_embed_size"):
             if getattr(self, field) < 1:
                 raise ValueError(f"{field} must be >= 1, got {getattr(self, field)}")
@@ -209,6 +210,8 @@ def make_network(action_space: ActionSpace, *, config: NetworkConfig = NetworkCo
       and ``sample`` are None for flat spaces.
     """
     factored = isinstance(action_space, FactoredActions)
+    if config.torso == "uniform":
+        return _uniform_network(action_space, config)
 
     def forward():
         torso = _TORSOS[config.torso]
@@ -248,6 +251,45 @@ def make_network(action_space: ActionSpace, *, config: NetworkConfig = NetworkCo
         outputs=outputs_fn,
         token_logits=token_logits_fn if factored else None,
         sample=sample_fn if factored else None,
+        action_space=action_space,
+    )
+
+
+def _uniform_network(action_space: ActionSpace, config: NetworkConfig) -> Network:
+    """Every action equally likely (tokens uniform, independently) and every value 0: the
+    search with nothing learned in it. No parameters, so training leaves it as it is."""
+    factored = isinstance(action_space, FactoredActions)
+    width = action_space.max_token_size if factored else action_space.num_actions
+
+    def outputs(params, obs, time_left):
+        del params, time_left
+        batch = obs.shape[0]
+        return jnp.zeros((batch, config.num_quantiles)), jnp.zeros((batch, 1 if factored else width))
+
+    def evaluate(params, obs, time_left):
+        quantiles, policy = outputs(params, obs, time_left)
+        return quantiles[:, 0], policy
+
+    def token_logits(params, context, tokens):
+        del params, context
+        in_vocab = jnp.arange(width)[None, :] < jnp.asarray(action_space.token_sizes)[:, None]
+        logits = jnp.where(in_vocab, 0.0, jnp.finfo(jnp.float32).min)
+        return jnp.broadcast_to(logits, (*tokens.shape, width))
+
+    def sample(params, rng_key, context, num_samples, temperature):
+        del params, temperature  # a uniform policy tempered is still uniform
+        sizes = jnp.asarray(action_space.token_sizes)
+        shape = (context.shape[0], num_samples, len(action_space.token_sizes))
+        tokens = jax.random.randint(rng_key, shape, 0, sizes)
+        log_pi = jnp.full(shape[:2], -float(np.log(action_space.token_sizes).sum()))
+        return tokens, log_pi, log_pi
+
+    return Network(
+        init=lambda rng_key, obs, time_left: {},
+        evaluate=evaluate,
+        outputs=outputs,
+        token_logits=token_logits if factored else None,
+        sample=sample if factored else None,
         action_space=action_space,
     )
 

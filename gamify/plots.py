@@ -39,14 +39,21 @@ def axis_settings(
     return AxisSettings(integer_ticks=integer, log_time=log_time, time_unit=unit, seconds_per_unit=seconds)
 
 
+def read_records(metrics_path: Path) -> list[dict]:
+    """The records of a metrics.jsonl, skipping a line torn by a kill."""
+    records = []
+    for line in Path(metrics_path).read_text().splitlines():
+        try:
+            records.append(json.loads(line))
+        except ValueError:
+            continue
+    return records
+
+
 def read_best_over_time(metrics_path: Path, *, negate: bool = False) -> tuple[list[float], list[float]]:
     """``(times, values)``: seconds and best return (negated with ``negate``) from metrics.jsonl."""
     times, values = [], []
-    for line in Path(metrics_path).read_text().splitlines():
-        try:
-            record = json.loads(line)
-        except ValueError:
-            continue  # a line torn by a kill
+    for record in read_records(metrics_path):
         if record.get("best_return") is not None:
             times.append(record["elapsed"])
             values.append(-record["best_return"] if negate else record["best_return"])
@@ -128,12 +135,7 @@ def plot_learning_curve(
     Raises:
       ValueError: the metrics hold no measure yet.
     """
-    records = []
-    for line in Path(metrics_path).read_text().splitlines():
-        try:
-            records.append(json.loads(line))
-        except ValueError:
-            continue  # a line torn by a kill
+    records = read_records(metrics_path)
     if not records:
         raise ValueError("no held-out measure recorded yet")
 

@@ -30,7 +30,6 @@ TPUs).
 from __future__ import annotations
 
 import dataclasses
-import json
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -45,7 +44,7 @@ from gamify.env import Env
 from gamify.game import Game
 from gamify.learner import make_loss, make_optimizer, make_update
 from gamify.networks import make_network
-from gamify.runs import CHECKPOINT, METRICS, STOPPED, RunDirectory
+from gamify.runs import CHECKPOINT, STOPPED, RunDirectory
 from gamify.search import num_candidates
 from gamify.train import TrainConfig, augment_examples, initial_params
 from gamify.types import Array, Params
@@ -268,14 +267,3 @@ def _reached(updates: int, elapsed: float, max_seconds: float | None, max_update
     if max_seconds is not None and elapsed >= max_seconds:
         return "time budget spent"
     return None
-
-
-def read_metrics(directory: Path) -> list[dict]:
-    """The measures of metrics.jsonl, skipping a line torn by a kill."""
-    records = []
-    for line in (Path(directory) / METRICS).read_text().splitlines():
-        try:
-            records.append(json.loads(line))
-        except ValueError:
-            continue
-    return records

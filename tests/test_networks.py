@@ -154,3 +154,24 @@ def test_learning_rate_zero_freezes_the_network(rate):
         np.array_equal(a, b) for a, b in zip(jax.tree.leaves(params), jax.tree.leaves(new), strict=True)
     )
     assert same == (rate == 0.0)
+
+
+def test_uniform_network_is_uniform_and_has_no_parameters():
+    space = gamify.FactoredActions((3, 5))
+    network = make_network(space, config=NetworkConfig(torso="uniform", num_quantiles=4))
+    obs, time_left = jnp.ones((2, 6)), jnp.ones((2,))
+    params = network.init(jax.random.PRNGKey(0), obs, time_left)
+    assert jax.tree.leaves(params) == []
+    value, context = network.evaluate(params, obs, time_left)
+    np.testing.assert_array_equal(value, 0.0)
+    tokens, log_pi, log_beta = network.sample(params, jax.random.PRNGKey(1), context, 4000, 1.0)
+    tokens = np.asarray(tokens)
+    assert tokens.shape == (2, 4000, 2) and (tokens[..., 0] < 3).all() and (tokens[..., 1] < 5).all()
+    assert np.bincount(tokens[..., 1].ravel(), minlength=5).min() > 1400  # ~1600 each of 5
+    np.testing.assert_allclose(log_pi, -np.log(15.0), rtol=1e-6)
+    np.testing.assert_allclose(log_beta, log_pi)
+    logits = network.token_logits(params, context, jnp.asarray(tokens[:, 0]))
+    np.testing.assert_allclose(token_log_probs(logits, jnp.asarray(tokens[:, 0])), -np.log(15.0), rtol=1e-6)
+    flat = make_network(gamify.FlatActions(7), config=NetworkConfig(torso="uniform"))
+    _, logits = flat.evaluate({}, obs, time_left)
+    assert logits.shape == (2, 7) and not np.asarray(logits).any()

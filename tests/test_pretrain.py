@@ -1,6 +1,9 @@
 """Pretraining on synthetic demonstrations: it learns, it resumes, and a search starts from it."""
 
+import io
 import json
+import shutil
+import sys
 
 import jax
 import numpy as np
@@ -10,6 +13,7 @@ from gamify import pretrain
 from gamify.cli.main import main
 from gamify.learner import LearnerConfig
 from gamify.networks import NetworkConfig
+from gamify.plots import read_records
 from gamify.registry import load_game
 from gamify.runs import RunDirectory
 from gamify.search import SearchConfig
@@ -69,18 +73,30 @@ def test_pretrain_until_resumes_where_it_stopped(pretrainer, tmp_path):
     assert reason == "updates spent" and int(state.updates) == 100
     state, elapsed = pretrain.load(tmp_path / "checkpoint.npz", pretrainer.init())
     state, _ = pretrain.pretrain_until(pretrainer, run, max_updates=200, state=state, elapsed=elapsed)
-    records = pretrain.read_metrics(tmp_path)
+    records = read_records(tmp_path / "metrics.jsonl")
     assert [r["updates"] for r in records] == [0, 100, 200]  # the untrained measure first
     assert "loss" not in records[0] and records[2]["elapsed"] >= records[1]["elapsed"]
 
 
-def test_pretrain_cli_then_search_init(tmp_path, capsys):
-    out = tmp_path / "pre"
+@pytest.fixture(scope="module")
+def pretrained(tmp_path_factory):
+    """A pretrain run's folder (⟨1,1,2⟩ over Z2, tiny preset, 50 updates) and its printout."""
+    out = tmp_path_factory.mktemp("pretrained") / "pre"
     argv = ["pretrain", "matmul", "1", "1", "2", "--preset", "tiny", "--quiet", "--out", str(out)]
-    assert main([*argv, "--updates", "50"]) == 0
-    printed = capsys.readouterr().out
+    with pytest.MonkeyPatch.context() as patch:
+        printed = io.StringIO()
+        patch.setattr(sys, "stdout", printed)
+        assert main([*argv, "--updates", "50"]) == 0
+    return out, printed.getvalue()
+
+
+def test_pretrain_cli_resumes_and_a_search_starts_from_it(pretrained, tmp_path, capsys):
+    folder, printed = pretrained
     assert "held-out, untrained → now: top-1" in printed and "--init" in printed
-    assert (out / "learning_curve.png").stat().st_size > 1000
+    assert (folder / "learning_curve.png").stat().st_size > 1000
+    out = tmp_path / "pre"
+    shutil.copytree(folder, out)
+    argv = ["pretrain", "matmul", "1", "1", "2", "--preset", "tiny", "--quiet", "--out", str(out)]
     assert main([*argv, "--resume", "--updates", "100"]) == 0
     records = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
     assert [r["updates"] for r in records] == [0, 50, 100]
@@ -95,20 +111,18 @@ def test_pretrain_cli_then_search_init(tmp_path, capsys):
     [
         (["--field", "z"], "was pretrained for another game"),
         (["--preset", "cpu"], "does not fit this search's"),
-        ([], "is not a gamify run"),
+        (["--network", "uniform"], "--network uniform has none"),
+        (["--init", "{tmp}"], "is not a gamify run"),
     ],
 )
-def test_search_init_bad_input_is_one_line(tmp_path, capsys, extra, message):
-    pre = tmp_path / "pre"
-    if message != "is not a gamify run":
-        assert main(["pretrain", "matmul", "1", "1", "2", "--preset", "tiny", "--quiet", "--updates", "1",
-                     "--out", str(pre)]) == 0  # fmt: skip
-    capsys.readouterr()
-    argv = ["search", "matmul", "1", "1", "2", "--quiet", "--budget", "30", "--out", str(tmp_path / "s")]
+def test_search_init_bad_input_is_one_line(pretrained, tmp_path, capsys, extra, message):
+    extra = [x.replace("{tmp}", str(tmp_path)) for x in extra]
+    init = [] if "--init" in extra else ["--init", str(pretrained[0])]
     preset = [] if "--preset" in extra else ["--preset", "tiny"]
-    assert main([*argv, *preset, *extra, "--init", str(pre)]) == 2
+    argv = ["search", "matmul", "1", "1", "2", "--quiet", "--budget", "30", "--out", str(tmp_path / "s")]
+    assert main([*argv, *preset, *extra, *init]) == 2
     err = capsys.readouterr().err
-    assert err.startswith("gamify: error: --init") and message in err, err
+    assert err.startswith("gamify: error: --") and message in err, err
     assert len(err.strip().splitlines()) == 1
 
 

@@ -21,7 +21,7 @@ from gamify.cli.common import (
     positive_int,
 )
 from gamify.cli.search import GAME, add_game_options, game_args_of, preset
-from gamify.plots import plot_learning_curve
+from gamify.plots import plot_learning_curve, read_records
 from gamify.progress import ProgressDisplay, duration
 
 CURVE = "learning_curve.png"
@@ -58,7 +58,9 @@ def add_parsers(commands) -> None:
         sub.add_argument(
             "--time", type=parse_duration, default=300.0, help="wall time, e.g. 10m (default 5m)"
         )
-        sub.add_argument("--updates", type=positive_int, help="stop after this many updates in all")
+        sub.add_argument(
+            "--updates", type=positive_int, help="stop after this many updates in all (whole calls of 50)"
+        )
         sub.add_argument(
             "--games-per-update",
             type=positive_int,
@@ -106,7 +108,7 @@ def _pretrain(args, out, directory, game, config, settings) -> int:
         except KeyboardInterrupt:
             print(f"interrupted: checkpoint saved in {out}", file=sys.stderr)
             raise
-    records = pretrain.read_metrics(out)
+    records = read_records(out / runs.METRICS)
     first, last = records[0], records[-1]
     print(
         f"stopped: {reason}; {last['updates']:,} updates ({last['examples']:,} examples) "

@@ -174,10 +174,11 @@ def add_parsers(commands) -> None:
         )
         sub.add_argument(
             "--network",
-            choices=["trained", "frozen"],
+            choices=["trained", "frozen", "uniform"],
             default="trained",
-            help="frozen: the network keeps its initial weights (learning rate 0; the same search "
-            "and compute otherwise): the ablation that shows what learning adds (trained)",
+            help="frozen: the network keeps its initial (or --init) weights (learning rate 0; the "
+            "same search and compute otherwise); uniform: no network, a uniform prior and value 0 "
+            "(the search alone). The ablations that show what learning adds (trained)",
         )
         sub.add_argument(
             "--init",
@@ -251,11 +252,15 @@ def run_search(args) -> int:
         config = dataclasses.replace(
             config, search=dataclasses.replace(config.search, root_reward_weight=args.root_reward_weight)
         )
-    if args.network == "frozen":  # same search, same updates computed, none applied
+    if args.network != "trained":  # same search, same updates computed, none applied
         config = dataclasses.replace(config, learner=dataclasses.replace(config.learner, learning_rate=0.0))
+    if args.network == "uniform":
+        config = dataclasses.replace(config, network=dataclasses.replace(config.network, torso="uniform"))
     schemes = []
 
     def check(game) -> None:  # every setting and file checked before anything is written
+        if args.init is not None and args.network == "uniform":
+            raise UsageError("--init gives a network its weights; --network uniform has none")
         if args.improve and (game.field != "z2" or max(game.shape) > 64):
             raise UsageError("--improve flips works over z2 with factors of at most 64 entries")
         if args.target_rank is not None and not 1 <= args.target_rank <= game.max_steps:

@@ -4,6 +4,9 @@ Suites (one module each, each with ``add_parser(suites)`` and ``run(args)``):
 
 - ``ranks``: rank table of matrix-multiplication formats against AlphaTensor's and the
   best-known ranks (:mod:`gamify.cli.bench.ranks`);
+- ``ablation``: does the network help? The learned search against the same search with a
+  frozen network, no network, or a pretrained one, at equal budgets and seeds
+  (:mod:`gamify.cli.bench.ablation`);
 - ``throughput``: stepper, search and flip-walker speed against their baselines, measured
   side by side in one process (:mod:`gamify.cli.bench.throughput`);
 - ``matmul``: a verified scheme run as a matrix-multiplication routine against the
@@ -15,16 +18,16 @@ The bench is a command group of the CLI layer: it uses the engine, the tensor do
 
 from __future__ import annotations
 
-from gamify.cli.bench import matmul, ranks, throughput
+from gamify.cli.bench import ablation, matmul, ranks, throughput
 
-SUITES = {"ranks": ranks, "throughput": throughput, "matmul": matmul}
+SUITES = {"ranks": ranks, "ablation": ablation, "throughput": throughput, "matmul": matmul}
 
 
 def add_parsers(commands) -> None:
     """Adds ``bench`` and its suites to the CLI's subcommands."""
     bench = commands.add_parser(
         "bench",
-        help="reproduce the benchmark tables (ranks, throughput, matmul)",
+        help="reproduce the benchmark tables (ranks, ablation, throughput, matmul)",
         description="Regenerate gamify's published figures: each suite prints a table and can write "
         "JSON/markdown next to it. See benchmarks/RESULTS.md for the recorded runs.",
     )
