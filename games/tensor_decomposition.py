@@ -325,15 +325,17 @@ class TensorDecomposition(gamify.Game[TensorState]):
     def _factors(self, action: Array) -> tuple[Array, Array, Array]:
         return self.encoding.split(self.encoding.values(action))
 
-    def _random_actions(self, draws: Array, density: Array) -> Array:
+    def _random_actions(self, draws: Array, density: Array | float | None = None) -> Array:
         """Random legal actions from random integers ``draws`` [L, I+J+K+6] in [0, 2^30).
 
-        Each entry is nonzero with probability ``density`` (one per episode, so that sparse
-        terms, like the naive algorithm's, are drawn as well as dense ones), its value uniform
-        among F's nonzero ones; a zero factor gets one random nonzero entry; then the term's
-        legal sign form is taken (modulo bias of ``draws % size`` is below 2^-13).
+        Each entry is nonzero with probability ``density`` (demonstrations draw one per
+        episode, so that sparse terms, like the naive algorithm's, come as well as dense ones;
+        default (|F|-1)/|F|: entries uniform in F), its value uniform among F's nonzero ones;
+        a zero factor gets one random nonzero entry; then the term's legal sign form is taken
+        (modulo bias of ``draws % size`` is below 2^-13).
         """
         q, total = len(self.coefficients), sum(self.shape)
+        density = 1 - 1 / q if density is None else density
         nonzero = jnp.asarray([c for c in self.coefficients if c], jnp.int32)
         entries = draws[:, :total]
         values = jnp.where(entries % 1024 < density * 1024, nonzero[(entries >> 10) % (q - 1)], 0)

@@ -105,8 +105,7 @@ def game_move_sides(n: int, field: str, batch: int) -> Sides:
         env = gamify.Env(game)
         state = jax.vmap(env.init)(jax.random.split(jax.random.key(0), batch))
         draws = jax.random.randint(jax.random.key(1), (STEPS, batch, sum(game.shape) + 6), 0, 2**30)
-        dense = 1 - 1 / len(game.coefficients)  # entries uniform in F
-        actions = jax.vmap(lambda d: game._random_actions(d, dense))(draws)  # legal random terms
+        actions = jax.vmap(game._random_actions)(draws)  # legal random terms, entries uniform in F
         play = jax.jit(lambda s, a: jax.lax.scan(lambda s, x: (jax.vmap(env.step)(s, x), None), s, a)[0])
         return lambda: jax.block_until_ready(play(state, actions))
 
