@@ -54,17 +54,18 @@ def main() -> None:
     played = selfplay(state.params, key)
     buffer = replay.add_examples(state.replay, *replay.examples_from(played.trajectory))
 
-    def one_update():
+    # Inputs are arguments, not closed-over constants, so that XLA cannot fold the work away.
+    def one_update(params, opt_state, buffer, key):
         batch = replay.sample_examples(buffer, key, batch_size=config.batch_size)
         batch = augment_examples(game, key, batch)
-        return trainer._update(state.params, state.opt_state, batch)
+        return trainer._update(params, opt_state, batch)
 
     update = jax.jit(one_update)
-    obs = jnp.zeros((config.games_per_iteration, *played.trajectory.observation.shape[2:]))
-    evaluate = jax.jit(lambda: trainer.network.evaluate(state.params, obs, jnp.ones(obs.shape[0])))
+    obs = played.trajectory.observation[0]  # the games' first observations [B, ...]
+    evaluate = jax.jit(lambda params, obs: trainer.network.evaluate(params, obs, jnp.ones(obs.shape[0])))
     acting = median_seconds(lambda: selfplay(state.params, key).trajectory.reward, args.repeats)
-    learning = median_seconds(update, args.repeats)
-    network = median_seconds(evaluate, args.repeats)
+    learning = median_seconds(lambda: update(state.params, state.opt_state, buffer, key), args.repeats)
+    network = median_seconds(lambda: evaluate(state.params, obs), args.repeats)
     demos = trainer._demonstrations
     making = median_seconds(lambda: demos(key)[1], args.repeats) if demos is not None else 0.0
     batch, steps, sims = config.games_per_iteration, game.max_steps, config.search.num_simulations
