@@ -92,7 +92,8 @@ def pretrained(tmp_path_factory):
 
 def test_pretrain_cli_resumes_and_a_search_starts_from_it(pretrained, tmp_path, capsys):
     folder, printed = pretrained
-    assert "held-out, untrained → now: top-1" in printed and "--init" in printed
+    assert "held-out, untrained → now: top-1" in printed
+    assert f"use it: gamify search matmul 1 1 2 --field z2 --preset tiny --init {folder}" in printed
     assert (folder / "learning_curve.png").stat().st_size > 1000
     out = tmp_path / "pre"
     shutil.copytree(folder, out)

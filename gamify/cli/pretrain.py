@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import shlex
 import sys
 from pathlib import Path
 
@@ -124,8 +125,24 @@ def _pretrain(args, out, directory, game, config, settings) -> int:
         print(f"written: {out / runs.CHECKPOINT}, {out / CURVE}")
     except (OSError, ValueError) as error:
         print(f"written: {out / runs.CHECKPOINT}; {CURVE} not written: {error}")
-    print(f"use it: gamify search ... --init {out}")
+    print(f"use it: {search_command(args, out)}")
     return 130 if reason == pretrain.STOPPED else 0
+
+
+def search_command(args, out: Path) -> str:
+    """The ``gamify search`` command line that starts from this pretraining run."""
+    words = ["gamify", "search", args.kind]
+    words += [str(args.file)] if args.kind == "tensor" else [str(args.n), str(args.m), str(args.p)]
+    words += ["--field", args.field]
+    if args.coefficients is not None:
+        words.append("--coefficients=" + ",".join(map(str, args.coefficients)))
+    if args.actions != "auto":
+        words += ["--actions", args.actions]
+    if args.max_rank is not None:
+        words += ["--max-rank", str(args.max_rank)]
+    if args.preset != "cpu":
+        words += ["--preset", args.preset]
+    return shlex.join([*words, "--init", str(out)])
 
 
 def _title(args, game) -> str:
