@@ -37,6 +37,7 @@ from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from gamify import checkpoint
 from gamify.demonstrations import make_demonstrations, replay_episodes
@@ -47,7 +48,7 @@ from gamify.networks import make_network
 from gamify.runs import CHECKPOINT, STOPPED, RunDirectory
 from gamify.search import num_candidates
 from gamify.train import TrainConfig, augment_examples, initial_params
-from gamify.types import Array, Params
+from gamify.types import Array, Example, Params
 
 
 @dataclasses.dataclass(frozen=True)
@@ -97,12 +98,13 @@ class Pretrainer:
         self._demonstrations = make_demonstrations(
             env, num_games=pretrain.games_per_update, num_candidates=self.num_candidates
         )
-        self._heldout = jax.jit(self._heldout_set)(self._key(1))
+        self._heldout = self._heldout_set(self._key(1))
         self.train = jax.jit(self._train)
         self.evaluate = jax.jit(self._evaluate)
 
     def _key(self, purpose: int) -> Array:
-        # Streams 0-2 are the Trainer's (init, iterate, evaluate): pretraining's are 3 and 4.
+        # Streams 0-2 are the Trainer's (init, iterate, evaluate); pretraining's (updates,
+        # held-out set, held-out samples) are 3-5.
         return jax.random.fold_in(jax.random.PRNGKey(self.config.seed), 3 + purpose)
 
     def init(self) -> PretrainState:
@@ -110,10 +112,19 @@ class Pretrainer:
         params = initial_params(self.env, self.network, self.config.seed)
         return PretrainState(params, self.optimizer.init(params), jnp.int32(0))
 
-    def _heldout_set(self, key: Array):
-        episodes = jax.vmap(self.env.game.demonstration)(jax.random.split(key, self.pretrain.heldout_games))
-        examples, valid = replay_episodes(self.env, episodes, num_candidates=self.num_candidates)
-        return episodes, examples, valid
+    def _heldout_set(self, key: Array) -> tuple[Array, Array, Example, Example]:
+        """(actions [B, L, ...], lengths [B], the episodes' starts, a row per move played): the
+        fixed held-out set, built once; padding rows past an episode's end are dropped here."""
+
+        def draw(key):
+            episodes = jax.vmap(self.game.demonstration)(jax.random.split(key, self.pretrain.heldout_games))
+            return episodes, *replay_episodes(self.env, episodes, num_candidates=self.num_candidates)
+
+        episodes, examples, valid = jax.jit(draw)(key)
+        games = self.pretrain.heldout_games
+        starts = jax.tree.map(lambda x: x[:games], examples)  # rows are [L, B]-major: step 0 first
+        rows = jax.tree.map(lambda x: x[np.asarray(valid)], examples)
+        return episodes[1], episodes[2], starts, rows
 
     def _train(self, state: PretrainState) -> tuple[PretrainState, dict]:
         """``updates_per_call`` updates, each on fresh episodes; returns mean losses."""
@@ -141,9 +152,8 @@ class Pretrainer:
 
     def _evaluate(self, params: Params) -> dict:
         """The held-out measure of the module docstring."""
-        (_, actions, lengths), examples, valid = self._heldout
+        actions, lengths, starts, rows = self._heldout
         games = lengths.shape[0]
-        starts = jax.tree.map(lambda x: x[:games], examples)  # rows are [L, B]-major: step 0 first
         quantiles, policy = self.network.outputs(params, starts.observation, starts.time_left)
         sample_key = self._key(2)
         if self.network.sample is None:
@@ -157,16 +167,11 @@ class Pretrainer:
         same = jnp.all(samples[:, :, None] == moves[:, None], axis=-1)  # [B, K, L]
         hit = jnp.any(same & played[:, None], axis=-1)  # [B, K]
         top = jnp.take_along_axis(hit, jnp.argmax(log_pi, axis=-1)[:, None], axis=-1)[:, 0]
-        rows = valid.sum()
-        losses = jax.vmap(lambda row: self._loss(params, jax.tree.map(lambda x: x[row][None], examples))[1])(
-            jnp.arange(valid.shape[0])
-        )
-        heldout_loss = jnp.sum(jnp.where(valid, losses.loss, 0.0)) / rows
         return {
             "top1": top.mean(),
             "any_k": hit.any(axis=-1).mean(),
             "value_error": jnp.abs(quantiles.mean(axis=-1) - starts.value_target).mean(),
-            "heldout_loss": heldout_loss,
+            "heldout_loss": self._loss(params, rows)[1].loss,
         }
 
 

@@ -21,7 +21,7 @@ from gamify.cli.common import (
     parse_duration,
     positive_int,
 )
-from gamify.cli.search import GAME, add_game_options, game_args_of, preset
+from gamify.cli.search import GAME, game_args_of, preset, target_kinds
 from gamify.plots import plot_learning_curve, read_records
 from gamify.progress import ProgressDisplay, duration
 
@@ -48,14 +48,7 @@ def add_parsers(commands) -> None:
         epilog=EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    kinds = parser.add_subparsers(dest="kind", metavar="KIND", required=True)
-    matmul = kinds.add_parser("matmul", help="the tensor of multiplying N×M by M×P matrices")
-    for name in ("n", "m", "p"):
-        matmul.add_argument(name, type=int, metavar=name.upper())
-    tensor = kinds.add_parser("tensor", help="any 3-way tensor from a .npy or text file")
-    tensor.add_argument("file", type=Path, metavar="FILE")
-    for sub in (matmul, tensor):
-        add_game_options(sub, "pretrain")
+    for sub in target_kinds(parser, "pretrain"):
         sub.add_argument(
             "--time", type=parse_duration, default=300.0, help="wall time, e.g. 10m (default 5m)"
         )
@@ -90,7 +83,6 @@ def _pretrain(args, out, directory, game, config, settings) -> int:
     elif args.resume:
         directory.drop_metrics_after(0, key="updates")
         print(f"{out} has no checkpoint: starting it from the beginning", file=sys.stderr)
-    reason = None
     with ProgressDisplay(max_seconds=args.time, quiet=args.quiet, format=format_measure) as display:
         if state is not None:
             display.message(f"resuming {out} at update {int(state.updates):,}")

@@ -128,14 +128,7 @@ def add_parsers(commands) -> None:
         "multiplication tensor ⟨N,M,P⟩ or of any 3-way tensor, over Z2 or Z. Stops at "
         "--target-rank or --budget; writes the best verified scheme, metrics and a plot.",
     )
-    kinds = search.add_subparsers(dest="kind", metavar="KIND", required=True)
-    matmul = kinds.add_parser("matmul", help="the tensor of multiplying N×M by M×P matrices")
-    for name in ("n", "m", "p"):
-        matmul.add_argument(name, type=int, metavar=name.upper())
-    tensor = kinds.add_parser("tensor", help="any 3-way tensor from a .npy or text file")
-    tensor.add_argument("file", type=Path, metavar="FILE")
-    for sub in (matmul, tensor):
-        add_game_options(sub, "search")
+    for sub in target_kinds(search, "search"):
         sub.add_argument("--target-rank", type=int, help="stop once a decomposition of this rank is found")
         sub.add_argument(
             "--budget", type=parse_duration, default=600.0, help="wall time, e.g. 10m (default 10m)"
@@ -187,6 +180,20 @@ def add_parsers(commands) -> None:
             help="start the network from a gamify pretrain run (its folder): the same target, "
             "--field, --coefficients, --actions and --preset; self-play then fine-tunes it",
         )
+
+
+def target_kinds(parser, command: str) -> tuple:
+    """Adds the ``matmul N M P`` and ``tensor FILE`` subcommands, each with
+    :func:`add_game_options`, to ``parser``; returns both, for the command's own options."""
+    kinds = parser.add_subparsers(dest="kind", metavar="KIND", required=True)
+    matmul = kinds.add_parser("matmul", help="the tensor of multiplying N×M by M×P matrices")
+    for name in ("n", "m", "p"):
+        matmul.add_argument(name, type=int, metavar=name.upper())
+    tensor = kinds.add_parser("tensor", help="any 3-way tensor from a .npy or text file")
+    tensor.add_argument("file", type=Path, metavar="FILE")
+    for sub in (matmul, tensor):
+        add_game_options(sub, command)
+    return matmul, tensor
 
 
 def add_game_options(sub, command: str) -> None:
