@@ -20,7 +20,7 @@ import jax
 import jax.numpy as jnp
 
 from gamify import replay
-from gamify.cli.bench.ablation import CASES
+from gamify.cli.bench.ablation import parse_case
 from gamify.cli.search import preset
 from gamify.games.tensor_decomposition import TensorDecomposition
 from gamify.train import Trainer, augment_examples
@@ -38,14 +38,13 @@ def median_seconds(fn, repeats: int) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--case", default="2x2x2:z-1..1", choices=list(CASES))
+    parser.add_argument("--case", default="2x2x2:z-1..1", help="NxMxP:FIELD (2x2x2:z-1..1)")
     parser.add_argument("--preset", default="cpu", choices=["cpu", "gpu", "tiny"])
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
-    sizes, field, _, extra = CASES[args.case]
-    coefficients = [int(c) for c in extra[0].split("=")[1].split(",")] if extra else None
-    game = TensorDecomposition(*sizes, field=field, coefficients=coefficients, change_of_basis=1.0,
-                               actions="auto")  # fmt: skip
+    case = parse_case(args.case)
+    game = TensorDecomposition(*case.sizes, field=case.field, coefficients=case.coefficients,
+                               change_of_basis=1.0, actions="auto")  # fmt: skip
     config = preset(args.preset)
     trainer = Trainer(game, config)
     state = trainer.init()
@@ -69,7 +68,7 @@ def main() -> None:
     demos = trainer._demonstrations
     making = median_seconds(lambda: demos(key)[1], args.repeats) if demos is not None else 0.0
     batch, steps, sims = config.games_per_iteration, game.max_steps, config.search.num_simulations
-    print(f"{args.case}, preset {args.preset}, {game.actions} actions, JAX on {jax.default_backend()}")
+    print(f"{case.name}, preset {args.preset}, {game.actions} actions, JAX on {jax.default_backend()}")
     print(f"  self-play ({batch} games x {steps} moves x {sims} simulations): {acting:.2f} s")
     print(f"  one network evaluation (batch {batch}): {network * 1000:.1f} ms")
     print(f"  demonstrations ({config.demonstrations_per_iteration} episodes): {making:.2f} s")

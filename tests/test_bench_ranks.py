@@ -2,12 +2,14 @@
 
 import json
 import re
+import subprocess
+from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gamify.cli.bench import ranks
+from gamify.cli.bench import ablation, ranks
 from gamify.cli.common import UsageError
 from gamify.cli.main import main
 from gamify.tensor import Scheme, read_scheme, records, write_scheme
@@ -130,27 +132,89 @@ def test_a_scheme_that_fails_verification_shows_a_cross_and_exits_1(tmp_path, ca
     assert not list((tmp_path / "schemes").iterdir())
 
 
+def fake_searches(monkeypatch, ranks_by_variant: dict[str, list[int]]):
+    """Replaces the search processes of ``ablation.search`` with stand-ins that write a run as
+    ``gamify search`` does: variant V, seed S reaches rank ``ranks_by_variant[V][S]`` (a naive
+    scheme stands in at 8, else a bound only) after S + 1 seconds. Returns the argv lists seen."""
+    seen = []
+
+    def fake_gamify(argv):
+        seen.append(argv)
+        out, seed = Path(argv[argv.index("--out") + 1]), int(argv[argv.index("--seed") + 1])
+        network = argv[argv.index("--network") + 1]
+        variant = {"trained": "trained", "frozen": "frozen", "uniform": "uniform"}[network]
+        rank = ranks_by_variant[variant][seed]
+        out.mkdir(parents=True)
+        record = {"elapsed": seed + 1.0, "best_return": -float(rank)}
+        (out / "metrics.jsonl").write_text(json.dumps(record) + "\n")
+        if rank == 8:
+            write_scheme(standard_scheme(2, 2, 2), out / "scheme.json")
+            text = "rank 8 decomposition, verified exactly"
+        else:
+            text = f"the search's best game ended at rank ≤ {rank}"
+        return subprocess.CompletedProcess(argv, 0, stdout=text, stderr="")
+
+    monkeypatch.setattr(ablation, "_gamify", fake_gamify)
+    return seen
+
+
+def test_learned_runs_every_seed_and_variant_and_tabulates_the_ablation(tmp_path, capsys, monkeypatch):
+    seen = fake_searches(monkeypatch, {"trained": [8, 9, 8], "uniform": [12, 8, 11]})
+    argv = ["--formats", "2x2x2", "--method", "learned", "--seeds", "0,1,2", "--variants", "trained,uniform"]
+    code, stdout, _ = run_cli(
+        capsys, *argv, "--budget-per-format", "3s", "--preset", "tiny", "--out", str(tmp_path)
+    )
+    assert code == 0 and len(seen) == 6
+    assert all(a[a.index("--budget") + 1] == "3.0s" and "--target-rank" in a for a in seen)
+    assert "| ⟨2,2,2⟩ | 8 | 7 | 7 | 8 | 1.00 | ✓ |" in stdout  # the trained variant's best seed
+    report = (tmp_path / "ranks.md").read_text()
+    assert "| 2x2x2:z2 | trained | 7 | 8, 9 (bound), 8 | 8 | 0/3 | – | – |" in report
+    assert "| 2x2x2:z2 | uniform | 7 | 12 (bound), 8, 11 (bound) | 11 | 0/3 | – | – |" in report
+    assert "--seeds 0,1,2 --variants trained,uniform" in report
+    rows = json.loads((tmp_path / "ranks.json").read_text())["rows"][0]["ablation"]
+    assert [row["variant"] for row in rows] == ["trained", "uniform"]
+
+
 def test_hybrid_walks_on_from_the_learned_scheme(tmp_path, capsys, monkeypatch):
-    """The learned search is replaced by a stand-in that writes a run as gamify search does."""
-    from gamify.cli import search as tensor_search
-
-    seen = {}
-
-    def fake_search(args):
-        seen.update(vars(args))
-        args.out.mkdir(parents=True)
-        (args.out / "metrics.jsonl").write_text(json.dumps({"elapsed": 1.0, "best_return": -8.0}) + "\n")
-        write_scheme(standard_scheme(args.n, args.m, args.p), args.out / "scheme.json")
-        return 0
-
-    monkeypatch.setattr(tensor_search, "run_search", fake_search)
+    seen = fake_searches(monkeypatch, {"trained": [8]})
     argv = ["--formats", "2,2,2", "--method", "hybrid", "--budget-per-format", "4s", "--preset", "tiny"]
     code, stdout, _ = run_cli(capsys, *argv, "--out", str(tmp_path))
-    assert code == 0 and "learned: rank 8" in stdout
-    assert (seen["budget"], seen["target_rank"], seen["preset"], seen["field"]) == (2.0, 7, "tiny", "z2")
+    assert code == 0 and "trained: seed 0 rank 8" in stdout
+    (search,) = seen
+    assert search[:5] == ["search", "matmul", "2", "2", "2"]
+    for option, value in [
+        ("--budget", "2.0s"),
+        ("--target-rank", "7"),
+        ("--preset", "tiny"),
+        ("--field", "z2"),
+    ]:
+        assert search[search.index(option) + 1] == value
     row = json.loads((tmp_path / "ranks.json").read_text())["rows"][0]
     assert row["rank"] == 7 and row["verified"] is True
     assert row["history"][0] == [1.0, 8] and row["history"][-1][1] == 7
+
+
+@pytest.mark.parametrize(
+    ("text", "sizes", "field", "coefficients", "target"),
+    [
+        ("2x2x2:z2", (2, 2, 2), "z2", None, 7),
+        ("2x2x2:z-1..1", (2, 2, 2), "z", (-1, 0, 1), 7),
+        ("3x2x3:z", (3, 2, 3), "z", None, 15),
+        ("2x3x3:z2@16", (2, 3, 3), "z2", None, 16),
+        ("1x1x2:z0..1", (1, 1, 2), "z", (0, 1), None),  # not in the table: no target
+    ],
+)
+def test_ablation_cases_parse(text, sizes, field, coefficients, target):
+    case = ablation.parse_case(text)
+    assert (case.sizes, case.field, case.coefficients, case.target) == (sizes, field, coefficients, target)
+    argv = case.game_argv()
+    assert argv[:4] == ["matmul", *map(str, sizes)] and argv[5] == field
+
+
+@pytest.mark.parametrize("text", ["2x2:z2", "2x2x2:q", "2x2x2:z1..2", "0x2x2:z2", "2x2x2:z2@"])
+def test_malformed_ablation_cases_are_usage_errors(text):
+    with pytest.raises(UsageError, match="bad case"):
+        ablation.parse_case(text)
 
 
 @pytest.mark.parametrize(
@@ -160,6 +224,10 @@ def test_hybrid_walks_on_from_the_learned_scheme(tmp_path, capsys, monkeypatch):
         (["--formats", "1x2x2"], "bad format '1x2x2'"),
         (["--max-size", "1"], "--max-size must be at least 2"),
         (["--formats", "9x9x9"], "at most 64 entries"),
+        (["--method", "learned", "--seeds", "0,x"], "--seeds: expected comma-separated integers"),
+        (["--method", "learned", "--variants", "trained,lucky"], "unknown variant 'lucky'"),
+        (["--method", "hybrid", "--seeds", "0,1"], "--method hybrid runs one seed"),
+        (["--coefficients=-1,0,1"], "--coefficients is for --method learned --field z"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(tmp_path, capsys, argv, message):

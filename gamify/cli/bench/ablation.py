@@ -21,25 +21,63 @@ and the median seconds to it. Every search runs in its own process, as a user's 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import re
 import statistics
 import subprocess
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 from gamify.cli.bench.machine import machine_info
 from gamify.cli.common import UsageError, parse_duration
+from gamify.tensor.records import reference_ranks
 
-CASES = {  # case -> (sizes, field, target rank, extra game arguments)
-    "2x2x2:z2": ((2, 2, 2), "z2", 7, []),
-    "2x2x2:z-1..1": ((2, 2, 2), "z", 7, ["--coefficients=-1,0,1"]),
-    "2x2x3:z2": ((2, 2, 3), "z2", 11, []),
-    "2x3x3:z2": ((2, 3, 3), "z2", 15, []),
-    "3x3x3:z2": ((3, 3, 3), "z2", 23, []),
-}
 VARIANTS = ("trained", "frozen", "uniform", "pretrained", "pretrained-frozen")
+_CASE = re.compile(r"(\d+)x(\d+)x(\d+):(z2|z(?:(-?\d+)\.\.(-?\d+))?)(?:@(\d+))?")
+
+
+@dataclasses.dataclass(frozen=True)
+class Case:
+    """One ablation case: a matmul format, its field (and coefficient range over Z), a target."""
+
+    name: str
+    sizes: tuple[int, int, int]
+    field: str
+    coefficients: tuple[int, ...] | None  # None: the game's default
+    target: int | None  # the rank that counts as reached; None: unknown (whole budget used)
+
+    def game_argv(self) -> list[str]:
+        argv = ["matmul", *map(str, self.sizes), "--field", self.field]
+        if self.coefficients is not None:
+            argv.append("--coefficients=" + ",".join(map(str, self.coefficients)))
+        return argv
+
+
+def parse_case(text: str) -> Case:
+    """``NxMxP:FIELD[@RANK]``: FIELD is z2, z (coefficients -2..2) or zA..B (A..B, e.g. z-1..1);
+    RANK is the target, by default the best-known rank over the field.
+
+    Raises:
+      UsageError: for a malformed case.
+    """
+    match = _CASE.fullmatch(text.strip())
+    if not match or min(int(size) for size in match.groups()[:3]) < 1:
+        raise UsageError(
+            f"bad case {text!r}: expected NxMxP:FIELD[@RANK], FIELD z2, z or zA..B (e.g. 2x2x2:z-1..1@7)"
+        )
+    n, m, p, field, low, high, rank = match.groups()
+    sizes = (int(n), int(m), int(p))
+    coefficients = None
+    if low is not None:
+        if int(low) > 0 or int(high) < 1:
+            raise UsageError(f"bad case {text!r}: the range A..B must hold 0 and 1")
+        coefficients = tuple(range(int(low), int(high) + 1))
+    field = "z2" if field == "z2" else "z"
+    target = int(rank) if rank else reference_ranks(tuple(sorted(sizes)), field)["best_known"]
+    return Case(text.strip(), sizes, field, coefficients, target)
 
 
 def add_parser(suites) -> None:
@@ -51,16 +89,28 @@ def add_parser(suites) -> None:
         "uniform, pretrained, pretrained-frozen) with equal budget and seeds, and tabulate the "
         "verified ranks reached, the seeds at the target rank and the median time to it.",
     )
-    parser.add_argument("--cases", default="2x2x2:z2", help=f"comma-separated, of {', '.join(CASES)}")
-    parser.add_argument("--variants", default=",".join(VARIANTS), help="comma-separated (all five)")
-    parser.add_argument("--seeds", default="0,1,2", help="comma-separated seeds (0,1,2)")
+    parser.add_argument(
+        "--cases",
+        default="2x2x2:z2",
+        help="comma-separated NxMxP:FIELD[@RANK], FIELD z2, z or zA..B (coefficients A..B), RANK "
+        "the target (default: the best known), e.g. 2x2x2:z-1..1,2x2x3:z2 (2x2x2:z2)",
+    )
+    add_options(parser)
+    parser.add_argument("--markdown", type=Path, help="also write the table here")
+    parser.add_argument("--quiet", action="store_true", help="print the table only at the end")
+
+
+def add_options(parser, variants: str = ",".join(VARIANTS)) -> None:
+    """The options an ablation run needs (also ``gamify bench ranks --method learned``'s)."""
+    parser.add_argument(
+        "--variants", default=variants, help=f"comma-separated, of {', '.join(VARIANTS)} ({variants})"
+    )
+    parser.add_argument("--seeds", help="comma-separated seeds (0,1,2)")
     parser.add_argument("--budget", default="2m", help="wall time per search (2m)")
     parser.add_argument(
         "--pretrain-time", default="4m", help="pretraining per case and seed, pretrained variants (4m)"
     )
     parser.add_argument("--preset", default="cpu", choices=["cpu", "gpu", "tiny"], help="(cpu)")
-    parser.add_argument("--markdown", type=Path, help="also write the table here")
-    parser.add_argument("--quiet", action="store_true", help="print the table only at the end")
 
 
 def _gamify(argv: list[str]) -> subprocess.CompletedProcess:
@@ -70,20 +120,20 @@ def _gamify(argv: list[str]) -> subprocess.CompletedProcess:
     return done
 
 
-def pretrain(case: str, seed: int, seconds: float, preset: str, out: Path) -> dict:
+def pretrain(case: Case, seed: int, seconds: float, preset: str, out: Path) -> dict:
     """One pretraining run; its held-out measure at the end."""
-    sizes, field, _, extra = CASES[case]
-    argv = ["pretrain", "matmul", *map(str, sizes), "--field", field, *extra, "--seed", str(seed)]
-    _gamify([*argv, "--preset", preset, "--time", f"{seconds}s", "--quiet", "--out", str(out)])
+    argv = ["pretrain", *case.game_argv(), "--seed", str(seed), "--preset", preset]
+    _gamify([*argv, "--time", f"{seconds}s", "--quiet", "--out", str(out)])
     return json.loads((out / "metrics.jsonl").read_text().splitlines()[-1])
 
 
-def search(case: str, seed: int, variant: str, args, out: Path, init: Path | None) -> dict:
-    """One search; its best rank (complete or bound), and when it reached the target."""
-    sizes, field, target, extra = CASES[case]
+def search(
+    case: Case, seed: int, variant: str, budget: float, preset: str, out: Path, init: Path | None
+) -> dict:
+    """One search in its own process; its best rank (complete or bound) and when it reached the target."""
     network = "frozen" if variant.endswith("frozen") else "uniform" if variant == "uniform" else "trained"
-    argv = ["search", "matmul", *map(str, sizes), "--field", field, "--target-rank", str(target), *extra]
-    argv += ["--budget", args.budget, "--seed", str(seed), "--network", network, "--preset", args.preset]
+    argv = ["search", *case.game_argv(), *(["--target-rank", str(case.target)] if case.target else [])]
+    argv += ["--budget", f"{budget}s", "--seed", str(seed), "--network", network, "--preset", preset]
     argv += ["--quiet", "--out", str(out)] + (["--init", str(init)] if init else [])
     done = _gamify(argv)
     complete = re.search(r"rank (\d+) decomposition, verified exactly", done.stdout)
@@ -92,48 +142,110 @@ def search(case: str, seed: int, variant: str, args, out: Path, init: Path | Non
     reached_at = None
     for line in (out / "metrics.jsonl").read_text().splitlines():
         record = json.loads(line)
-        if record.get("best_return") is not None and -record["best_return"] <= target:
+        if case.target and record.get("best_return") is not None and -record["best_return"] <= case.target:
             reached_at = record["elapsed"]
             break
-    return {"rank": rank, "complete": complete is not None, "reached_at": reached_at}
+    return {
+        "seed": seed,
+        "rank": rank,
+        "complete": complete is not None,
+        "reached_at": reached_at,
+        "run": str(out),
+    }
 
 
-def row(case: str, variant: str, results: list[dict], measures: list[dict]) -> str:
-    target = CASES[case][2]
-    ranks = ", ".join(f"{r['rank']}" + ("" if r["complete"] else " (bound)") for r in results)
-    times = [r["reached_at"] for r in results if r["reached_at"] is not None]
-    median = f"{statistics.median(times):.0f}" if times else "–"
-    held = "–"
-    if measures and variant.startswith("pretrained"):
-        held = ", ".join(f"{m['top1']:.0%}/{m['any_k']:.0%}" for m in measures)
-    return f"| {case} | {variant} | {target} | {ranks} | {len(times)}/{len(results)} | {median} | {held} |"
+@dataclasses.dataclass(frozen=True)
+class Settings:
+    """What every search of an ablation shares."""
+
+    variants: list[str]
+    seeds: list[int]
+    budget: float  # seconds per search
+    pretrain_seconds: float  # per case and seed, for the pretrained variants
+    preset: str
 
 
-def _parse(args) -> tuple[list[str], list[str], list[int]]:
-    cases, variants = args.cases.split(","), args.variants.split(",")
-    for name, given, known in (("case", cases, CASES), ("variant", variants, VARIANTS)):
-        unknown = [x for x in given if x not in known]
-        if unknown:
-            raise UsageError(f"unknown {name} {unknown[0]!r}: choose from {', '.join(known)}")
+def parse_settings(args, default_seeds: str = "0,1,2") -> Settings:
+    """The ablation's settings from :func:`add_options`' options; UsageError when one is malformed."""
+    variants = args.variants.split(",")
+    unknown = [x for x in variants if x not in VARIANTS]
+    if unknown:
+        raise UsageError(f"unknown variant {unknown[0]!r}: choose from {', '.join(VARIANTS)}")
+    seeds = args.seeds or default_seeds
     try:
-        seeds = [int(seed) for seed in args.seeds.split(",")]
+        seeds = list(dict.fromkeys(int(seed) for seed in seeds.split(",")))
     except ValueError:
         raise UsageError(f"--seeds: expected comma-separated integers, got {args.seeds!r}") from None
+    seconds = {}
     for option in ("budget", "pretrain_time"):
         try:
-            parse_duration(getattr(args, option))
+            seconds[option] = parse_duration(getattr(args, option))
         except argparse.ArgumentTypeError as error:
             raise UsageError(f"--{option.replace('_', '-')}: {error}") from None
-    return cases, variants, seeds
+    return Settings(variants, seeds, seconds["budget"], seconds["pretrain_time"], args.preset)
+
+
+def run_case(case: Case, settings: Settings, work: Path, say: Callable[[dict], None]) -> list[dict]:
+    """Every variant and seed of one case, searches in ``work``; one row per variant (also
+    passed to ``say`` as it is done): the case, variant, target, each seed's result
+    (:func:`search`) and, for pretrained variants, each seed's held-out measure."""
+    inits, measures = {}, []
+    if any(v.startswith("pretrained") for v in settings.variants):
+        for seed in settings.seeds:
+            inits[seed] = work / f"{case.name}-pretrain-{seed}"
+            measures.append(pretrain(case, seed, settings.pretrain_seconds, settings.preset, inits[seed]))
+    rows = []
+    for variant in settings.variants:
+        pretrained = variant.startswith("pretrained")
+        results = [
+            search(
+                case,
+                seed,
+                variant,
+                settings.budget,
+                settings.preset,
+                work / f"{case.name}-{variant}-{seed}".replace(":", "-"),
+                inits[seed] if pretrained else None,
+            )
+            for seed in settings.seeds
+        ]
+        rows.append(
+            {"case": case.name, "variant": variant, "target": case.target, "results": results}
+            | ({"heldout": measures} if pretrained else {})
+        )
+        say(rows[-1])
+    return rows
+
+
+TABLE_HEAD = [
+    "| case | network | target | best rank per seed | median rank | seeds at target | median s to target "
+    "| pretrained held-out top-1/any-of-K |",
+    "|---|---|---|---|---|---|---|---|",
+]
+
+
+def markdown_row(row: dict) -> str:
+    """One variant's line of the ablation table; "(bound)" marks a rank with no complete scheme."""
+    results = row["results"]
+    ranks = ", ".join(f"{r['rank']}" + ("" if r["complete"] else " (bound)") for r in results)
+    known = [r["rank"] for r in results if r["rank"] is not None]
+    median = f"{statistics.median(known):g}" if known else "–"
+    times = [r["reached_at"] for r in results if r["reached_at"] is not None]
+    at_target = f"{len(times)}/{len(results)}" if row["target"] else "–"
+    seconds = f"{statistics.median(times):.0f}" if times else "–"
+    held = ", ".join(f"{m['top1']:.0%}/{m['any_k']:.0%}" for m in row.get("heldout", [])) or "–"
+    cells = [row["case"], row["variant"], row["target"] or "?", ranks, median, at_target, seconds, held]
+    return "| " + " | ".join(map(str, cells)) + " |"
 
 
 def run(args) -> int:
     """``gamify bench ablation``."""
-    cases, variants, seeds = _parse(args)
-    pretrain_seconds = parse_duration(args.pretrain_time)
+    cases = [parse_case(text) for text in args.cases.split(",")]
+    settings = parse_settings(args)
     command = (
-        f"gamify bench ablation --cases {args.cases} --variants {args.variants} --seeds {args.seeds} "
-        f"--budget {args.budget} --pretrain-time {args.pretrain_time} --preset {args.preset}"
+        f"gamify bench ablation --cases {args.cases} --variants {','.join(settings.variants)} "
+        f"--seeds {','.join(map(str, settings.seeds))} --budget {args.budget} "
+        f"--pretrain-time {args.pretrain_time} --preset {args.preset}"
     )
     machine = machine_info(accelerator=True)
     header = [
@@ -144,29 +256,20 @@ def run(args) -> int:
         f"- date: {machine['date']}, gamify {machine['gamify']}, Python {machine['python']}",
         f"- command: `{command}`",
         "",
-        "| case | network | target | best rank per seed | seeds at target | median s to target "
-        "| pretrained held-out top-1/any-of-K |",
-        "|---|---|---|---|---|---|---|",
+        *TABLE_HEAD,
     ]
     lines = list(header)
     if not args.quiet:
         print("\n".join(header), flush=True)
+
+    def say(row: dict) -> None:
+        lines.append(markdown_row(row))
+        if not args.quiet:
+            print(lines[-1], flush=True)
+
     with tempfile.TemporaryDirectory(prefix="gamify-ablation-") as scratch:
         for case in cases:
-            inits, measures = {}, []
-            if any(v.startswith("pretrained") for v in variants):
-                for seed in seeds:
-                    inits[seed] = Path(scratch) / f"{case}-pretrain-{seed}"
-                    measures.append(pretrain(case, seed, pretrain_seconds, args.preset, inits[seed]))
-            for variant in variants:
-                init = inits.get if variant.startswith("pretrained") else lambda seed: None
-                results = [
-                    search(case, seed, variant, args, Path(scratch) / f"{case}-{variant}-{seed}", init(seed))
-                    for seed in seeds
-                ]
-                lines.append(row(case, variant, results, measures))
-                if not args.quiet:
-                    print(lines[-1], flush=True)
+            run_case(case, settings, Path(scratch), say)
     if args.quiet:
         print("\n".join(lines))
     if args.markdown:

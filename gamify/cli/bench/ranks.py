@@ -18,7 +18,6 @@ are read together when a figure in benchmarks/RESULTS.md is questioned.)
 from __future__ import annotations
 
 import argparse
-import contextlib
 import dataclasses
 import datetime
 import functools
@@ -30,8 +29,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 from gamify.cli import search as search_command
+from gamify.cli.bench import ablation
 from gamify.cli.bench.machine import machine_info
-from gamify.cli.common import UsageError, parse_duration
+from gamify.cli.common import UsageError, integers, parse_duration
 from gamify.tensor import flips
 from gamify.tensor.flips import MAX_DIM
 from gamify.tensor.formats import read_scheme, write_scheme
@@ -98,6 +98,32 @@ def add_parser(suites) -> None:
         default="cpu",
         help="learned search: network and search sizes (cpu)",
     )
+    learned = ranks.add_argument_group(
+        "learned and hybrid searches",
+        "Each format's search runs once per seed and variant (gamify bench ablation's): the table "
+        "shows the first variant's best seed, and an ablation table below it every variant's rank "
+        "per seed, median, seeds at the best-known rank and median time to it.",
+    )
+    learned.add_argument("--seeds", metavar="S,S,...", help="seeds, comma-separated (default: --seed)")
+    learned.add_argument(
+        "--variants",
+        default="trained",
+        metavar="V,V,...",
+        help=f"networks, comma-separated, of {', '.join(ablation.VARIANTS)}: e.g. trained,frozen,uniform "
+        "for what learning adds at equal budget and seeds (trained)",
+    )
+    learned.add_argument(
+        "--pretrain-time",
+        default="4m",
+        metavar="TIME",
+        help="pretraining per format and seed for the pretrained variants, beside the budget (4m)",
+    )
+    learned.add_argument(
+        "--coefficients",
+        type=integers,
+        metavar="F",
+        help="--field z: factor entries allowed, e.g. --coefficients=-1,0,1 (default -2..2)",
+    )
     ranks.add_argument("--out", type=Path, default=Path("runs/bench-ranks"), help="(runs/bench-ranks)")
     ranks.add_argument("--quiet", action="store_true", help="no progress lines")
 
@@ -153,6 +179,8 @@ class Task:
     preset: str
     search_dir: Path  # learned runs go here, one folder per format
     quiet: bool
+    ablation: ablation.Settings | None = None  # learned: the seeds and variants (default: seed, trained)
+    coefficients: tuple[int, ...] | None = None  # learned over Z: the factor entries allowed
 
 
 @dataclasses.dataclass(frozen=True)
@@ -162,6 +190,7 @@ class Outcome:
     scheme: Scheme | None
     history: list[tuple[float, int]]  # (seconds since the format's start, best rank so far)
     note: str | None = None  # what the table cannot say, e.g. that a Z2 scheme did not lift to Z
+    ablation: list[dict] = dataclasses.field(default_factory=list)  # learned: a row per variant
 
 
 def search_flips(task: Task, say: Say, start: Scheme | None = None, offset: float = 0.0) -> Outcome:
@@ -233,25 +262,41 @@ def lift_to_z(scheme: Scheme, say: Say) -> Scheme | None:
 
 
 def search_learned(task: Task, say: Say) -> Outcome:
-    """``gamify search matmul`` with the task's budget; its output goes to a log beside the run."""
-    run_dir = task.search_dir / format_name(task.sizes)
-    argv = ["search", "matmul", *map(str, task.sizes), "--field", task.field, "--out", str(run_dir)]
-    argv += ["--budget", f"{task.seconds:.3f}", "--seed", str(task.seed), "--preset", task.preset]
-    argv += ["--target-rank", str(task.target_rank)] if task.target_rank else []
-    argv += ["--quiet"] if task.quiet else []
-    parser = argparse.ArgumentParser(prog="gamify")
-    search_command.add_parsers(parser.add_subparsers(dest="command"))
-    log = run_dir.with_suffix(".log")
-    say(f"    learned search: run {run_dir}, log {log}")
-    log.parent.mkdir(parents=True, exist_ok=True)
-    with open(log, "w") as stream, contextlib.redirect_stdout(stream):
-        search_command.run_search(parser.parse_args(argv))
-    metrics = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
-    history = [(r["elapsed"], round(-r["best_return"])) for r in metrics if r["best_return"] is not None]
-    found = run_dir / "scheme.json"
-    scheme = read_scheme(found) if found.exists() else None
-    say(f"    learned: {'rank ' + str(scheme.rank) if scheme else 'no complete scheme'}")
-    return Outcome(scheme, history)
+    """``gamify search matmul`` per seed and variant (:func:`gamify.cli.bench.ablation.run_case`),
+    runs in ``task.search_dir``; the outcome is the first variant's best verified scheme."""
+    settings = task.ablation or ablation.Settings(["trained"], [task.seed], task.seconds, 0.0, task.preset)
+    settings = dataclasses.replace(settings, budget=task.seconds)
+    case = ablation.Case(
+        f"{format_name(task.sizes)}:{task.field}",
+        task.sizes,
+        task.field,
+        task.coefficients,
+        task.target_rank or None,
+    )
+    work = task.search_dir / format_name(task.sizes)
+    say(f"    learned search: {len(settings.variants)} variant(s) × {len(settings.seeds)} seed(s) in {work}")
+    work.mkdir(parents=True, exist_ok=True)
+
+    def report(row: dict) -> None:
+        say(f"    {row['variant']}: " + ", ".join(_rank_text(r) for r in row["results"]))
+
+    rows = ablation.run_case(case, settings, work, report)
+    best = None
+    for result in rows[0]["results"]:
+        found = Path(result["run"]) / "scheme.json"
+        if found.exists() and (best is None or read_scheme(found).rank < best[0].rank):
+            best = read_scheme(found), result
+    if best is None:
+        return Outcome(None, [], ablation=rows)
+    metrics = (Path(best[1]["run"]) / "metrics.jsonl").read_text().splitlines()
+    records = [json.loads(line) for line in metrics]
+    history = [(r["elapsed"], round(-r["best_return"])) for r in records if r["best_return"] is not None]
+    return Outcome(best[0], history, ablation=rows)
+
+
+def _rank_text(result: dict) -> str:
+    rank = "no game" if result["rank"] is None else f"rank {result['rank']}"
+    return f"seed {result['seed']} {rank}" + ("" if result["complete"] else " (bound)")
 
 
 def search_hybrid(task: Task, say: Say) -> Outcome:
@@ -298,6 +343,7 @@ def bench_format(task: Task, method: str, say: Say) -> tuple[dict, Scheme | None
         "verified": verified,
         "note": outcome.note,
         "history": [[round(t, 3), r] for t, r in outcome.history],
+        "ablation": outcome.ablation,
     }
     return row, scheme if verified else None
 
@@ -347,6 +393,11 @@ def markdown_report(report: dict) -> str:
         markdown_table(report["rows"], settings["field"]),
     ]
     notes = [f"- {row['format']}: {row['note']}" for row in report["rows"] if row["note"]]
+    variants = [variant for row in report["rows"] for variant in row["ablation"]]
+    if variants:
+        seeds = ",".join(map(str, settings["seeds"]))
+        lines += ["", f"Per seed ({seeds}) and network, at equal budget (gamify bench ablation's table):", ""]
+        lines += ablation.TABLE_HEAD + [ablation.markdown_row(variant) for variant in variants]
     return "\n".join(lines + ([""] + notes if notes else [])) + "\n"
 
 
@@ -380,7 +431,8 @@ def plot_ranks(rows: list[dict], path: Path) -> None:
     by_time.set_xlabel("wall time (s)")
     by_time.set_ylabel("best rank − best known")
     by_time.yaxis.get_major_locator().set_params(integer=True)
-    by_time.legend(fontsize=7, ncol=2)
+    if by_time.get_lines():
+        by_time.legend(fontsize=7, ncol=2)
     for ax in (by_format, by_time):
         ax.grid(alpha=0.3)
     fig.tight_layout()
@@ -391,29 +443,48 @@ def plot_ranks(rows: list[dict], path: Path) -> None:
 # --------------------------------------------------------------------------- command
 
 
-def _check(args) -> list[Sizes]:
-    """The formats to run; UsageError for settings that cannot work, before any search starts."""
+def _check(args) -> tuple[list[Sizes], ablation.Settings | None]:
+    """The formats to run and the learned searches' seeds and variants; UsageError for settings
+    that cannot work, before any search starts."""
     if args.max_size is not None and args.max_size < 2:
         raise UsageError(f"--max-size must be at least 2, got {args.max_size}")
+    if args.coefficients is not None and (args.field != "z" or args.method != "learned"):
+        raise UsageError("--coefficients is for --method learned --field z")
     formats = parse_formats(args.formats) if args.formats else formats_up_to(args.max_size or 3)
+    settings = None
+    if args.method != "flips":
+        options = argparse.Namespace(**vars(args), budget="1s")  # the budget is per format, set later
+        settings = ablation.parse_settings(options, default_seeds=str(args.seed))
+        if args.method == "hybrid" and (len(settings.seeds) > 1 or settings.variants != ["trained"]):
+            raise UsageError(
+                "--method hybrid runs one seed of the trained network: --seeds and --variants are for learned"
+            )
     if args.method != "learned":
         for n, m, p in formats:
             if max(n * m, m * p, p * n) > MAX_DIM:
                 raise UsageError(f"flips handle at most {MAX_DIM} entries per factor; ⟨{n},{m},{p}⟩ has more")
-    return formats
+    return formats, settings
 
 
-def _command(args, formats: list[Sizes], budget: float) -> str:
+def _command(args, formats: list[Sizes], budget: float, settings: ablation.Settings | None) -> str:
     """The command line that reproduces this run (settings made explicit)."""
     parts = ["gamify bench ranks --formats", ",".join(map(format_name, formats))]
     parts += ["--field", args.field, "--method", args.method, "--budget-per-format", f"{budget:g}s"]
-    parts += ["--seed", str(args.seed)] + (["--preset", args.preset] if args.method != "flips" else [])
+    if settings is None:
+        parts += ["--seed", str(args.seed)]
+    else:
+        parts += ["--seeds", ",".join(map(str, settings.seeds)), "--variants", ",".join(settings.variants)]
+        parts += ["--preset", args.preset]
+        if any(variant.startswith("pretrained") for variant in settings.variants):
+            parts += ["--pretrain-time", args.pretrain_time]
+        if args.coefficients is not None:
+            parts.append("--coefficients=" + ",".join(map(str, args.coefficients)))
     return " ".join(parts + ["--out", str(args.out)])
 
 
 def run(args) -> int:
     """``gamify bench ranks``: exit status 0, or 1 when a scheme failed verification."""
-    formats = _check(args)
+    formats, settings = _check(args)
     budget = args.budget_per_format or DEFAULT_BUDGET[args.method]
     say: Say = (lambda line: None) if args.quiet else (lambda line: print(line, flush=True))
     stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
@@ -429,6 +500,8 @@ def run(args) -> int:
             preset=args.preset,
             search_dir=args.out / "search" / stamp,
             quiet=args.quiet,
+            ablation=settings,
+            coefficients=None if args.coefficients is None else tuple(args.coefficients),
         )
         row, scheme = bench_format(task, args.method, say)
         if scheme is not None:
@@ -436,13 +509,17 @@ def run(args) -> int:
             write_scheme(scheme, args.out / row["scheme"])
         rows.append(row)
     report = {
-        "command": _command(args, formats, budget),
+        "command": _command(args, formats, budget, settings),
         "settings": {
             "field": args.field,
             "method": args.method,
             "budget_per_format": budget,
             "seed": args.seed,
             "preset": args.preset if args.method != "flips" else None,
+            "seeds": settings.seeds if settings else [args.seed],
+            "variants": settings.variants if settings else None,
+            "pretrain_seconds": settings.pretrain_seconds if settings else None,
+            "coefficients": args.coefficients,
         },
         "machine": machine_info(accelerator=args.method != "flips"),
         "table_compiled": best_known_table()["compiled"],
