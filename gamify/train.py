@@ -42,6 +42,9 @@ class TrainConfig:
     replay_capacity: int = 50_000
     # Synthetic solved episodes (Game.demonstration) mixed into the replay per iteration.
     demonstrations_per_iteration: int = 0
+    # Fixed episodes (Trainer's episodes=) replayed each time in a fresh random symmetry
+    # (Game.vary_episode); False: as given (the expert-iteration ablation).
+    vary_episodes: bool = True
     eval_every: int = 5  # iterations; 0 disables evaluation
     eval_games: int = 8
     network: NetworkConfig = NetworkConfig()
@@ -131,8 +134,8 @@ class Trainer:
         e.g. verified schemes a local search found: every iteration adds their examples to
         the replay once, after self-play's and the synthetic demonstrations', each episode
         in a fresh random symmetry (``Game.vary_episode``; the tensor game: a random change
-        of basis). They are not part of the config: the caller keeps them (``gamify search``
-        in its run directory).
+        of basis), or as given when ``config.vary_episodes`` is False. They are not part of
+        the config: the caller keeps them (``gamify search`` in its run directory).
       initial_params: the network's parameters to start from instead of :meth:`fresh_params`
         (e.g. :func:`gamify.pretrain.load_params`'s; also settable as ``self.initial_params``
         before :meth:`init`); the optimizer state starts fresh.
@@ -256,7 +259,7 @@ class Trainer:
             buffer = replay.add_examples(buffer, *self._demonstrations(demo_key))
         if self._episodes is not None:
             slots = num_candidates(self.env, self.config.search)
-            examples = replay_episodes(self.env, self._varied_episodes(key), num_candidates=slots)
+            examples = replay_episodes(self.env, self._replayed_episodes(key), num_candidates=slots)
             buffer = replay.add_examples(buffer, *examples)
 
         def learn(carry, k):
@@ -288,6 +291,11 @@ class Trainer:
             "dead_end_moves": _dead_end_moves(result.final_state),
         }
         return state, metrics
+
+    def _replayed_episodes(self, key: Array) -> Episode:
+        """The fixed episodes an iteration replays: :meth:`_varied_episodes`, or as given when
+        ``config.vary_episodes`` is False."""
+        return self._varied_episodes(key) if self.config.vary_episodes else self._episodes
 
     def _varied_episodes(self, key: Array) -> Episode:
         """The fixed episodes, each in a fresh random symmetry (``Game.vary_episode``), drawn

@@ -1,5 +1,6 @@
 """Known schemes as demonstrations: played as episodes, replayed into examples, used by search."""
 
+import dataclasses
 import re
 from collections.abc import Callable
 from typing import NamedTuple
@@ -214,8 +215,15 @@ def test_search_learns_from_demonstrations_and_records_improvements(tmp_path, ca
     episodes = stack_episodes([game.scheme_demonstration(strassen().to_z2())])
     trainer = train.Trainer(game, record["train"], episodes=episodes)
     state, _ = runs.RunDirectory(out).load(trainer, resume=False)
-    varied = trainer._varied_episodes(jax.random.fold_in(trainer._stream_key("iterate"), 0))
-    assert not np.array_equal(varied[0].residual, episodes[0].residual)
+    key = jax.random.fold_in(trainer._stream_key("iterate"), 0)
+    varied = trainer._replayed_episodes(key)
+    assert record["train"].vary_episodes and not np.array_equal(varied[0].residual, episodes[0].residual)
+    as_given = train.Trainer(
+        game, dataclasses.replace(record["train"], vary_episodes=False), episodes=episodes
+    )
+    replayed = jax.tree.leaves(as_given._replayed_episodes(key))  # the ablation: as written
+    for given, again in zip(jax.tree.leaves(episodes), replayed, strict=True):
+        np.testing.assert_array_equal(given, again)
     examples, valid = replay_episodes(
         gamify.Env(game), varied, num_candidates=num_candidates(gamify.Env(game), record["train"].search)
     )

@@ -9,7 +9,7 @@ Known schemes teach the network too: ``--demonstrations FILE ...`` and every sch
 ``--improve flips`` finds below the learned one are kept in the run's ``demonstrations/``
 folder (gamify JSON, named by rank and content, so a scheme is kept once), and each of
 them is replayed into the replay buffer once per iteration, each time in a fresh random
-basis, this run and every ``--resume`` of it.
+basis (``--demonstrations-basis given``: as written), this run and every ``--resume`` of it.
 """
 
 from __future__ import annotations
@@ -166,6 +166,13 @@ def add_parsers(commands) -> None:
             "OUT/demonstrations/, which --resume replays too, with the schemes --improve found",
         )
         sub.add_argument(
+            "--demonstrations-basis",
+            choices=["random", "given"],
+            default="random",
+            help="replay each known scheme in a fresh random basis every iteration (random), or only "
+            "as written (given: the ablation that shows what the random bases add)",
+        )
+        sub.add_argument(
             "--network",
             choices=["trained", "frozen", "uniform"],
             default="trained",
@@ -263,6 +270,7 @@ def run_search(args) -> int:
         config = dataclasses.replace(config, learner=dataclasses.replace(config.learner, learning_rate=0.0))
     if args.network == "uniform":
         config = dataclasses.replace(config, network=dataclasses.replace(config.network, torso="uniform"))
+    config = dataclasses.replace(config, vary_episodes=args.demonstrations_basis == "random")
     schemes = []
 
     def check(game) -> None:  # every setting and file checked before anything is written
