@@ -45,7 +45,9 @@ def test_search_tensor_writes_a_verified_scheme(tmp_path, capsys):
         (["tensor", "{tmp}/missing.npy"], "missing.npy"),
         (["matmul", "2", "2", "2", "--resume", "--out", "{tmp}/none"], "holds no run"),
         (["matmul", "2", "2", "2", "--field", "z", "--coefficients=0,1,1"], "distinct"),
-        (["matmul", "2", "2", "2", "--root-reward-weight", "-1"], "root_reward_weight"),
+        (["matmul", "2", "2", "2", "--root-reward-weight", "-1"], "--root-reward-weight must be >= 0"),
+        (["matmul", "2", "2", "2", "--simulations", "0"], "--simulations must be >= 1"),
+        (["matmul", "2", "2", "2", "--samples", "0"], "--samples must be >= 1"),
     ],
 )
 def test_search_bad_input(tmp_path, capsys, argv, message):

@@ -49,6 +49,11 @@ from gamify.tensor.targets import outside_z2
 GAME = "tensor_decomposition"
 PRESETS = ("cpu", "gpu", "tiny")
 DEMONSTRATIONS = "demonstrations"  # the run's folder of schemes replayed every iteration
+OPTION_OF_SETTING = {  # SearchConfig's names in its errors -> the options that set them
+    "num_simulations": "--simulations",
+    "num_samples": "--samples",
+    "root_reward_weight": "--root-reward-weight",
+}
 
 
 def preset(name: str):
@@ -139,6 +144,18 @@ def add_parsers(commands) -> None:
             default=1.0,
             metavar="P",
             help="probability that a game starts in a random basis (AlphaTensor's augmentation; 1.0)",
+        )
+        sub.add_argument(
+            "--simulations",
+            type=int,
+            metavar="N",
+            help="search simulations per move (preset: cpu 32, gpu 128)",
+        )
+        sub.add_argument(
+            "--samples",
+            type=int,
+            metavar="K",
+            help="factored actions: candidate moves drawn from the policy per node (preset: cpu 16, gpu 32)",
         )
         sub.add_argument(
             "--root-reward-weight",
@@ -262,10 +279,19 @@ def run_search(args) -> int:
     game_args, default_name = game_args_of(args, "search")
     out = args.out or Path("runs") / default_name
     config = dataclasses.replace(preset(args.preset), seed=args.seed)
-    if args.root_reward_weight is not None:
-        config = dataclasses.replace(
-            config, search=dataclasses.replace(config.search, root_reward_weight=args.root_reward_weight)
-        )
+    overrides = {
+        "root_reward_weight": args.root_reward_weight,
+        "num_simulations": args.simulations,
+        "num_samples": args.samples,
+    }
+    overrides = {name: value for name, value in overrides.items() if value is not None}
+    try:
+        config = dataclasses.replace(config, search=dataclasses.replace(config.search, **overrides))
+    except ValueError as error:  # e.g. --simulations 0: SearchConfig names the setting
+        message = str(error)
+        for setting, option in OPTION_OF_SETTING.items():
+            message = message.replace(setting, option)
+        raise UsageError(message) from None
     if args.network != "trained":  # same search, same updates computed, none applied
         config = dataclasses.replace(config, learner=dataclasses.replace(config.learner, learning_rate=0.0))
     if args.network == "uniform":
