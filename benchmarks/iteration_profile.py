@@ -65,11 +65,14 @@ def main() -> None:
     acting = median_seconds(lambda: selfplay(state.params, key).trajectory.reward, args.repeats)
     learning = median_seconds(lambda: update(state.params, state.opt_state, buffer, key), args.repeats)
     network = median_seconds(lambda: evaluate(state.params, obs), args.repeats)
-    demos = trainer._demonstrations
+    # jitted as inside an iteration (make_demonstrations returns it unjitted: eager, it costs ~10x)
+    demos = trainer._demonstrations and jax.jit(trainer._demonstrations)
     making = median_seconds(lambda: demos(key)[1], args.repeats) if demos is not None else 0.0
     batch, steps, sims = config.games_per_iteration, game.max_steps, config.search.num_simulations
     print(f"{case.name}, preset {args.preset}, {game.actions} actions, JAX on {jax.default_backend()}")
     print(f"  self-play ({batch} games x {steps} moves x {sims} simulations): {acting:.2f} s")
+    rate = batch * steps * sims / acting  # every game is searched for the whole step limit
+    print(f"  {case.name} preset {args.preset}: {rate:,.0f} simulations/s on {jax.default_backend()}")
     print(f"  one network evaluation (batch {batch}): {network * 1000:.1f} ms")
     print(f"  demonstrations ({config.demonstrations_per_iteration} episodes): {making:.2f} s")
     print(f"  one update (batch {config.batch_size}): {learning * 1000:.1f} ms")
