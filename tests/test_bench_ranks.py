@@ -148,7 +148,10 @@ def fake_searches(monkeypatch, ranks_by_variant: dict[str, list[int]]):
         record = {"elapsed": seed + 1.0, "best_return": -float(rank)}
         (out / "metrics.jsonl").write_text(json.dumps(record) + "\n")
         if rank == 8:
-            write_scheme(standard_scheme(2, 2, 2), out / "scheme.json")
+            naive, field = standard_scheme(2, 2, 2), argv[argv.index("--field") + 1]
+            write_scheme(
+                Scheme(naive.u, naive.v, naive.w, field=field, matmul=(2, 2, 2)), out / "scheme.json"
+            )
             text = "rank 8 decomposition, verified exactly"
         else:
             text = f"the search's best game ended at rank ≤ {rank}"
@@ -173,6 +176,21 @@ def test_learned_runs_every_seed_and_variant_and_tabulates_the_ablation(tmp_path
     assert "--seeds 0,1,2 --variants trained,uniform" in report
     rows = json.loads((tmp_path / "ranks.json").read_text())["rows"][0]["ablation"]
     assert [row["variant"] for row in rows] == ["trained", "uniform"]
+
+
+def test_pretrained_variants_start_every_seed_from_init(tmp_path, capsys, monkeypatch):
+    seen = fake_searches(monkeypatch, {"trained": [8, 8], "frozen": [9, 8]})
+    init = tmp_path / "pre"
+    init.mkdir()
+    (init / "metrics.jsonl").write_text(json.dumps({"updates": 9, "top1": 0.25, "any_k": 0.5}) + "\n")
+    argv = ["--formats", "2x2x2", "--method", "learned", "--seeds", "0,1", "--init", str(init)]
+    argv += ["--variants", "pretrained,pretrained-frozen", "--field", "z", "--coefficients=-1,0,1"]
+    code, _, _ = run_cli(capsys, *argv, "--budget-per-format", "3s", "--out", str(tmp_path / "out"))
+    assert code == 0 and len(seen) == 4
+    assert all(a[a.index("--init") + 1] == str(init) and "--coefficients=-1,0,1" in a for a in seen)
+    report = (tmp_path / "out" / "ranks.md").read_text()
+    assert "| 2x2x2:z | pretrained-frozen | 7 | 9 (bound), 8 | 8.5 | 0/2 | – | 25%/50% |" in report
+    assert f"--init {init}" in report and "--pretrain-time" not in report
 
 
 def test_hybrid_walks_on_from_the_learned_scheme(tmp_path, capsys, monkeypatch):
@@ -228,9 +246,11 @@ def test_malformed_ablation_cases_are_usage_errors(text):
         (["--method", "learned", "--variants", "trained,lucky"], "unknown variant 'lucky'"),
         (["--method", "hybrid", "--seeds", "0,1"], "--method hybrid runs one seed"),
         (["--coefficients=-1,0,1"], "--coefficients is for --method learned --field z"),
+        (["--method", "learned", "--init", "{tmp}"], "is not a gamify pretrain run"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(tmp_path, capsys, argv, message):
+    argv = [arg.replace("{tmp}", str(tmp_path)) for arg in argv]
     code, stdout, err = run_cli(capsys, *argv, "--out", str(tmp_path / "never"))
     assert code == 2 and message in err
     assert err.count("\n") == 1 and err.startswith("gamify: error: ")

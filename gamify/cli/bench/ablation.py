@@ -111,6 +111,17 @@ def add_options(parser, variants: str = ",".join(VARIANTS)) -> None:
         "--pretrain-time", default="4m", help="pretraining per case and seed, pretrained variants (4m)"
     )
     parser.add_argument("--preset", default="cpu", choices=["cpu", "gpu", "tiny"], help="(cpu)")
+    add_init_option(parser)
+
+
+def add_init_option(parser) -> None:
+    parser.add_argument(
+        "--init",
+        type=Path,
+        metavar="PRETRAINED",
+        help="pretrained variants: start every seed from this gamify pretrain run instead of "
+        "pretraining per seed (--pretrain-time unused)",
+    )
 
 
 def _gamify(argv: list[str]) -> subprocess.CompletedProcess:
@@ -163,6 +174,7 @@ class Settings:
     budget: float  # seconds per search
     pretrain_seconds: float  # per case and seed, for the pretrained variants
     preset: str
+    init: Path | None = None  # a gamify pretrain run every seed's pretrained variants start from
 
 
 def parse_settings(args, default_seeds: str = "0,1,2") -> Settings:
@@ -182,7 +194,9 @@ def parse_settings(args, default_seeds: str = "0,1,2") -> Settings:
             seconds[option] = parse_duration(getattr(args, option))
         except argparse.ArgumentTypeError as error:
             raise UsageError(f"--{option.replace('_', '-')}: {error}") from None
-    return Settings(variants, seeds, seconds["budget"], seconds["pretrain_time"], args.preset)
+    if args.init is not None and not (args.init / "metrics.jsonl").is_file():
+        raise UsageError(f"--init: {args.init} is not a gamify pretrain run (no metrics.jsonl)")
+    return Settings(variants, seeds, seconds["budget"], seconds["pretrain_time"], args.preset, args.init)
 
 
 def run_case(case: Case, settings: Settings, work: Path, say: Callable[[dict], None]) -> list[dict]:
@@ -190,7 +204,10 @@ def run_case(case: Case, settings: Settings, work: Path, say: Callable[[dict], N
     passed to ``say`` as it is done): the case, variant, target, each seed's result
     (:func:`search`) and, for pretrained variants, each seed's held-out measure."""
     inits, measures = {}, []
-    if any(v.startswith("pretrained") for v in settings.variants):
+    if settings.init is not None:
+        inits = dict.fromkeys(settings.seeds, settings.init)
+        measures = [json.loads((settings.init / "metrics.jsonl").read_text().splitlines()[-1])]
+    elif any(v.startswith("pretrained") for v in settings.variants):
         for seed in settings.seeds:
             inits[seed] = work / f"{case.name}-pretrain-{seed}"
             measures.append(pretrain(case, seed, settings.pretrain_seconds, settings.preset, inits[seed]))
@@ -245,7 +262,8 @@ def run(args) -> int:
     command = (
         f"gamify bench ablation --cases {args.cases} --variants {','.join(settings.variants)} "
         f"--seeds {','.join(map(str, settings.seeds))} --budget {args.budget} "
-        f"--pretrain-time {args.pretrain_time} --preset {args.preset}"
+        + (f"--init {settings.init}" if settings.init else f"--pretrain-time {args.pretrain_time}")
+        + f" --preset {args.preset}"
     )
     machine = machine_info(accelerator=True)
     header = [

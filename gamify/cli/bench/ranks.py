@@ -118,6 +118,7 @@ def add_parser(suites) -> None:
         metavar="TIME",
         help="pretraining per format and seed for the pretrained variants, beside the budget (4m)",
     )
+    ablation.add_init_option(learned)
     learned.add_argument(
         "--coefficients",
         type=integers,
@@ -475,7 +476,9 @@ def _command(args, formats: list[Sizes], budget: float, settings: ablation.Setti
     else:
         parts += ["--seeds", ",".join(map(str, settings.seeds)), "--variants", ",".join(settings.variants)]
         parts += ["--preset", args.preset]
-        if any(variant.startswith("pretrained") for variant in settings.variants):
+        if settings.init is not None:
+            parts += ["--init", str(settings.init)]
+        elif any(variant.startswith("pretrained") for variant in settings.variants):
             parts += ["--pretrain-time", args.pretrain_time]
         if args.coefficients is not None:
             parts.append("--coefficients=" + ",".join(map(str, args.coefficients)))
@@ -519,6 +522,7 @@ def run(args) -> int:
             "seeds": settings.seeds if settings else [args.seed],
             "variants": settings.variants if settings else None,
             "pretrain_seconds": settings.pretrain_seconds if settings else None,
+            "init": str(settings.init) if settings and settings.init else None,
             "coefficients": args.coefficients,
         },
         "machine": machine_info(accelerator=args.method != "flips"),
