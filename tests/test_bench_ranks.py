@@ -197,7 +197,7 @@ def test_hybrid_walks_on_from_the_learned_scheme(tmp_path, capsys, monkeypatch):
     seen = fake_searches(monkeypatch, {"trained": [8]})
     argv = ["--formats", "2,2,2", "--method", "hybrid", "--budget-per-format", "4s", "--preset", "tiny"]
     code, stdout, _ = run_cli(capsys, *argv, "--out", str(tmp_path))
-    assert code == 0 and "trained: seed 0 rank 8" in stdout
+    assert code == 0 and "    2x2x2:z2 trained seed 0: rank 8\n" in stdout
     (search,) = seen
     assert search[:5] == ["search", "matmul", "2", "2", "2"]
     for option, value in [
@@ -210,6 +210,17 @@ def test_hybrid_walks_on_from_the_learned_scheme(tmp_path, capsys, monkeypatch):
     row = json.loads((tmp_path / "ranks.json").read_text())["rows"][0]
     assert row["rank"] == 7 and row["verified"] is True
     assert row["history"][0] == [1.0, 8] and row["history"][-1][1] == 7
+
+
+def test_bench_ablation_prints_the_table_and_progress_apart(tmp_path, capsys, monkeypatch):
+    fake_searches(monkeypatch, {"trained": [8, 8], "uniform": [12, 11]})
+    argv = ["bench", "ablation", "--cases", "2x2x2:z2@8", "--variants", "uniform,trained", "--seeds", "0,1"]
+    assert main([*argv, "--budget", "1s", "--markdown", str(tmp_path / "t.md")]) == 0
+    out, err = capsys.readouterr()
+    assert "| 2x2x2:z2@8 | uniform | 8 | 12 (bound), 11 (bound) | 11.5 | 0/2 | – | – |" in out
+    assert "| 2x2x2:z2@8 | trained | 8 | 8, 8 | 8 | 2/2 | 2 | – |" in out
+    assert "2x2x2:z2@8 trained seed 1: rank 8, target reached at 2 s" in err and "|" not in err
+    assert (tmp_path / "t.md").read_text().strip() == out.strip()
 
 
 @pytest.mark.parametrize(

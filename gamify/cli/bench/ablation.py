@@ -97,7 +97,7 @@ def add_parser(suites) -> None:
     )
     add_options(parser)
     parser.add_argument("--markdown", type=Path, help="also write the table here")
-    parser.add_argument("--quiet", action="store_true", help="print the table only at the end")
+    parser.add_argument("--quiet", action="store_true", help="no progress lines on stderr (the table alone)")
 
 
 def add_options(parser, variants: str = ",".join(VARIANTS)) -> None:
@@ -199,10 +199,10 @@ def parse_settings(args, default_seeds: str = "0,1,2") -> Settings:
     return Settings(variants, seeds, seconds["budget"], seconds["pretrain_time"], args.preset, args.init)
 
 
-def run_case(case: Case, settings: Settings, work: Path, say: Callable[[dict], None]) -> list[dict]:
-    """Every variant and seed of one case, searches in ``work``; one row per variant (also
-    passed to ``say`` as it is done): the case, variant, target, each seed's result
-    (:func:`search`) and, for pretrained variants, each seed's held-out measure."""
+def run_case(case: Case, settings: Settings, work: Path, say: Callable[[str], None]) -> list[dict]:
+    """Every variant and seed of one case, searches in ``work``; one row per variant: the case,
+    variant, target, each seed's result (:func:`search`) and, for pretrained variants, each
+    seed's held-out measure. ``say`` gets a line as each pretraining and search ends."""
     inits, measures = {}, []
     if settings.init is not None:
         inits = dict.fromkeys(settings.seeds, settings.init)
@@ -211,27 +211,29 @@ def run_case(case: Case, settings: Settings, work: Path, say: Callable[[dict], N
         for seed in settings.seeds:
             inits[seed] = work / f"{case.name}-pretrain-{seed}"
             measures.append(pretrain(case, seed, settings.pretrain_seconds, settings.preset, inits[seed]))
+            say(f"{case.name} seed {seed}: pretrained, held-out top-1 {measures[-1]['top1']:.0%}")
     rows = []
     for variant in settings.variants:
         pretrained = variant.startswith("pretrained")
-        results = [
-            search(
-                case,
-                seed,
-                variant,
-                settings.budget,
-                settings.preset,
-                work / f"{case.name}-{variant}-{seed}".replace(":", "-"),
-                inits[seed] if pretrained else None,
-            )
-            for seed in settings.seeds
-        ]
+        results = []
+        for seed in settings.seeds:
+            out = work / f"{case.name}-{variant}-{seed}".replace(":", "-")
+            init = inits[seed] if pretrained else None
+            results.append(search(case, seed, variant, settings.budget, settings.preset, out, init))
+            say(f"{case.name} {variant} seed {seed}: {result_text(results[-1])}")
         rows.append(
             {"case": case.name, "variant": variant, "target": case.target, "results": results}
             | ({"heldout": measures} if pretrained else {})
         )
-        say(rows[-1])
     return rows
+
+
+def result_text(result: dict) -> str:
+    """One search's outcome in words."""
+    if result["rank"] is None:
+        return "no game finished"
+    reached = "" if result["reached_at"] is None else f", target reached at {result['reached_at']:.0f} s"
+    return f"rank {result['rank']}" + ("" if result["complete"] else " (bound)") + reached
 
 
 TABLE_HEAD = [
@@ -277,19 +279,15 @@ def run(args) -> int:
         *TABLE_HEAD,
     ]
     lines = list(header)
-    if not args.quiet:
-        print("\n".join(header), flush=True)
 
-    def say(row: dict) -> None:
-        lines.append(markdown_row(row))
+    def say(line: str) -> None:  # progress to stderr: stdout is the table
         if not args.quiet:
-            print(lines[-1], flush=True)
+            print(line, file=sys.stderr, flush=True)
 
     with tempfile.TemporaryDirectory(prefix="gamify-ablation-") as scratch:
         for case in cases:
-            run_case(case, settings, Path(scratch), say)
-    if args.quiet:
-        print("\n".join(lines))
+            lines += [markdown_row(row) for row in run_case(case, settings, Path(scratch), say)]
+    print("\n".join(lines))
     if args.markdown:
         args.markdown.write_text("\n".join(lines) + "\n")
     return 0

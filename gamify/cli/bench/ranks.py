@@ -278,10 +278,7 @@ def search_learned(task: Task, say: Say) -> Outcome:
     say(f"    learned search: {len(settings.variants)} variant(s) × {len(settings.seeds)} seed(s) in {work}")
     work.mkdir(parents=True, exist_ok=True)
 
-    def report(row: dict) -> None:
-        say(f"    {row['variant']}: " + ", ".join(_rank_text(r) for r in row["results"]))
-
-    rows = ablation.run_case(case, settings, work, report)
+    rows = ablation.run_case(case, settings, work, lambda line: say("    " + line))
     best = None
     for result in rows[0]["results"]:
         found = Path(result["run"]) / "scheme.json"
@@ -293,11 +290,6 @@ def search_learned(task: Task, say: Say) -> Outcome:
     records = [json.loads(line) for line in metrics]
     history = [(r["elapsed"], round(-r["best_return"])) for r in records if r["best_return"] is not None]
     return Outcome(best[0], history, ablation=rows)
-
-
-def _rank_text(result: dict) -> str:
-    rank = "no game" if result["rank"] is None else f"rank {result['rank']}"
-    return f"seed {result['seed']} {rank}" + ("" if result["complete"] else " (bound)")
 
 
 def search_hybrid(task: Task, say: Say) -> Outcome:
