@@ -48,6 +48,7 @@ def test_search_tensor_writes_a_verified_scheme(tmp_path, capsys):
         (["matmul", "2", "2", "2", "--root-reward-weight", "-1"], "--root-reward-weight must be >= 0"),
         (["matmul", "2", "2", "2", "--simulations", "0"], "--simulations must be >= 1"),
         (["matmul", "2", "2", "2", "--samples", "0"], "--samples must be >= 1"),
+        (["matmul", "2", "2", "2", "--temperature", "0"], "--temperature must be > 0"),
     ],
 )
 def test_search_bad_input(tmp_path, capsys, argv, message):

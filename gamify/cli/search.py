@@ -52,6 +52,7 @@ DEMONSTRATIONS = "demonstrations"  # the run's folder of schemes replayed every 
 OPTION_OF_SETTING = {  # SearchConfig's names in its errors -> the options that set them
     "num_simulations": "--simulations",
     "num_samples": "--samples",
+    "sample_temperature": "--temperature",
     "root_reward_weight": "--root-reward-weight",
 }
 
@@ -156,6 +157,13 @@ def add_parsers(commands) -> None:
             type=int,
             metavar="K",
             help="factored actions: candidate moves drawn from the policy per node (preset: cpu 16, gpu 32)",
+        )
+        sub.add_argument(
+            "--temperature",
+            type=float,
+            metavar="T",
+            help="factored actions: draw the candidates from the policy flattened to p^(1/T) (1 = as it "
+            "is; above 1 more varied candidates, corrected for in the priors as Sampled MuZero does)",
         )
         sub.add_argument(
             "--root-reward-weight",
@@ -283,6 +291,7 @@ def run_search(args) -> int:
         "root_reward_weight": args.root_reward_weight,
         "num_simulations": args.simulations,
         "num_samples": args.samples,
+        "sample_temperature": args.temperature,
     }
     overrides = {name: value for name, value in overrides.items() if value is not None}
     try:
