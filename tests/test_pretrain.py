@@ -127,6 +127,17 @@ def test_search_init_bad_input_is_one_line(pretrained, tmp_path, capsys, extra, 
     assert len(err.strip().splitlines()) == 1
 
 
+def test_a_resumed_pretraining_keeps_its_settings(pretrained, tmp_path, capsys):
+    folder, _ = pretrained
+    assert json.loads((folder / "pretrain.json").read_text())["games_per_update"] == 32
+    out = tmp_path / "pre"
+    shutil.copytree(folder, out)
+    argv = ["pretrain", "matmul", "1", "1", "2", "--preset", "tiny", "--quiet", "--out", str(out), "--resume"]
+    assert main([*argv, "--games-per-update", "8"]) == 2
+    err = capsys.readouterr().err
+    assert "--games-per-update: " in err and "was started with 32" in err and len(err.splitlines()) == 1
+
+
 def test_pretrain_needs_demonstrations():
     with pytest.raises(ValueError, match="offers no demonstrations"):
         pretrain.Pretrainer(load_game("lights_out"), CONFIG)

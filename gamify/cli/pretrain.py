@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import json
 import shlex
 import sys
 from pathlib import Path
 
 from gamify import pretrain, runs
+from gamify.checkpoint import atomic_write_bytes
 from gamify.cli.common import (
+    UsageError,
     discarded_if_unstarted,
     graceful_stop,
     open_run,
@@ -26,6 +29,7 @@ from gamify.plots import plot_learning_curve, read_records
 from gamify.progress import ProgressDisplay, duration
 
 CURVE = "learning_curve.png"
+SETTINGS = "pretrain.json"  # the run's PretrainConfig
 EXAMPLES = """\
 examples:
   gamify pretrain matmul 2 2 2 --field z --coefficients=-1,0,1 --time 5m --out runs/pre222
@@ -58,8 +62,8 @@ def add_parsers(commands) -> None:
         sub.add_argument(
             "--games-per-update",
             type=positive_int,
-            default=pretrain.PretrainConfig.games_per_update,
-            help="fresh random decompositions drawn per update (%(default)s)",
+            help=f"fresh random decompositions drawn per update ({pretrain.PretrainConfig.games_per_update}; "
+            f"kept in OUT/{SETTINGS} for --resume)",
         )
 
 
@@ -68,10 +72,30 @@ def run_pretrain(args) -> int:
     game_args, default_name = game_args_of(args, "pretrain")
     out = args.out or Path("runs") / default_name
     config = dataclasses.replace(preset(args.preset), seed=args.seed)
-    settings = pretrain.PretrainConfig(games_per_update=args.games_per_update)
     directory, game, config = open_run(out, GAME, game_args, config, resume=args.resume, same_settings=True)
     with discarded_if_unstarted(out, args.resume):
-        return _pretrain(args, out, directory, game, config, settings)
+        return _pretrain(args, out, directory, game, config, pretrain_settings(args, out))
+
+
+def pretrain_settings(args, out: Path) -> pretrain.PretrainConfig:
+    """The run's pretraining settings: recorded in OUT/pretrain.json when it starts, read back
+    on --resume (UsageError when --games-per-update asks for another value)."""
+    path = out / SETTINGS
+    if args.resume and path.exists():
+        try:
+            recorded = pretrain.PretrainConfig(**json.loads(path.read_text()))
+        except (ValueError, TypeError) as error:
+            raise UsageError(f"--resume: {path} is corrupt: {error}") from None
+        if args.games_per_update not in (None, recorded.games_per_update):
+            raise UsageError(
+                f"--games-per-update: {out} was started with {recorded.games_per_update}; a resumed "
+                "run keeps its settings"
+            )
+        return recorded
+    given = {} if args.games_per_update is None else {"games_per_update": args.games_per_update}
+    settings = pretrain.PretrainConfig(**given)
+    atomic_write_bytes(path, json.dumps(dataclasses.asdict(settings), indent=2).encode())
+    return settings
 
 
 def _pretrain(args, out, directory, game, config, settings) -> int:
