@@ -2,7 +2,7 @@
 
 Usage (repository root, gamify installed)::
 
-    python benchmarks/regenerate.py            # the recorded figures: about 2 hours 15 minutes on 2 cores
+    python benchmarks/regenerate.py            # the recorded figures: about 2 hours 20 minutes on 2 cores
     python benchmarks/regenerate.py --smoke    # a short version of every block (CI runs it)
     python benchmarks/regenerate.py --only throughput --results /tmp/RESULTS.md
 
@@ -35,9 +35,9 @@ BLOCKS = {
         "ranks --max-size 4 --field z --method flips --budget-per-format 30s",
         "ranks --formats 2x2x2,2x2x3 --field z --method flips --budget-per-format 5s",
     ),
-    "ranks-learned-z": (  # ~60 minutes: 3 pretrainings of 10 minutes, 6 searches of 5
+    "ranks-learned-z": (  # ~65 minutes: one pretraining of 30 minutes, 6 searches of 5
         "ranks --formats 2x2x2 --field z --coefficients=-1,0,1 --method learned --seeds 0,1,2 "
-        "--variants pretrained,uniform --pretrain-time 10m --budget-per-format 5m",
+        "--variants pretrained,uniform --pretrain-time 30m --pretrain-once --budget-per-format 5m",
         "ranks --formats 2x2x2 --field z --coefficients=-1,0,1 --method learned --variants uniform "
         "--budget-per-format 5s --preset tiny",
     ),

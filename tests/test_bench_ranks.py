@@ -141,6 +141,10 @@ def fake_searches(monkeypatch, ranks_by_variant: dict[str, list[int]]):
     def fake_gamify(argv):
         seen.append(argv)
         out, seed = Path(argv[argv.index("--out") + 1]), int(argv[argv.index("--seed") + 1])
+        if argv[0] == "pretrain":
+            out.mkdir(parents=True)
+            (out / "metrics.jsonl").write_text(json.dumps({"top1": 0.5, "any_k": 0.75}) + "\n")
+            return subprocess.CompletedProcess(argv, 0, stdout="", stderr="")
         network = argv[argv.index("--network") + 1]
         variant = {"trained": "trained", "frozen": "frozen", "uniform": "uniform"}[network]
         rank = ranks_by_variant[variant][seed]
@@ -191,6 +195,20 @@ def test_pretrained_variants_start_every_seed_from_init(tmp_path, capsys, monkey
     report = (tmp_path / "out" / "ranks.md").read_text()
     assert "| 2x2x2:z | pretrained-frozen | 7 | 9 (bound), 8 | 8.5 | 0/2 | – | 25%/50% |" in report
     assert f"--init {init}" in report and "--pretrain-time" not in report
+
+
+def test_pretrain_once_shares_the_first_seeds_network(tmp_path, capsys, monkeypatch):
+    seen = fake_searches(monkeypatch, {"trained": [8, 8, 8]})
+    argv = ["--formats", "2x2x2", "--method", "learned", "--seeds", "0,1,2", "--variants", "pretrained"]
+    argv += ["--pretrain-time", "1s", "--pretrain-once", "--budget-per-format", "3s"]
+    code, _, _ = run_cli(capsys, *argv, "--out", str(tmp_path))
+    pretrainings = [a for a in seen if a[0] == "pretrain"]
+    assert (
+        code == 0 and len(pretrainings) == 1 and pretrainings[0][pretrainings[0].index("--seed") + 1] == "0"
+    )
+    folder = pretrainings[0][pretrainings[0].index("--out") + 1]
+    assert [a[a.index("--init") + 1] for a in seen if a[0] == "search"] == [folder] * 3
+    assert "--pretrain-time 1s --pretrain-once" in (tmp_path / "ranks.md").read_text()
 
 
 def test_hybrid_walks_on_from_the_learned_scheme(tmp_path, capsys, monkeypatch):

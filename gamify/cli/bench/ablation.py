@@ -111,16 +111,22 @@ def add_options(parser, variants: str = ",".join(VARIANTS)) -> None:
         "--pretrain-time", default="4m", help="pretraining per case and seed, pretrained variants (4m)"
     )
     parser.add_argument("--preset", default="cpu", choices=["cpu", "gpu", "tiny"], help="(cpu)")
-    add_init_option(parser)
+    add_pretraining_options(parser)
 
 
-def add_init_option(parser) -> None:
+def add_pretraining_options(parser) -> None:
+    """How the pretrained variants get their network, beside ``--pretrain-time``."""
+    parser.add_argument(
+        "--pretrain-once",
+        action="store_true",
+        help="pretrained variants: pretrain one network (the first seed's) and start every seed from it",
+    )
     parser.add_argument(
         "--init",
         type=Path,
         metavar="PRETRAINED",
         help="pretrained variants: start every seed from this gamify pretrain run instead of "
-        "pretraining per seed (--pretrain-time unused)",
+        "pretraining (--pretrain-time unused)",
     )
 
 
@@ -175,6 +181,7 @@ class Settings:
     pretrain_seconds: float  # per case and seed, for the pretrained variants
     preset: str
     init: Path | None = None  # a gamify pretrain run every seed's pretrained variants start from
+    pretrain_once: bool = False  # one pretraining (the first seed's) shared by every seed
 
 
 def parse_settings(args, default_seeds: str = "0,1,2") -> Settings:
@@ -196,7 +203,8 @@ def parse_settings(args, default_seeds: str = "0,1,2") -> Settings:
             raise UsageError(f"--{option.replace('_', '-')}: {error}") from None
     if args.init is not None and not (args.init / "metrics.jsonl").is_file():
         raise UsageError(f"--init: {args.init} is not a gamify pretrain run (no metrics.jsonl)")
-    return Settings(variants, seeds, seconds["budget"], seconds["pretrain_time"], args.preset, args.init)
+    budget, pretrain_seconds = seconds["budget"], seconds["pretrain_time"]
+    return Settings(variants, seeds, budget, pretrain_seconds, args.preset, args.init, args.pretrain_once)
 
 
 def run_case(case: Case, settings: Settings, work: Path, say: Callable[[str], None]) -> list[dict]:
@@ -208,10 +216,12 @@ def run_case(case: Case, settings: Settings, work: Path, say: Callable[[str], No
         inits = dict.fromkeys(settings.seeds, settings.init)
         measures = [json.loads((settings.init / "metrics.jsonl").read_text().splitlines()[-1])]
     elif any(v.startswith("pretrained") for v in settings.variants):
-        for seed in settings.seeds:
+        for seed in settings.seeds[:1] if settings.pretrain_once else settings.seeds:
             inits[seed] = work / f"{case.name}-pretrain-{seed}"
             measures.append(pretrain(case, seed, settings.pretrain_seconds, settings.preset, inits[seed]))
             say(f"{case.name} seed {seed}: pretrained, held-out top-1 {measures[-1]['top1']:.0%}")
+        if settings.pretrain_once:
+            inits = dict.fromkeys(settings.seeds, inits[settings.seeds[0]])
     rows = []
     for variant in settings.variants:
         pretrained = variant.startswith("pretrained")
@@ -265,6 +275,7 @@ def run(args) -> int:
         f"gamify bench ablation --cases {args.cases} --variants {','.join(settings.variants)} "
         f"--seeds {','.join(map(str, settings.seeds))} --budget {args.budget} "
         + (f"--init {settings.init}" if settings.init else f"--pretrain-time {args.pretrain_time}")
+        + (" --pretrain-once" if settings.pretrain_once and not settings.init else "")
         + f" --preset {args.preset}"
     )
     machine = machine_info(accelerator=True)

@@ -118,7 +118,7 @@ def add_parser(suites) -> None:
         metavar="TIME",
         help="pretraining per format and seed for the pretrained variants, beside the budget (4m)",
     )
-    ablation.add_init_option(learned)
+    ablation.add_pretraining_options(learned)
     learned.add_argument(
         "--coefficients",
         type=integers,
@@ -471,7 +471,9 @@ def _command(args, formats: list[Sizes], budget: float, settings: ablation.Setti
         if settings.init is not None:
             parts += ["--init", str(settings.init)]
         elif any(variant.startswith("pretrained") for variant in settings.variants):
-            parts += ["--pretrain-time", args.pretrain_time]
+            parts += ["--pretrain-time", args.pretrain_time] + (
+                ["--pretrain-once"] if args.pretrain_once else []
+            )
         if args.coefficients is not None:
             parts.append("--coefficients=" + ",".join(map(str, args.coefficients)))
     return " ".join(parts + ["--out", str(args.out)])
@@ -515,6 +517,7 @@ def run(args) -> int:
             "variants": settings.variants if settings else None,
             "pretrain_seconds": settings.pretrain_seconds if settings else None,
             "init": str(settings.init) if settings and settings.init else None,
+            "pretrain_once": settings.pretrain_once if settings else None,
             "coefficients": args.coefficients,
         },
         "machine": machine_info(accelerator=args.method != "flips"),
