@@ -74,7 +74,7 @@ def main() -> None:
     rate = batch * steps * sims / acting  # every game is searched for the whole step limit
     print(f"  {case.name} preset {args.preset}: {rate:,.0f} simulations/s on {jax.default_backend()}")
     print(f"  one network evaluation (batch {batch}): {network * 1000:.1f} ms")
-    print(f"  demonstrations ({config.demonstrations_per_iteration} episodes): {making:.2f} s")
+    print(f"  demonstrations ({config.demonstrations_per_iteration} episodes): {making * 1000:.1f} ms")
     print(f"  one update (batch {config.batch_size}): {learning * 1000:.1f} ms")
     learning *= config.updates_per_iteration
     share = learning / (acting + making + learning)
