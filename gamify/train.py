@@ -45,6 +45,7 @@ class TrainConfig:
     # Fixed episodes (Trainer's episodes=) replayed each time in a fresh random symmetry
     # (Game.vary_episode); False: as given (the expert-iteration ablation).
     vary_episodes: bool = True
+    episode_repeats: int = 1  # copies of each fixed episode per iteration (their weight in the replay)
     eval_every: int = 5  # iterations; 0 disables evaluation
     eval_games: int = 8
     network: NetworkConfig = NetworkConfig()
@@ -58,6 +59,7 @@ class TrainConfig:
             "batch_size",
             "replay_capacity",
             "eval_games",
+            "episode_repeats",
         ):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
@@ -293,16 +295,17 @@ class Trainer:
         return state, metrics
 
     def _replayed_episodes(self, key: Array) -> Episode:
-        """The fixed episodes an iteration replays: :meth:`_varied_episodes`, or as given when
+        """The fixed episodes an iteration replays, ``config.episode_repeats`` copies of each:
+        each copy in a fresh random symmetry (``Game.vary_episode``) drawn from the iteration's
+        ``key``, so known solutions teach in many forms like demonstrations; or as given when
         ``config.vary_episodes`` is False."""
-        return self._varied_episodes(key) if self.config.vary_episodes else self._episodes
-
-    def _varied_episodes(self, key: Array) -> Episode:
-        """The fixed episodes, each in a fresh random symmetry (``Game.vary_episode``), drawn
-        from the iteration's ``key``: known solutions teach in many forms, like demonstrations."""
+        repeats = self.config.episode_repeats
+        episodes = jax.tree.map(lambda x: jnp.tile(x, (repeats,) + (1,) * (x.ndim - 1)), self._episodes)
+        if not self.config.vary_episodes:
+            return episodes
         # fold_in, not a fourth split: that would change the iteration's other keys.
-        keys = jax.random.split(jax.random.fold_in(key, 3), self._episodes[2].shape[0])
-        return jax.vmap(self.game.vary_episode)(keys, *self._episodes)
+        keys = jax.random.split(jax.random.fold_in(key, 3), episodes[2].shape[0])
+        return jax.vmap(self.game.vary_episode)(keys, *episodes)
 
     def _evaluate(self, state: TrainState) -> tuple[TrainState, dict]:
         """``eval_games`` games of deterministic search (no Gumbel noise), tracked for the best game.

@@ -218,12 +218,10 @@ def test_search_learns_from_demonstrations_and_records_improvements(tmp_path, ca
     key = jax.random.fold_in(trainer._stream_key("iterate"), 0)
     varied = trainer._replayed_episodes(key)
     assert record["train"].vary_episodes and not np.array_equal(varied[0].residual, episodes[0].residual)
-    as_given = train.Trainer(
-        game, dataclasses.replace(record["train"], vary_episodes=False), episodes=episodes
-    )
-    replayed = jax.tree.leaves(as_given._replayed_episodes(key))  # the ablation: as written
-    for given, again in zip(jax.tree.leaves(episodes), replayed, strict=True):
-        np.testing.assert_array_equal(given, again)
+    config = dataclasses.replace(record["train"], vary_episodes=False, episode_repeats=3)
+    replayed = jax.tree.leaves(train.Trainer(game, config, episodes=episodes)._replayed_episodes(key))
+    for given, again in zip(jax.tree.leaves(episodes), replayed, strict=True):  # as written, 3 times
+        np.testing.assert_array_equal(np.concatenate([given] * 3), again)
     examples, valid = replay_episodes(
         gamify.Env(game), varied, num_candidates=num_candidates(gamify.Env(game), record["train"].search)
     )

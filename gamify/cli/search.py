@@ -29,6 +29,7 @@ from gamify.cli.common import (
     integers,
     open_run,
     parse_duration,
+    positive_int,
     probability,
     train_with_progress,
     write_or_rescue,
@@ -198,6 +199,14 @@ def add_parsers(commands) -> None:
             "as written (given: the ablation that shows what the random bases add)",
         )
         sub.add_argument(
+            "--demonstration-repeats",
+            type=positive_int,
+            default=1,
+            metavar="N",
+            help="replay each known scheme N times per iteration, each copy in its own random basis "
+            "(its weight among the self-play and synthetic examples; 1)",
+        )
+        sub.add_argument(
             "--network",
             choices=["trained", "frozen", "uniform"],
             default="trained",
@@ -305,7 +314,11 @@ def run_search(args) -> int:
         config = dataclasses.replace(config, learner=dataclasses.replace(config.learner, learning_rate=0.0))
     if args.network == "uniform":
         config = dataclasses.replace(config, network=dataclasses.replace(config.network, torso="uniform"))
-    config = dataclasses.replace(config, vary_episodes=args.demonstrations_basis == "random")
+    config = dataclasses.replace(
+        config,
+        vary_episodes=args.demonstrations_basis == "random",
+        episode_repeats=args.demonstration_repeats,
+    )
     schemes = []
 
     def check(game) -> None:  # every setting and file checked before anything is written
