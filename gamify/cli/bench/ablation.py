@@ -100,22 +100,30 @@ def add_parser(suites) -> None:
     parser.add_argument("--quiet", action="store_true", help="no progress lines on stderr (the table alone)")
 
 
-def add_options(parser, variants: str = ",".join(VARIANTS)) -> None:
-    """The options an ablation run needs (also ``gamify bench ranks --method learned``'s)."""
-    parser.add_argument(
-        "--variants", default=variants, help=f"comma-separated, of {', '.join(VARIANTS)} ({variants})"
-    )
-    parser.add_argument("--seeds", help="comma-separated seeds (0,1,2)")
+def add_options(parser) -> None:
+    """The options an ablation run needs."""
     parser.add_argument("--budget", default="2m", help="wall time per search (2m)")
-    parser.add_argument(
-        "--pretrain-time", default="4m", help="pretraining per case and seed, pretrained variants (4m)"
-    )
     parser.add_argument("--preset", default="cpu", choices=["cpu", "gpu", "tiny"], help="(cpu)")
-    add_pretraining_options(parser)
+    add_variant_options(parser, ",".join(VARIANTS), "0,1,2")
 
 
-def add_pretraining_options(parser) -> None:
-    """How the pretrained variants get their network, beside ``--pretrain-time``."""
+def add_variant_options(parser, variants: str, seeds: str) -> None:
+    """Which networks and seeds, and how the pretrained variants get their network (also
+    ``gamify bench ranks --method learned``'s options); ``variants``/``seeds``: the defaults."""
+    parser.add_argument(
+        "--variants",
+        default=variants,
+        metavar="V,V,...",
+        help=f"networks, comma-separated, of {', '.join(VARIANTS)}: e.g. trained,frozen,uniform for "
+        f"what learning adds at equal budget and seeds ({variants})",
+    )
+    parser.add_argument("--seeds", metavar="S,S,...", help=f"seeds, comma-separated ({seeds})")
+    parser.add_argument(
+        "--pretrain-time",
+        default="4m",
+        metavar="TIME",
+        help="pretraining per case and seed for the pretrained variants, beside the budget (4m)",
+    )
     parser.add_argument(
         "--pretrain-once",
         action="store_true",

@@ -104,21 +104,7 @@ def add_parser(suites) -> None:
         "shows the first variant's best seed, and an ablation table below it every variant's rank "
         "per seed, median, seeds at the best-known rank and median time to it.",
     )
-    learned.add_argument("--seeds", metavar="S,S,...", help="seeds, comma-separated (default: --seed)")
-    learned.add_argument(
-        "--variants",
-        default="trained",
-        metavar="V,V,...",
-        help=f"networks, comma-separated, of {', '.join(ablation.VARIANTS)}: e.g. trained,frozen,uniform "
-        "for what learning adds at equal budget and seeds (trained)",
-    )
-    learned.add_argument(
-        "--pretrain-time",
-        default="4m",
-        metavar="TIME",
-        help="pretraining per format and seed for the pretrained variants, beside the budget (4m)",
-    )
-    ablation.add_pretraining_options(learned)
+    ablation.add_variant_options(learned, "trained", "--seed")
     learned.add_argument(
         "--coefficients",
         type=integers,
@@ -282,8 +268,9 @@ def search_learned(task: Task, say: Say) -> Outcome:
     best = None
     for result in rows[0]["results"]:
         found = Path(result["run"]) / "scheme.json"
-        if found.exists() and (best is None or read_scheme(found).rank < best[0].rank):
-            best = read_scheme(found), result
+        scheme = read_scheme(found) if found.exists() else None
+        if scheme is not None and (best is None or scheme.rank < best[0].rank):
+            best = scheme, result
     if best is None:
         return Outcome(None, [], ablation=rows)
     metrics = (Path(best[1]["run"]) / "metrics.jsonl").read_text().splitlines()
