@@ -145,13 +145,20 @@ class FlipSearch {
   }
 
   // The lowest-rank scheme of all walkers, every term written out: terms[R', 3].
-  Out<uint64_t, nb::ndim<2>> best() const {
-    const auto scheme = written_out(pool_.best());
-    auto [out, owner] = allocate<uint64_t>(scheme.size() * 3);
-    for (std::size_t r = 0; r < scheme.size(); ++r) {
-      for (std::size_t f = 0; f < 3; ++f) out[r * 3 + f] = scheme[r].f[f];
-    }
-    return Out<uint64_t, nb::ndim<2>>(out, {scheme.size(), 3}, owner);
+  Out<uint64_t, nb::ndim<2>> best() const { return to_array(written_out(pool_.best())); }
+
+  // The scheme pool's schemes of one rank, each written out.
+  nb::list pooled(std::size_t rank) const {
+    nb::list out;
+    for (const State& scheme : pool_.pooled(rank)) out.append(to_array(written_out(scheme)));
+    return out;
+  }
+
+  // The shared pool's levels, lowest rank first: [(rank, schemes held, open)].
+  nb::list levels() const {
+    nb::list out;
+    for (const auto& level : pool_.levels()) out.append(nb::make_tuple(level.rank, level.schemes, level.open));
+    return out;
   }
 
   // Totals over the walkers: (flips, reductions, restarts, plus transitions).
@@ -161,6 +168,14 @@ class FlipSearch {
   }
 
  private:
+  static Out<uint64_t, nb::ndim<2>> to_array(const gamify::flips::Scheme& scheme) {
+    auto [out, owner] = allocate<uint64_t>(scheme.size() * 3);
+    for (std::size_t r = 0; r < scheme.size(); ++r) {
+      for (std::size_t f = 0; f < 3; ++f) out[r * 3 + f] = scheme[r].f[f];
+    }
+    return Out<uint64_t, nb::ndim<2>>(out, {scheme.size(), 3}, owner);
+  }
+
   gamify::flips::WalkerPool<Walker, State> pool_;
 };
 
@@ -171,7 +186,9 @@ template <class Search>
 void bind_search(nb::class_<Search>& search) {
   search.def("run", &Search::run, nb::arg("seconds"), "Walks up to `seconds`; True once the target is reached.")
       .def("best", &Search::best, "The lowest-rank scheme so far, every term: terms[R, 3] bit masks.")
-      .def("stats", &Search::stats, "(flips, reductions, restarts, plus transitions) so far.");
+      .def("stats", &Search::stats, "(flips, reductions, restarts, plus transitions) so far.")
+      .def("levels", &Search::levels, "The scheme pool's levels [(rank, schemes, open)], lowest rank first.")
+      .def("pooled", &Search::pooled, nb::arg("rank"), "The scheme pool's schemes of one rank: [terms[R, 3]].");
 }
 
 // The Brent equations' Jacobian mod 2 at a 0/1 scheme, rows bit-packed (see tensor.hpp).
@@ -267,23 +284,31 @@ NB_MODULE(_core, m) {
   plain.def(
       "__init__",
       [](PlainSearch* self, In<uint64_t, nb::ndim<2>> terms, std::size_t target_rank, uint64_t max_flips,
-         uint64_t plateau, bool plus, uint64_t seed, std::size_t threads) {
-        new (self) PlainSearch(terms_from(terms), {target_rank, max_flips, plateau, plus, seed}, threads);
+         uint64_t plateau, bool plus, uint64_t seed, std::size_t threads, uint64_t plateau_max, std::size_t plus_levels,
+         std::size_t pool_size, double pool_greed) {
+        const gamify::flips::Options options{target_rank, max_flips, plateau,     plus,     seed,
+                                             plateau_max, plus_levels, pool_size, pool_greed};
+        new (self) PlainSearch(terms_from(terms), options, threads);
       },
       nb::arg("terms"), nb::arg("target_rank"), nb::arg("max_flips"), nb::arg("plateau"), nb::arg("plus_transitions"),
-      nb::arg("seed"), nb::arg("threads"));
+      nb::arg("seed"), nb::arg("threads"), nb::arg("plateau_max") = 0, nb::arg("plus_levels") = 1,
+      nb::arg("pool_size") = 0, nb::arg("pool_greed") = 0.0);
   bind_search(plain);
   nb::class_<SymmetricSearch> symmetric(
       m, "SymmetricFlipSearch", "Flip-graph walks among cyclic-symmetric schemes over GF(2); see gamify.flips.");
   symmetric.def(
       "__init__",
       [](SymmetricSearch* self, In<uint64_t, nb::ndim<2>> orbits, In<uint64_t, nb::ndim<1>> cubes,
-         std::size_t target_rank, uint64_t max_flips, uint64_t plateau, bool plus, uint64_t seed, std::size_t threads) {
+         std::size_t target_rank, uint64_t max_flips, uint64_t plateau, bool plus, uint64_t seed, std::size_t threads,
+         uint64_t plateau_max, std::size_t plus_levels, std::size_t pool_size, double pool_greed) {
         gamify::flips::SymmetricScheme start{terms_from(orbits), {cubes.data(), cubes.data() + cubes.shape(0)}};
-        new (self) SymmetricSearch(start, {target_rank, max_flips, plateau, plus, seed}, threads);
+        const gamify::flips::Options options{target_rank, max_flips, plateau,     plus,     seed,
+                                             plateau_max, plus_levels, pool_size, pool_greed};
+        new (self) SymmetricSearch(start, options, threads);
       },
       nb::arg("orbits"), nb::arg("cubes"), nb::arg("target_rank"), nb::arg("max_flips"), nb::arg("plateau"),
-      nb::arg("plus_transitions"), nb::arg("seed"), nb::arg("threads"));
+      nb::arg("plus_transitions"), nb::arg("seed"), nb::arg("threads"), nb::arg("plateau_max") = 0,
+      nb::arg("plus_levels") = 1, nb::arg("pool_size") = 0, nb::arg("pool_greed") = 0.0);
   bind_search(symmetric);
   m.def("brent_jacobian", &brent_jacobian, nb::arg("u"), nb::arg("v"), nb::arg("w"), nb::arg("column"),
         "Bit-packed rows uint64[I*J*K, words] of the Brent equations' Jacobian mod 2 (see gamify.lift).");

@@ -98,6 +98,18 @@ def test_flips_reach_the_best_known_ranks_and_write_the_report(tmp_path, capsys)
     assert (out / "ranks.png").read_bytes().startswith(b"\x89PNG")
 
 
+def test_flips_walk_once_per_seed_and_count_the_seeds_at_the_best_known_rank(tmp_path, capsys):
+    argv = ["--formats", "2x2x2", "--seeds", "0,1,2", "--budget-per-format", "5s", "--out", str(tmp_path)]
+    code, stdout, _ = run_cli(capsys, *argv)
+    assert code == 0 and stdout.count("    seed ") == 3
+    assert "| ⟨2,2,2⟩ | 8 | 7 | 7 | 7 |" in stdout and "| 7 | 3/3 |" in stdout
+    report = json.loads((tmp_path / "ranks.json").read_text())
+    (row,) = report["rows"]
+    assert [seed["seed"] for seed in row["seeds"]] == [0, 1, 2] and row["at_best_known"] == 3
+    assert all(seed["rank"] == 7 and 0 <= seed["seconds_to_best"] < 5 for seed in row["seeds"])
+    assert report["settings"]["seeds"] == [0, 1, 2] and "--seeds 0,1,2" in report["command"]
+
+
 def test_over_z_the_walks_schemes_are_lifted(tmp_path, capsys):
     argv = ["--formats", "2x2x3", "--field", "z", "--budget-per-format", "5s", "--out", str(tmp_path)]
     code, stdout, _ = run_cli(capsys, *argv)

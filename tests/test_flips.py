@@ -244,3 +244,52 @@ def test_a_seeded_walk_does_not_depend_on_the_reporting_interval(symmetric):
     ]
     assert runs[0].scheme == runs[1].scheme and runs[0].flips == runs[1].flips == 200_000
     assert runs[0].plus_transitions == runs[1].plus_transitions > 0
+
+
+def _term_set(scheme: Scheme) -> frozenset:
+    return frozenset(map(tuple, to_masks(scheme).tolist()))
+
+
+@pytest.mark.parametrize("symmetric", [False, True])
+def test_the_pool_holds_distinct_verified_schemes_under_many_threads(symmetric):
+    start = symmetric_scheme(3) if symmetric else standard_scheme(3, 3, 3)
+    result = walk(start, 0, 1.0, pool_size=6, symmetric=symmetric, seed=3, threads=8, plateau=300)
+    assert result.pool and all(schemes <= 6 for _, schemes, _ in result.pool)
+    assert [rank for rank, _, _ in result.pool] == sorted({rank for rank, _, _ in result.pool})
+    assert result.pool[0][0] == result.scheme.rank == 23  # the walks go on after 23: its level fills
+    assert len(result.distinct) == result.pool[0][1] >= 2
+    assert len({_term_set(s) for s in result.distinct}) == len(result.distinct)  # distinct as term sets
+    for scheme in result.distinct:
+        assert scheme.rank == 23 and scheme.verify(matmul_tensor(3, 3, 3)).ok
+        if symmetric:
+            symmetric_orbits(scheme)  # raises unless symmetric
+
+
+@pytest.mark.parametrize("symmetric", [False, True])
+def test_pooled_walks_are_reproducible_by_seed_with_one_thread(symmetric):
+    start = symmetric_scheme(3) if symmetric else standard_scheme(3, 3, 4)
+    options = dict(max_flips=100_000, plateau=200, plateau_max=5_000, pool_size=4, pool_greed=0.5)
+    runs = [
+        walk(start, 0, 60.0, symmetric=symmetric, seed=seed, threads=1, **options) for seed in (7, 7, 8)
+    ]
+    assert runs[0].scheme == runs[1].scheme and runs[0].pool == runs[1].pool
+    assert [_term_set(s) for s in runs[0].distinct] == [_term_set(s) for s in runs[1].distinct]
+    assert (runs[0].restarts, runs[0].plus_transitions) == (runs[1].restarts, runs[1].plus_transitions)
+    assert (runs[0].restarts, runs[0].plus_transitions, runs[0].pool) != (
+        runs[2].restarts,
+        runs[2].plus_transitions,
+        runs[2].pool,
+    )
+
+
+@pytest.mark.parametrize(
+    "options, message",
+    [
+        (dict(plateau=100, plateau_max=50), "plateau_max"),
+        (dict(pool_greed=1.5), "pool_greed"),
+        (dict(pool_size=-1), "pool_size"),
+    ],
+)
+def test_bad_pool_and_plateau_settings_are_refused(options, message):
+    with pytest.raises(ValueError, match=message):
+        walk(standard_scheme(2, 2, 2), 7, 1.0, **options)

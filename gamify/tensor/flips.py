@@ -156,6 +156,8 @@ class FlipResult:
     plus_transitions: int
     seconds: float
     interrupted: bool = False  # Ctrl-C ended the walk early; the scheme is still its best, verified
+    pool: tuple[tuple[int, int, bool], ...] = ()  # the scheme pool's (rank, schemes, open), lowest first
+    distinct: tuple[Scheme, ...] = ()  # the pool's distinct schemes of the best rank, verified
 
 
 def max_threads() -> int:
@@ -172,6 +174,10 @@ def walk(
     max_flips: int = 0,
     plateau: int = PLATEAU,
     plus_transitions: bool = True,
+    plateau_max: int = 0,
+    plus_levels: int = 1,
+    pool_size: int = 0,
+    pool_greed: float = 0.0,
     symmetric: bool = False,
     seed: int = 0,
     threads: int | None = None,
@@ -193,8 +199,19 @@ def walk(
         and after.
       max_flips: flips per walker, then the walk stops; 0 for no limit.
       plateau: flips without a reduction before a walker makes a plus move (or restarts).
-      plus_transitions: escape plateaus by rank + 1 moves (when the walker is at most one
-        above its best rank; otherwise, and without them, it restarts from its best or start).
+      plus_transitions: escape plateaus by rank + 1 moves (when the walker is at most
+        ``plus_levels`` above its level; otherwise, and without them, it restarts).
+      plateau_max: above ``plateau``, each stretch between reductions draws its plateau
+        log-uniformly from [plateau, plateau_max] instead of one fixed plateau.
+      plus_levels: how far above its level (its best rank; with a pool, the rank its walk
+        started from) a walker still climbs by plus transitions, in plus steps.
+      pool_size: above 0, the walkers share a pool of up to this many distinct schemes per
+        rank: every scheme a walk brings below the rank it started from goes into the pool,
+        and walks restart from the lowest rank that holds ``pool_size`` schemes (or whose
+        arrivals repeat ``pool_size`` times in a row): a breadth-first descent (Kauers &
+        Moosbauer's levels, run asynchronously). 0: walkers restart from their best or start.
+      pool_greed: with a pool, the chance that a restart draws from the pool's lowest rank
+        even before it is full (depth before breadth).
       symmetric: walk only among schemes invariant under the cyclic shift (a, b, c) → (b, c, a)
         (Moosbauer & Poole): every move acts on whole orbits of three terms, so the walk
         searches a far smaller space; the scheme must be symmetric (:func:`symmetric_scheme`)
@@ -214,6 +231,10 @@ def walk(
     """
     if target_rank < 0 or seconds <= 0 or plateau < 1 or max_flips < 0:
         raise ValueError("target_rank >= 0, seconds > 0, plateau >= 1 and max_flips >= 0 are required")
+    if plateau_max and plateau_max < plateau:
+        raise ValueError(f"plateau_max must be 0 or at least plateau ({plateau}), got {plateau_max}")
+    if plus_levels < 0 or pool_size < 0 or not 0 <= pool_greed <= 1:
+        raise ValueError("plus_levels >= 0, pool_size >= 0 and 0 <= pool_greed <= 1 are required")
     threads = threads or os.cpu_count() or 1
     if not 1 <= threads <= max_threads():
         raise ValueError(f"threads must be in [1, {max_threads()}] on this machine, got {threads}")
@@ -232,6 +253,10 @@ def walk(
         plus_transitions=plus_transitions,
         seed=seed,
         threads=threads,
+        plateau_max=plateau_max,
+        plus_levels=plus_levels,
+        pool_size=pool_size,
+        pool_greed=pool_greed,
     )
     if symmetric:
         orbits, cubes = symmetric_orbits(scheme)
@@ -245,7 +270,8 @@ def walk(
         names = ("flips", "reductions", "restarts", "plus_transitions")
         counts = dict(zip(names, (int(x) for x in search.stats()), strict=True))
         best = from_masks(search.best(), scheme.shape, scheme.matmul, scheme.target)
-        return FlipResult(best, bool(reached), **counts, seconds=time.perf_counter() - start)
+        pool = tuple((int(r), int(n), bool(o)) for r, n, o in search.levels())
+        return FlipResult(best, bool(reached), **counts, seconds=time.perf_counter() - start, pool=pool)
 
     interrupted = False
     try:
@@ -261,8 +287,11 @@ def walk(
     except KeyboardInterrupt:  # arrives when a round returns: the walkers' best is intact
         interrupted = True
     final = dataclasses.replace(result(), interrupted=interrupted)
-    best = final.scheme
-    check = best.verify(target)
-    if not check.ok:  # the moves keep the tensor; never hand out an unverified scheme
-        raise RuntimeError(f"internal error: the flip walk produced a wrong scheme: {check}")
+    pooled = search.pooled(final.scheme.rank)
+    distinct = tuple(from_masks(masks, scheme.shape, scheme.matmul, scheme.target) for masks in pooled)
+    final = dataclasses.replace(final, distinct=distinct)
+    for best in (final.scheme, *distinct):
+        check = best.verify(target)
+        if not check.ok:  # the moves keep the tensor; never hand out an unverified scheme
+            raise RuntimeError(f"internal error: the flip walk produced a wrong scheme: {check}")
     return final

@@ -308,6 +308,10 @@ def flip_search(
     plus_transitions: bool,
     seed: int,
     threads: int,
+    plateau_max: int = 0,
+    plus_levels: int = 1,
+    pool_size: int = 0,
+    pool_greed: float = 0.0,
     cubes: np.ndarray | None = None,
 ):
     """The C++ flip-graph walkers (``cpp_ext/include/gamify/flips.hpp``), one per thread.
@@ -315,15 +319,17 @@ def flip_search(
     Args:
       masks: uint64[R, 3], each term's factors as bit masks; with ``cubes``, the
         representatives of the cyclic orbits {(a,b,c), (b,c,a), (c,a,b)} instead.
-      target_rank, max_flips, plateau, plus_transitions, seed, threads: see
-        :func:`gamify.tensor.flips.walk`.
+      target_rank, max_flips, plateau, plus_transitions, seed, threads, plateau_max,
+        plus_levels, pool_size, pool_greed: see :func:`gamify.tensor.flips.walk`.
       cubes: uint64[S], the fixed cubes x⊗x⊗x of a cyclic-symmetric walk; None for plain walks.
 
     Returns:
-      The search object: ``run(seconds) -> reached``, ``stats()``, ``best()`` (uint64[R, 3]).
+      The search object: ``run(seconds) -> reached``, ``stats()``, ``best()`` (uint64[R, 3]),
+      ``levels()`` (the scheme pool's [(rank, schemes, open)]).
     """
     core = _require_core("flip walks")
     settings = (target_rank, max_flips, plateau, plus_transitions, seed, threads)
+    settings += (plateau_max, plus_levels, pool_size, pool_greed)
     masks = np.ascontiguousarray(masks, np.uint64)
     if cubes is None:
         return core.FlipSearch(masks, *settings)

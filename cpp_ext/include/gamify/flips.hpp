@@ -20,6 +20,7 @@
 #include <array>
 #include <atomic>
 #include <bit>
+#include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <utility>
@@ -28,6 +29,7 @@
 #include "gamify/factor_index.hpp"
 #include "gamify/rng.hpp"
 #include "gamify/scheme.hpp"
+#include "gamify/scheme_pool.hpp"
 
 namespace gamify::flips {
 
@@ -37,6 +39,12 @@ struct Options {
   uint64_t plateau = 1'000'000;      // flips without a reduction before a restart or plus move
   bool plus_transitions = false;
   uint64_t seed = 0;
+  // Above `plateau`: each stretch between reductions draws its plateau log-uniformly from
+  // [plateau, plateau_max], so no single plateau has to suit the format.
+  uint64_t plateau_max = 0;
+  std::size_t plus_levels = 1;       // plus moves while the rank is at most the walk's level + this many steps
+  std::size_t pool_size = 0;         // > 0: walks restart from a SchemePool of this many schemes per rank
+  double pool_greed = 0;             // the chance a restart draws from the pool's lowest level, open or not
 };
 
 struct Stats {
@@ -159,8 +167,11 @@ inline std::array<Term, 3> plus_terms(const Term& x, const Term& y, int m) {
 }
 
 // The loop both walkers share (CRTP): random flips, each followed by the reductions it made
-// possible; after `plateau` flips without a reduction a plus transition (when allowed and the
-// rank is at most one plus step above the best) or a restart from the best or the start.
+// possible; after a plateau of flips without a reduction, a plus transition (when allowed and the
+// rank is at most `plus_levels` plus steps above the walk's level) or a restart. A walk's level is
+// the rank it started from. Without a pool, restarts go to the walker's best or its start and the
+// level is its best rank; with a pool (attach()), every scheme a walk brings below its level goes
+// into the pool and the walk restarts from the pool's lowest open level (a breadth-first descent).
 // Self provides rank(state), can_flip(), step() (one flip and its reductions; returns the rank
 // removed), plus() and reset(state).
 template <class Self, class State>
@@ -168,6 +179,7 @@ class WalkLoop {
  public:
   const State& best() const { return best_; }
   const Stats& stats() const { return stats_; }
+  void attach(SchemePool<State>* pool) { pool_ = pool; }
 
   // Walks until the target rank, max_flips, or `stop` is set. Returns whether the target was reached.
   bool run(const std::atomic<bool>& stop, std::atomic<std::size_t>& global_best) {
@@ -179,7 +191,7 @@ class WalkLoop {
       const uint64_t burst = options_.max_flips ? std::min<uint64_t>(1024, options_.max_flips - stats_.flips) : 1024;
       for (uint64_t k = 0; k < burst; ++k) {  // check `stop` every 1024 flips
         if (!self.can_flip()) {
-          since_reduction = options_.plateau;  // no flip possible: escape at once
+          since_reduction = plateau_;  // no flip possible: escape at once
           break;
         }
         const std::size_t removed = self.step();
@@ -188,23 +200,27 @@ class WalkLoop {
         if (removed == 0) continue;
         stats_.reductions += removed;
         since_reduction = 0;
-        if (self.rank(current_) < self.rank(best_)) {
+        const std::size_t rank = self.rank(current_);
+        const bool arrived = pool_ != nullptr && rank < level_;
+        if (arrived) pool_->add(current_);
+        if (rank < self.rank(best_)) {
           best_ = current_;
-          const std::size_t rank = self.rank(best_);
           std::size_t seen = global_best.load();
           while (rank < seen && !global_best.compare_exchange_weak(seen, rank)) {
           }
           if (rank <= options_.target_rank) return true;
         }
+        if (arrived) restart();
       }
-      if (since_reduction >= options_.plateau) {
+      if (since_reduction >= plateau_) {
         since_reduction = 0;
-        const std::size_t rank = self.rank(current_);
-        if (options_.plus_transitions && rank <= self.rank(best_) + Self::kPlusStep && self.can_plus()) {
+        const std::size_t rank = self.rank(current_), level = pool_ != nullptr ? level_ : self.rank(best_);
+        if (options_.plus_transitions && rank <= level + options_.plus_levels * Self::kPlusStep && self.can_plus()) {
           self.plus();
           ++stats_.plus;
+          draw_plateau();
         } else {
-          self.reset(self.rank(best_) < self.rank(start_) && (rng_() & 1) ? best_ : start_);
+          restart();
           ++stats_.restarts;
         }
       }
@@ -213,15 +229,44 @@ class WalkLoop {
   }
 
  protected:
-  WalkLoop(State start, const Options& options) : start_(std::move(start)), options_(options), rng_(options.seed) {}
+  WalkLoop(State start, const Options& options) : start_(std::move(start)), options_(options), rng_(options.seed) {
+    draw_plateau();
+  }
 
   std::size_t pick(std::size_t n) { return rng_.pick(n); }
+
+  // A new walk: from the pool's lowest open level, or from the best or the start scheme.
+  void restart() {
+    Self& self = static_cast<Self&>(*this);
+    if (pool_ != nullptr) {
+      const bool lowest = options_.pool_greed > 0 && static_cast<double>(rng_() >> 11) * 0x1.0p-53 < options_.pool_greed;
+      pool_->draw(rng_, current_, lowest);
+      self.reset(current_);
+      level_ = self.rank(current_);
+    } else {
+      self.reset(self.rank(best_) < self.rank(start_) && (rng_() & 1) ? best_ : start_);
+    }
+    since_reduction_ = 0;
+    draw_plateau();
+  }
+
+  // The plateau of the next stretch: fixed, or log-uniform in [plateau, plateau_max].
+  void draw_plateau() {
+    plateau_ = options_.plateau;
+    if (options_.plateau_max > options_.plateau) {
+      const double u = static_cast<double>(rng_() >> 11) * 0x1.0p-53;
+      plateau_ = static_cast<uint64_t>(options_.plateau * std::pow(static_cast<double>(options_.plateau_max) / options_.plateau, u));
+    }
+  }
 
   State start_, current_, best_;
   Options options_;
   Rng rng_;
   Stats stats_;
   uint64_t since_reduction_ = 0;  // flips since the last reduction
+  uint64_t plateau_ = 0;          // this stretch's plateau
+  std::size_t level_ = 0;         // with a pool: the rank this walk started from
+  SchemePool<State>* pool_ = nullptr;
 };
 
 // The plain walk, with a FactorIndex of one table per mode: the terms a changed factor meets in
@@ -234,10 +279,12 @@ class Walker : public WalkLoop<Walker, Scheme> {
   Walker(Scheme start, const Options& options) : WalkLoop(std::move(start), options) {
     reduce_all(start_);
     best_ = start_;
+    level_ = rank(start_);
     reset(start_);
   }
 
   static std::size_t rank(const Scheme& s) { return s.size(); }
+  static uint64_t key(const Scheme& s) { return fingerprint(s); }
   bool can_flip() const { return !index_.flippable().empty(); }
   bool can_plus() const { return current_.size() >= 2; }
 
@@ -409,10 +456,18 @@ class SymmetricWalker : public WalkLoop<SymmetricWalker, SymmetricScheme> {
   SymmetricWalker(SymmetricScheme start, const Options& options) : WalkLoop(std::move(start), options) {
     reduce_symmetric(start_);
     best_ = start_;
+    level_ = rank(start_);
     reset(start_);
   }
 
   static std::size_t rank(const SymmetricScheme& s) { return 3 * s.orbits.size() + s.cubes.size(); }
+  // Orbits by their least rotation, cubes as terms: equal for equal schemes.
+  static uint64_t key(const SymmetricScheme& s) {
+    Scheme terms;
+    for (const Term& t : s.orbits) terms.push_back(std::min({rotated(t, 0), rotated(t, 1), rotated(t, 2)}, by_factors));
+    for (const uint64_t cube : s.cubes) terms.push_back({{cube, cube, cube}});
+    return fingerprint(terms);
+  }
   bool can_flip() const { return !stuck_; }
   bool can_plus() const { return current_.orbits.size() >= 2; }
 

@@ -7,10 +7,12 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <thread>
 #include <vector>
 
 #include "gamify/flips.hpp"
+#include "gamify/scheme_pool.hpp"
 
 namespace gamify::flips {
 
@@ -24,6 +26,11 @@ class WalkerPool {
       Options seeded = options;
       seeded.seed += t;
       walkers_.emplace_back(start, seeded);
+    }
+    if (options.pool_size > 0) {
+      schemes_ = std::make_unique<SchemePool<State>>(options.pool_size, &Walker::key, &Walker::rank);
+      schemes_->add(walkers_[0].best());  // the start, reduced
+      for (auto& walker : walkers_) walker.attach(schemes_.get());
     }
   }
 
@@ -56,6 +63,14 @@ class WalkerPool {
     return best->best();
   }
 
+  // The shared pool's levels (empty without a pool).
+  std::vector<typename SchemePool<State>::Count> levels() const {
+    return schemes_ ? schemes_->counts() : std::vector<typename SchemePool<State>::Count>{};
+  }
+
+  // The shared pool's schemes of one rank (empty without a pool).
+  std::vector<State> pooled(std::size_t rank) const { return schemes_ ? schemes_->at(rank) : std::vector<State>{}; }
+
   // Totals over the walkers.
   Stats stats() const {
     Stats total;
@@ -70,6 +85,7 @@ class WalkerPool {
 
  private:
   std::vector<Walker> walkers_;
+  std::unique_ptr<SchemePool<State>> schemes_;  // shared by the walkers; outlives their runs
   std::atomic<std::size_t> best_rank_;
 };
 

@@ -24,6 +24,7 @@ import functools
 import itertools
 import json
 import re
+import statistics
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -91,7 +92,9 @@ def add_parser(suites) -> None:
         metavar="TIME",
         help="wall time per format, e.g. 20s, 5m (default: 20s for flips, 5m for learned and hybrid)",
     )
-    ranks.add_argument("--seed", type=int, default=0, help="random seed (0)")
+    ranks.add_argument(
+        "--seed", type=int, default=0, help="random seed (0); flips: --seeds S,S,... walks once per seed"
+    )
     ranks.add_argument(
         "--preset",
         choices=search_command.PRESETS,
@@ -102,7 +105,8 @@ def add_parser(suites) -> None:
         "learned and hybrid searches",
         "Each format's search runs once per seed and variant (gamify bench ablation's): the table "
         "shows the first variant's best seed, and an ablation table below it every variant's rank "
-        "per seed, median, seeds at the best-known rank and median time to it.",
+        "per seed, median, seeds at the best-known rank and median time to it. Flip walks take "
+        "--seeds too: a walk per seed, each with the whole budget.",
     )
     ablation.add_variant_options(learned, "trained", "--seed")
     learned.add_argument(
@@ -168,6 +172,7 @@ class Task:
     quiet: bool
     ablation: ablation.Settings | None = None  # learned: the seeds and variants (default: seed, trained)
     coefficients: tuple[int, ...] | None = None  # learned over Z: the factor entries allowed
+    seeds: tuple[int, ...] = ()  # flips: one walk per seed (default: seed)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -178,6 +183,7 @@ class Outcome:
     history: list[tuple[float, int]]  # (seconds since the format's start, best rank so far)
     note: str | None = None  # what the table cannot say, e.g. that a Z2 scheme did not lift to Z
     ablation: list[dict] = dataclasses.field(default_factory=list)  # learned: a row per variant
+    seeds: list[dict] = dataclasses.field(default_factory=list)  # flips: seed, rank, seconds_to_best
 
 
 def search_flips(task: Task, say: Say, start: Scheme | None = None, offset: float = 0.0) -> Outcome:
@@ -235,6 +241,22 @@ def search_flips(task: Task, say: Say, start: Scheme | None = None, offset: floa
     return Outcome(best, history, note)
 
 
+def search_flips_per_seed(task: Task, say: Say) -> Outcome:
+    """:func:`search_flips` once per seed, each with the whole budget; the outcome is the best
+    seed's (the first of the lowest rank), with every seed's rank and time to it."""
+    outcomes, seeds = [], []
+    for seed in task.seeds or (task.seed,):
+        if len(task.seeds) > 1:
+            say(f"    seed {seed}:")
+        outcome = search_flips(dataclasses.replace(task, seed=seed), say)
+        rank = outcome.scheme.rank
+        to_best = next(t for t, r in outcome.history if r <= rank)
+        outcomes.append(outcome)
+        seeds.append({"seed": seed, "rank": rank, "seconds_to_best": round(to_best, 3)})
+    best = min(range(len(outcomes)), key=lambda k: seeds[k]["rank"])
+    return dataclasses.replace(outcomes[best], seeds=seeds)
+
+
 def lift_to_z(scheme: Scheme, say: Say) -> Scheme | None:
     """The Z2 scheme Hensel-lifted to integer coefficients, or None (saying why) when it does not lift."""
     try:
@@ -289,7 +311,7 @@ def search_hybrid(task: Task, say: Say) -> Outcome:
 
 
 SEARCHES: dict[str, Callable[[Task, Say], Outcome]] = {
-    "flips": search_flips,
+    "flips": search_flips_per_seed,
     "learned": search_learned,
     "hybrid": search_hybrid,
 }
@@ -324,7 +346,15 @@ def bench_format(task: Task, method: str, say: Say) -> tuple[dict, Scheme | None
         "note": outcome.note,
         "history": [[round(t, 3), r] for t, r in outcome.history],
         "ablation": outcome.ablation,
+        "seeds": outcome.seeds,
     }
+    if outcome.seeds:
+        ranks = [seed["rank"] for seed in outcome.seeds]
+        known = ref["best_known"]
+        times = [seed["seconds_to_best"] for seed in outcome.seeds if known and seed["rank"] <= known]
+        row["median_rank"] = statistics.median(ranks)
+        row["at_best_known"] = len(times)
+        row["median_seconds_to_best_known"] = round(statistics.median(times), 3) if times else None
     return row, scheme if verified else None
 
 
@@ -338,12 +368,16 @@ def _cell(value, digits: int | None = None) -> str:
 
 
 def markdown_table(rows: list[dict], field: str) -> str:
-    """The rows as a Markdown table (also what the command prints)."""
+    """The rows as a Markdown table (also what the command prints); with several flip-walk seeds,
+    ours is the best seed's, and three columns say how the seeds fared."""
     at = "AlphaTensor (Z2)" if field == "z2" else "AlphaTensor (std)"
-    lines = [
-        f"| format | naive | {at} | best known ({field.upper()}) | ours | time to best (s) | verified |",
-        "|---|---:|---:|---:|---:|---:|:---:|",
-    ]
+    seeds = max((len(row.get("seeds", [])) for row in rows), default=0)
+    head = f"| format | naive | {at} | best known ({field.upper()}) | ours | time to best (s) | verified |"
+    rule = "|---|---:|---:|---:|---:|---:|:---:|"
+    if seeds > 1:
+        head += " median rank | seeds at best known | median time to it (s) |"
+        rule += "---:|---:|---:|"
+    lines = [head, rule]
     for row in rows:
         cells = [
             "⟨{},{},{}⟩".format(*row["sizes"]),
@@ -354,6 +388,12 @@ def markdown_table(rows: list[dict], field: str) -> str:
             _cell(row["seconds_to_best"], 2),
             VERDICT[row["verified"]],
         ]
+        if seeds > 1:
+            cells += [
+                f"{row['median_rank']:g}",
+                f"{row['at_best_known']}/{len(row['seeds'])}",
+                _cell(row["median_seconds_to_best_known"], 1),
+            ]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
@@ -423,18 +463,20 @@ def plot_ranks(rows: list[dict], path: Path) -> None:
 # --------------------------------------------------------------------------- command
 
 
-def _check(args) -> tuple[list[Sizes], ablation.Settings | None]:
-    """The formats to run and the learned searches' seeds and variants; UsageError for settings
-    that cannot work, before any search starts."""
+def _check(args) -> tuple[list[Sizes], ablation.Settings]:
+    """The formats to run and the seeds (and, for learned searches, variants); UsageError for
+    settings that cannot work, before any search starts."""
     if args.max_size is not None and args.max_size < 2:
         raise UsageError(f"--max-size must be at least 2, got {args.max_size}")
     if args.coefficients is not None and (args.field != "z" or args.method != "learned"):
         raise UsageError("--coefficients is for --method learned --field z")
     formats = parse_formats(args.formats) if args.formats else formats_up_to(args.max_size or 3)
-    settings = None
+    # The budget is per format, set later; flips take only the seeds from these settings.
+    options = argparse.Namespace(**{**vars(args), "budget": "1s"})
+    if args.method == "flips":
+        options.variants, options.init = "trained", None
+    settings = ablation.parse_settings(options, default_seeds=str(args.seed))
     if args.method != "flips":
-        options = argparse.Namespace(**vars(args), budget="1s")  # the budget is per format, set later
-        settings = ablation.parse_settings(options, default_seeds=str(args.seed))
         if args.method == "hybrid" and (len(settings.seeds) > 1 or settings.variants != ["trained"]):
             raise UsageError(
                 "--method hybrid runs one seed of the trained network: --seeds and --variants are for learned"
@@ -446,12 +488,13 @@ def _check(args) -> tuple[list[Sizes], ablation.Settings | None]:
     return formats, settings
 
 
-def _command(args, formats: list[Sizes], budget: float, settings: ablation.Settings | None) -> str:
+def _command(args, formats: list[Sizes], budget: float, settings: ablation.Settings) -> str:
     """The command line that reproduces this run (settings made explicit)."""
     parts = ["gamify bench ranks --formats", ",".join(map(format_name, formats))]
     parts += ["--field", args.field, "--method", args.method, "--budget-per-format", f"{budget:g}s"]
-    if settings is None:
-        parts += ["--seed", str(args.seed)]
+    if args.method == "flips":
+        parts += ["--seeds", ",".join(map(str, settings.seeds))] if len(settings.seeds) > 1 else []
+        parts += ["--seed", str(settings.seeds[0])] if len(settings.seeds) == 1 else []
     else:
         parts += ["--seeds", ",".join(map(str, settings.seeds)), "--variants", ",".join(settings.variants)]
         parts += ["--preset", args.preset]
@@ -484,8 +527,9 @@ def run(args) -> int:
             preset=args.preset,
             search_dir=args.out / "search" / stamp,
             quiet=args.quiet,
-            ablation=settings,
+            ablation=None if args.method == "flips" else settings,
             coefficients=None if args.coefficients is None else tuple(args.coefficients),
+            seeds=tuple(settings.seeds) if args.method == "flips" else (),
         )
         row, scheme = bench_format(task, args.method, say)
         if scheme is not None:
@@ -500,11 +544,17 @@ def run(args) -> int:
             "budget_per_format": budget,
             "seed": args.seed,
             "preset": args.preset if args.method != "flips" else None,
-            "seeds": settings.seeds if settings else [args.seed],
-            "variants": settings.variants if settings else None,
-            "pretrain_seconds": settings.pretrain_seconds if settings else None,
-            "init": str(settings.init) if settings and settings.init else None,
-            "pretrain_once": settings.pretrain_once if settings else None,
+            "seeds": settings.seeds,
+            **(
+                {}
+                if args.method == "flips"
+                else {
+                    "variants": settings.variants,
+                    "pretrain_seconds": settings.pretrain_seconds,
+                    "init": str(settings.init) if settings.init else None,
+                    "pretrain_once": settings.pretrain_once,
+                }
+            ),
             "coefficients": args.coefficients,
         },
         "machine": machine_info(accelerator=args.method != "flips"),
