@@ -17,6 +17,7 @@ from gamify.tensor.flips import (
     to_masks,
     walk,
 )
+from gamify.tensor.formats import read_scheme
 
 
 @st.composite
@@ -143,6 +144,15 @@ def test_flips_command_writes_a_verified_scheme(tmp_path, capsys):
     assert (tmp_path / "scheme.json").read_text() == before
 
 
+def test_flips_with_a_pool_write_the_distinct_schemes_of_the_best_rank(tmp_path, capsys):
+    argv = ["flips", "3", "3", "3", "--pool", "4", "--time", "1s", "--out", str(tmp_path)]
+    code, out, _ = run_cli(capsys, *argv)
+    assert code == 0 and " pool 23:" in out and "written: 4 distinct rank-23 schemes" in out
+    written = sorted((tmp_path / "distinct").glob("*.json"))
+    assert [path.name for path in written] == [f"rank23-{k:03d}.json" for k in range(4)]
+    assert all(read_scheme(path).verify(matmul_tensor(3, 3, 3)).ok for path in written)
+
+
 @pytest.mark.parametrize(
     "argv, message",
     [
@@ -154,6 +164,8 @@ def test_flips_command_writes_a_verified_scheme(tmp_path, capsys):
         (["flips", "2", "2", "3", "--symmetric"], "square format"),
         (["flips", "3", "3", "3", "--cubes", "111"], "--cubes goes with --symmetric"),
         (["flips", "3", "3", "3", "--symmetric", "--cubes", "110,011"], "partition the diagonal"),
+        (["flips", "2", "2", "2", "--plateau", "100", "--plateau-max", "50"], "--plateau-max must be"),
+        (["flips", "2", "2", "2", "--pool", "-1"], "--pool must be"),
     ],
 )
 def test_flips_bad_input_is_one_line(capsys, tmp_path, argv, message):
@@ -269,9 +281,7 @@ def test_the_pool_holds_distinct_verified_schemes_under_many_threads(symmetric):
 def test_pooled_walks_are_reproducible_by_seed_with_one_thread(symmetric):
     start = symmetric_scheme(3) if symmetric else standard_scheme(3, 3, 4)
     options = dict(max_flips=100_000, plateau=200, plateau_max=5_000, pool_size=4, pool_greed=0.5)
-    runs = [
-        walk(start, 0, 60.0, symmetric=symmetric, seed=seed, threads=1, **options) for seed in (7, 7, 8)
-    ]
+    runs = [walk(start, 0, 60.0, symmetric=symmetric, seed=seed, threads=1, **options) for seed in (7, 7, 8)]
     assert runs[0].scheme == runs[1].scheme and runs[0].pool == runs[1].pool
     assert [_term_set(s) for s in runs[0].distinct] == [_term_set(s) for s in runs[1].distinct]
     assert (runs[0].restarts, runs[0].plus_transitions) == (runs[1].restarts, runs[1].plus_transitions)

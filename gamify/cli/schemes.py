@@ -7,6 +7,7 @@ call, :mod:`gamify.tensor.flips` and :mod:`gamify.tensor.lift`, verify what they
 from __future__ import annotations
 
 import dataclasses
+import shutil
 import time
 from pathlib import Path
 
@@ -32,7 +33,7 @@ from gamify.tensor.flips import (
     symmetric_scheme,
     walk,
 )
-from gamify.tensor.formats import SchemeFormatError, detect_format, npz_keys, read_scheme
+from gamify.tensor.formats import SchemeFormatError, detect_format, npz_keys, read_scheme, write_scheme
 from gamify.tensor.lift import DEFAULT_BITS, LiftError, hensel_lift
 from gamify.tensor.matmul import matmul_sizes
 from gamify.tensor.scheme import Scheme
@@ -124,9 +125,25 @@ def add_parsers(commands) -> None:
             help=f"flips without a reduction before a plus transition ({PLATEAU}; ~20000 suits ⟨4,4,4⟩ up)",
         )
         sub.add_argument(
+            "--plateau-max",
+            type=int,
+            default=0,
+            metavar="N",
+            help="draw each stretch's plateau log-uniformly from [--plateau, N] instead of one fixed plateau",
+        )
+        sub.add_argument(
             "--no-plus",
             action="store_true",
             help="restart on plateaus instead of plus transitions (rank + 1)",
+        )
+        sub.add_argument(
+            "--pool",
+            type=int,
+            default=0,
+            metavar="N",
+            help="walkers share a pool of up to N distinct schemes per rank and restart from it, rank by "
+            "rank (breadth first); the pool's distinct schemes of the best rank are written to "
+            "OUT/distinct/ (default 0: no pool, walkers restart from their best or start)",
         )
         sub.add_argument("--out", type=Path, help="output directory (default runs/flips-...)")
         sub.add_argument("--quiet", action="store_true", help="no progress lines")
@@ -218,6 +235,10 @@ def run_flips(args) -> int:
         raise UsageError(f"--threads must be in [1, {max_threads()}] (4 per core here), got {args.threads}")
     if args.plateau < 1 or args.target_rank < 0:
         raise UsageError("--plateau must be positive, --target-rank non-negative")
+    if args.plateau_max and args.plateau_max < args.plateau:
+        raise UsageError(f"--plateau-max must be at least --plateau ({args.plateau}), got {args.plateau_max}")
+    if args.pool < 0:
+        raise UsageError(f"--pool must be 0 or positive, got {args.pool}")
     if not 0 <= args.seed < MAX_SEED:
         raise UsageError(f"--seed must be in [0, 2^63), got {args.seed}")
     if args.command == "flips":
@@ -252,9 +273,15 @@ def run_flips(args) -> int:
     def show(result: FlipResult) -> None:
         if not args.quiet:
             rate = result.flips / max(result.seconds, 1e-9)
+            pool = (
+                "  pool " + " ".join(f"{rank}:{held}" for rank, held, _ in result.pool[:3])
+                if result.pool
+                else ""
+            )
             print(
                 f"{result.seconds:6.1f} s  rank {result.scheme.rank:4d}  flips {result.flips:,}  "
-                f"({rate / 1e6:.2f} M/s)  restarts {result.restarts:,}  plus {result.plus_transitions:,}",
+                f"({rate / 1e6:.2f} M/s)  restarts {result.restarts:,}  "
+                f"plus {result.plus_transitions:,}{pool}",
                 flush=True,
             )
 
@@ -270,6 +297,8 @@ def run_flips(args) -> int:
             args.target_rank,
             args.time,
             plateau=args.plateau,
+            plateau_max=args.plateau_max,
+            pool_size=args.pool,
             plus_transitions=not args.no_plus,
             symmetric=symmetric,
             seed=args.seed,
@@ -283,6 +312,8 @@ def run_flips(args) -> int:
     print(f"rank {result.scheme.rank} ({verdict}), verified exactly over Z2, {result.seconds:.2f} s")
     with folder_lock(out):  # the comparison and the writes, as one step against other runs
         kept = _kept_rank(out / "scheme.json", sizes)
+        if result.distinct and (kept is None or kept >= result.scheme.rank):
+            _write_distinct(result.distinct, out / "distinct")
         if kept is not None and kept <= result.scheme.rank:  # never replace a better earlier result
             print(f"kept {out / 'scheme.json'}: it already holds a rank-{kept} scheme")
             return 130 if result.interrupted else 0  # nothing new to lift either
@@ -294,6 +325,16 @@ def run_flips(args) -> int:
         hint = "; the Z2 scheme is kept (another seed may find one that lifts)"
         return lift_and_write(result.scheme, out / "scheme-z.json", hint=hint)
     return 0
+
+
+def _write_distinct(schemes: tuple[Scheme, ...], folder: Path) -> None:
+    """The pool's distinct schemes of the best rank as folder/rankR-KKK.json, replacing the
+    folder's earlier set (of a rank no better)."""
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    for k, scheme in enumerate(schemes):
+        write_scheme(scheme, folder / f"rank{scheme.rank}-{k:03d}.json")
+    print(f"written: {len(schemes)} distinct rank-{schemes[0].rank} schemes in {folder}")
 
 
 def lift_and_write(scheme: Scheme, path: Path, bits: int | None = None, hint: str = "") -> int:
