@@ -8,6 +8,8 @@
 
 #include <nanobind/nanobind.h>
 #include <nanobind/ndarray.h>
+#include <nanobind/stl/pair.h>
+#include <nanobind/stl/vector.h>
 
 #include "gamify/flips.hpp"
 #include "gamify/gf2.hpp"
@@ -135,8 +137,9 @@ gamify::flips::Scheme written_out(const gamify::flips::SymmetricScheme& scheme) 
 template <class Walker, class State>
 class FlipSearch {
  public:
-  FlipSearch(const State& start, const gamify::flips::Options& options, std::size_t threads)
-      : pool_(start, options, threads) {}
+  FlipSearch(const State& start, const gamify::flips::Options& options, std::size_t threads,
+             const std::vector<State>& given)
+      : pool_(start, options, threads, given) {}
 
   // Walks for up to `seconds`; returns whether a walker reached the target rank.
   bool run(double seconds) {
@@ -285,14 +288,17 @@ NB_MODULE(_core, m) {
       "__init__",
       [](PlainSearch* self, In<uint64_t, nb::ndim<2>> terms, std::size_t target_rank, uint64_t max_flips,
          uint64_t plateau, bool plus, uint64_t seed, std::size_t threads, uint64_t plateau_max, std::size_t plus_levels,
-         std::size_t pool_size, double pool_greed) {
+         std::size_t pool_size, double pool_greed, std::vector<In<uint64_t, nb::ndim<2>>> given) {
         const gamify::flips::Options options{target_rank, max_flips, plateau,     plus,     seed,
                                              plateau_max, plus_levels, pool_size, pool_greed};
-        new (self) PlainSearch(terms_from(terms), options, threads);
+        std::vector<gamify::flips::Scheme> schemes;
+        for (const auto& terms : given) schemes.push_back(terms_from(terms));
+        new (self) PlainSearch(terms_from(terms), options, threads, schemes);
       },
       nb::arg("terms"), nb::arg("target_rank"), nb::arg("max_flips"), nb::arg("plateau"), nb::arg("plus_transitions"),
       nb::arg("seed"), nb::arg("threads"), nb::arg("plateau_max") = 0, nb::arg("plus_levels") = 1,
-      nb::arg("pool_size") = 0, nb::arg("pool_greed") = 0.0);
+      nb::arg("pool_size") = 0, nb::arg("pool_greed") = 0.0,
+      nb::arg("given") = std::vector<In<uint64_t, nb::ndim<2>>>{});
   bind_search(plain);
   nb::class_<SymmetricSearch> symmetric(
       m, "SymmetricFlipSearch", "Flip-graph walks among cyclic-symmetric schemes over GF(2); see gamify.flips.");
@@ -300,15 +306,21 @@ NB_MODULE(_core, m) {
       "__init__",
       [](SymmetricSearch* self, In<uint64_t, nb::ndim<2>> orbits, In<uint64_t, nb::ndim<1>> cubes,
          std::size_t target_rank, uint64_t max_flips, uint64_t plateau, bool plus, uint64_t seed, std::size_t threads,
-         uint64_t plateau_max, std::size_t plus_levels, std::size_t pool_size, double pool_greed) {
-        gamify::flips::SymmetricScheme start{terms_from(orbits), {cubes.data(), cubes.data() + cubes.shape(0)}};
+         uint64_t plateau_max, std::size_t plus_levels, std::size_t pool_size, double pool_greed,
+         std::vector<std::pair<In<uint64_t, nb::ndim<2>>, In<uint64_t, nb::ndim<1>>>> given) {
+        const auto symmetric = [](const auto& orbits, const auto& cubes) {
+          return gamify::flips::SymmetricScheme{terms_from(orbits), {cubes.data(), cubes.data() + cubes.shape(0)}};
+        };
         const gamify::flips::Options options{target_rank, max_flips, plateau,     plus,     seed,
                                              plateau_max, plus_levels, pool_size, pool_greed};
-        new (self) SymmetricSearch(start, options, threads);
+        std::vector<gamify::flips::SymmetricScheme> schemes;
+        for (const auto& [o, c] : given) schemes.push_back(symmetric(o, c));
+        new (self) SymmetricSearch(symmetric(orbits, cubes), options, threads, schemes);
       },
       nb::arg("orbits"), nb::arg("cubes"), nb::arg("target_rank"), nb::arg("max_flips"), nb::arg("plateau"),
       nb::arg("plus_transitions"), nb::arg("seed"), nb::arg("threads"), nb::arg("plateau_max") = 0,
-      nb::arg("plus_levels") = 1, nb::arg("pool_size") = 0, nb::arg("pool_greed") = 0.0);
+      nb::arg("plus_levels") = 1, nb::arg("pool_size") = 0, nb::arg("pool_greed") = 0.0,
+      nb::arg("given") = std::vector<std::pair<In<uint64_t, nb::ndim<2>>, In<uint64_t, nb::ndim<1>>>>{});
   bind_search(symmetric);
   m.def("brent_jacobian", &brent_jacobian, nb::arg("u"), nb::arg("v"), nb::arg("w"), nb::arg("column"),
         "Bit-packed rows uint64[I*J*K, words] of the Brent equations' Jacobian mod 2 (see gamify.lift).");

@@ -166,6 +166,8 @@ def test_flips_with_a_pool_write_the_distinct_schemes_of_the_best_rank(tmp_path,
         (["flips", "3", "3", "3", "--symmetric", "--cubes", "110,011"], "partition the diagonal"),
         (["flips", "2", "2", "2", "--plateau", "100", "--plateau-max", "50"], "--plateau-max must be"),
         (["flips", "2", "2", "2", "--pool", "-1"], "--pool must be"),
+        (["flips", "2", "2", "2", "--pool-from", "."], "--pool-from goes with --pool N"),
+        (["flips", "2", "2", "2", "--pool", "4", "--pool-from", "nothing.json"], "cannot read nothing.json"),
     ],
 )
 def test_flips_bad_input_is_one_line(capsys, tmp_path, argv, message):
@@ -290,6 +292,17 @@ def test_pooled_walks_are_reproducible_by_seed_with_one_thread(symmetric):
         runs[2].plus_transitions,
         runs[2].pool,
     )
+
+
+def test_schemes_handed_to_the_pool_start_the_walks():
+    first = walk(standard_scheme(3, 3, 3), 0, 1.0, pool_size=5, seed=1, threads=2)
+    assert first.scheme.rank == 23 and len(first.distinct) == 5
+    # From the naive algorithm with five rank-23 schemes in the pool: the walks start at 23.
+    again = walk(standard_scheme(3, 3, 3), 0, 60.0, max_flips=1, pool_size=5, pool_schemes=first.distinct)
+    assert again.scheme.rank == 23 and again.pool[0][:2] == (23, 5)
+    assert {_term_set(s) for s in again.distinct} == {_term_set(s) for s in first.distinct}
+    with pytest.raises(ValueError, match="pool scheme 0 does not decompose"):
+        walk(standard_scheme(3, 3, 4), 0, 1.0, pool_size=5, pool_schemes=first.distinct[:1])
 
 
 @pytest.mark.parametrize(

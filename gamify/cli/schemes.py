@@ -145,6 +145,15 @@ def add_parsers(commands) -> None:
             "rank (breadth first); the pool's distinct schemes of the best rank are written to "
             "OUT/distinct/ (default 0: no pool, walkers restart from their best or start)",
         )
+        sub.add_argument(
+            "--pool-from",
+            nargs="+",
+            type=Path,
+            default=[],
+            metavar="PATH",
+            help="with --pool: scheme files or folders of them (e.g. an earlier run's OUT/distinct/, "
+            "from this machine or another) put in the pool first; walks restart from the lowest rank",
+        )
         sub.add_argument("--out", type=Path, help="output directory (default runs/flips-...)")
         sub.add_argument("--quiet", action="store_true", help="no progress lines")
 
@@ -268,6 +277,7 @@ def run_flips(args) -> int:
             f"flips handle factors of at most {MAX_DIM} entries; ⟨{sizes}⟩ has {max(start.shape)}"
         )
     out = args.out or Path("runs") / name
+    pooled = _pool_schemes(args.pool_from, start, args.pool)
     ensure_writable(out)  # before the walk: its result must have somewhere to go
 
     def show(result: FlipResult) -> None:
@@ -299,6 +309,7 @@ def run_flips(args) -> int:
             plateau=args.plateau,
             plateau_max=args.plateau_max,
             pool_size=args.pool,
+            pool_schemes=pooled,
             plus_transitions=not args.no_plus,
             symmetric=symmetric,
             seed=args.seed,
@@ -325,6 +336,26 @@ def run_flips(args) -> int:
         hint = "; the Z2 scheme is kept (another seed may find one that lifts)"
         return lift_and_write(result.scheme, out / "scheme-z.json", hint=hint)
     return 0
+
+
+def _pool_schemes(paths: list[Path], start: Scheme, pool: int) -> list[Scheme]:
+    """The schemes of --pool-from (files, or folders of .json files), each checked against the
+    start's tensor; UsageError for anything that cannot seed the pool."""
+    if paths and not pool:
+        raise UsageError("--pool-from goes with --pool N")
+    files = [f for path in paths for f in (sorted(path.glob("*.json")) if path.is_dir() else [path])]
+    schemes = []
+    for path in files:
+        try:
+            scheme = read_scheme(path).to_z2()
+        except (OSError, ValueError) as error:  # SchemeFormatError is a ValueError
+            raise UsageError(f"--pool-from: cannot read {path}: {error}") from None
+        if scheme.shape != start.shape or not scheme.verify(start.tensor()).ok:
+            raise UsageError(f"--pool-from: {path} does not decompose the same tensor over Z2")
+        schemes.append(dataclasses.replace(scheme, matmul=start.matmul))
+    if paths and not schemes:
+        raise UsageError(f"--pool-from: no scheme files in {', '.join(map(str, paths))}")
+    return schemes
 
 
 def _write_distinct(schemes: tuple[Scheme, ...], folder: Path) -> None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
@@ -178,6 +178,7 @@ def walk(
     plus_levels: int = 1,
     pool_size: int = 0,
     pool_greed: float = 0.0,
+    pool_schemes: Sequence[Scheme] = (),
     symmetric: bool = False,
     seed: int = 0,
     threads: int | None = None,
@@ -212,6 +213,9 @@ def walk(
         Moosbauer's levels, run asynchronously). 0: walkers restart from their best or start.
       pool_greed: with a pool, the chance that a restart draws from the pool's lowest rank
         even before it is full (depth before breadth).
+      pool_schemes: more starting schemes for the pool (e.g. an earlier run's distinct
+        schemes, or another machine's), each verified like ``scheme``; needs ``pool_size``.
+        Walks restart from the lowest rank among them and ``scheme``.
       symmetric: walk only among schemes invariant under the cyclic shift (a, b, c) → (b, c, a)
         (Moosbauer & Poole): every move acts on whole orbits of three terms, so the walk
         searches a far smaller space; the scheme must be symmetric (:func:`symmetric_scheme`)
@@ -235,6 +239,8 @@ def walk(
         raise ValueError(f"plateau_max must be 0 or at least plateau ({plateau}), got {plateau_max}")
     if plus_levels < 0 or pool_size < 0 or not 0 <= pool_greed <= 1:
         raise ValueError("plus_levels >= 0, pool_size >= 0 and 0 <= pool_greed <= 1 are required")
+    if pool_schemes and not pool_size:
+        raise ValueError("pool_schemes need a pool: set pool_size")
     threads = threads or os.cpu_count() or 1
     if not 1 <= threads <= max_threads():
         raise ValueError(f"threads must be in [1, {max_threads()}] on this machine, got {threads}")
@@ -258,11 +264,18 @@ def walk(
         pool_size=pool_size,
         pool_greed=pool_greed,
     )
+    given = []
+    for k, extra in enumerate(pool_schemes):
+        extra = extra.to_z2()
+        if extra.shape != scheme.shape or not (check := extra.verify(scheme.tensor())).ok:
+            problem = f"shape {extra.shape}" if extra.shape != scheme.shape else str(check)
+            raise ValueError(f"pool scheme {k} does not decompose the same tensor over Z2: {problem}")
+        given.append(symmetric_orbits(extra) if symmetric else to_masks(extra))
     if symmetric:
         orbits, cubes = symmetric_orbits(scheme)
-        search = kernels.flip_search(orbits, cubes=cubes, **settings)
+        search = kernels.flip_search(orbits, cubes=cubes, given=given, **settings)
     else:
-        search = kernels.flip_search(to_masks(scheme), **settings)
+        search = kernels.flip_search(to_masks(scheme), given=given, **settings)
     start = time.perf_counter()
     reached = scheme.rank <= target_rank
 

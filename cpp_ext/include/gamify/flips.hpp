@@ -179,7 +179,11 @@ class WalkLoop {
  public:
   const State& best() const { return best_; }
   const Stats& stats() const { return stats_; }
-  void attach(SchemePool<State>* pool) { pool_ = pool; }
+  // Walks from now on restart from `pool`, starting with a draw from it.
+  void attach(SchemePool<State>* pool) {
+    pool_ = pool;
+    restart();
+  }
 
   // Walks until the target rank, max_flips, or `stop` is set. Returns whether the target was reached.
   bool run(const std::atomic<bool>& stop, std::atomic<std::size_t>& global_best) {
@@ -243,6 +247,7 @@ class WalkLoop {
       pool_->draw(rng_, current_, lowest);
       self.reset(current_);
       level_ = self.rank(current_);
+      if (level_ < self.rank(best_)) best_ = current_;  // a scheme handed to the pool
     } else {
       self.reset(self.rank(best_) < self.rank(start_) && (rng_() & 1) ? best_ : start_);
     }
@@ -284,6 +289,10 @@ class Walker : public WalkLoop<Walker, Scheme> {
   }
 
   static std::size_t rank(const Scheme& s) { return s.size(); }
+  static Scheme reduced(Scheme s) {
+    reduce_all(s);
+    return s;
+  }
   static uint64_t key(const Scheme& s) { return fingerprint(s); }
   bool can_flip() const { return !index_.flippable().empty(); }
   bool can_plus() const { return current_.size() >= 2; }
@@ -461,6 +470,10 @@ class SymmetricWalker : public WalkLoop<SymmetricWalker, SymmetricScheme> {
   }
 
   static std::size_t rank(const SymmetricScheme& s) { return 3 * s.orbits.size() + s.cubes.size(); }
+  static SymmetricScheme reduced(SymmetricScheme s) {
+    reduce_symmetric(s);
+    return s;
+  }
   // Orbits by their least rotation, cubes as terms: equal for equal schemes.
   static uint64_t key(const SymmetricScheme& s) {
     Scheme terms;

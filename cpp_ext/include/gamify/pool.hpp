@@ -21,7 +21,9 @@ namespace gamify::flips {
 template <class Walker, class State>
 class WalkerPool {
  public:
-  WalkerPool(const State& start, const Options& options, std::size_t threads) : best_rank_(Walker::rank(start)) {
+  // `given`: more schemes for the pool (with options.pool_size > 0), e.g. an earlier run's.
+  WalkerPool(const State& start, const Options& options, std::size_t threads, const std::vector<State>& given = {})
+      : best_rank_(Walker::rank(start)) {
     for (std::size_t t = 0; t < std::max<std::size_t>(threads, 1); ++t) {
       Options seeded = options;
       seeded.seed += t;
@@ -29,7 +31,8 @@ class WalkerPool {
     }
     if (options.pool_size > 0) {
       schemes_ = std::make_unique<SchemePool<State>>(options.pool_size, &Walker::key, &Walker::rank);
-      schemes_->add(walkers_[0].best());  // the start, reduced
+      schemes_->add(walkers_[0].best(), true);  // the start, reduced
+      for (const State& scheme : given) schemes_->add(Walker::reduced(scheme), true);
       for (auto& walker : walkers_) walker.attach(schemes_.get());
     }
   }

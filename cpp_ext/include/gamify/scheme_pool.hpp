@@ -33,7 +33,7 @@ inline uint64_t fingerprint(Scheme terms) {
 
 // A level opens (walks start from it) once it holds `capacity` schemes, or once `capacity`
 // arrivals in a row were schemes it already had (its part of the flip graph is small). Walks
-// start from the lowest open level; the first scheme added opens its level at once.
+// start from the lowest open level.
 template <class State>
 class SchemePool {
  public:
@@ -43,13 +43,14 @@ class SchemePool {
 
   SchemePool(std::size_t capacity, Key key, Rank rank) : capacity_(std::max<std::size_t>(capacity, 1)), key_(key), rank_(rank) {}
 
-  // Adds `s` unless its level holds it already or is full; returns whether it was new.
-  bool add(const State& s) {
+  // Adds `s` unless its level holds it already or is full; returns whether it was new. A
+  // given scheme (a walk's start, or one handed in) opens its level at once.
+  bool add(const State& s, bool given = false) {
     const std::size_t rank = rank_(s);
     const uint64_t key = key_(s);
     std::lock_guard lock(mutex_);
     Level& level = levels_[rank];
-    if (levels_.size() == 1) level.open = true;  // the starting scheme
+    if (given) level.open = true;
     if (level.keys.count(key)) {
       if (++level.repeats >= capacity_) level.open = true;
       return false;
