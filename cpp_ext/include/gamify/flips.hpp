@@ -11,9 +11,10 @@
 //              them (reduce_dependent): rank - 1, taken as soon as it appears;
 //   plus       two terms become three, (a + a') (x) b (x) c + a' (x) (b + b') (x) c +
 //              a' (x) b' (x) (c + c'): rank + 1, to leave a region with no useful flips.
-// A walk does random flips, restarts from its start scheme after `plateau` flips without a
-// reduction (or makes a plus transition, when allowed and the rank is at most the best
-// found + 1), and keeps the lowest-rank scheme it has seen.
+// A walk does random flips, restarts after a plateau of flips without a reduction (or makes a
+// plus transition, when allowed and the rank is near its level), and keeps the lowest-rank
+// scheme it has seen; walkers may share a pool of distinct schemes per rank to restart from
+// (scheme_pool.hpp).
 #pragma once
 
 #include <algorithm>
