@@ -28,7 +28,7 @@ RESULTS = Path(__file__).with_name("RESULTS.md")
 # --markdown FILE, or from ranks.md in --out DIR for the ranks suite.
 BLOCKS = {
     "ranks-z2": (
-        "ranks --max-size 5 --field z2 --method flips --budget-per-format 30s",
+        "ranks --max-size 5 --field z2 --method flips --budget-per-format 30s --seeds 0,1,2",
         "ranks --max-size 3 --field z2 --method flips --budget-per-format 5s",
     ),
     "ranks-z": (

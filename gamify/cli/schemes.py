@@ -26,6 +26,7 @@ from gamify.tensor.flips import (
     MAX_DIM,
     MAX_SEED,
     PLATEAU,
+    PLATEAU_RANGE,
     FlipResult,
     max_threads,
     standard_scheme,
@@ -127,9 +128,9 @@ def add_parsers(commands) -> None:
         sub.add_argument(
             "--plateau-max",
             type=int,
-            default=0,
             metavar="N",
-            help="draw each stretch's plateau log-uniformly from [--plateau, N] instead of one fixed plateau",
+            help="each stretch between reductions draws its plateau log-uniformly from [--plateau, N] "
+            f"(default {PLATEAU_RANGE} × --plateau; N = --plateau for one fixed plateau)",
         )
         sub.add_argument(
             "--no-plus",
@@ -244,7 +245,9 @@ def run_flips(args) -> int:
         raise UsageError(f"--threads must be in [1, {max_threads()}] (4 per core here), got {args.threads}")
     if args.plateau < 1 or args.target_rank < 0:
         raise UsageError("--plateau must be positive, --target-rank non-negative")
-    if args.plateau_max and args.plateau_max < args.plateau:
+    if args.plateau_max is None:
+        args.plateau_max = args.plateau * PLATEAU_RANGE
+    if args.plateau_max < args.plateau:
         raise UsageError(f"--plateau-max must be at least --plateau ({args.plateau}), got {args.plateau_max}")
     if args.pool < 0:
         raise UsageError(f"--pool must be 0 or positive, got {args.pool}")
