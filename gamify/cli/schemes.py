@@ -130,7 +130,8 @@ def add_parsers(commands) -> None:
             type=int,
             metavar="N",
             help="each stretch between reductions draws its plateau log-uniformly from [--plateau, N] "
-            f"(default {PLATEAU_RANGE} × --plateau; N = --plateau for one fixed plateau)",
+            f"(default: --plateau, fixed; {PLATEAU_RANGE} × --plateau helped ⟨4,4,4⟩ and up, hurt "
+            "smaller formats)",
         )
         sub.add_argument(
             "--no-plus",
@@ -246,7 +247,7 @@ def run_flips(args) -> int:
     if args.plateau < 1 or args.target_rank < 0:
         raise UsageError("--plateau must be positive, --target-rank non-negative")
     if args.plateau_max is None:
-        args.plateau_max = args.plateau * PLATEAU_RANGE
+        args.plateau_max = args.plateau
     if args.plateau_max < args.plateau:
         raise UsageError(f"--plateau-max must be at least --plateau ({args.plateau}), got {args.plateau_max}")
     if args.pool < 0:

@@ -192,8 +192,9 @@ def search_flips(task: Task, say: Say, start: Scheme | None = None, offset: floa
     The walks only know Z2: over Z each lower-rank scheme they report is Hensel-lifted as it
     appears, and the best one that lifts is kept (``start``, a Z scheme, when none does).
     From the naive algorithm, square formats from ⟨5,5,5⟩ up walk among cyclic-symmetric
-    schemes (Moosbauer & Poole's route to ⟨5,5,5⟩:93), at plateaus from 10,000 (others from
-    :data:`flips.PLATEAU`), each stretch's drawn up to :data:`flips.PLATEAU_RANGE` times that.
+    schemes (Moosbauer & Poole's route to ⟨5,5,5⟩:93), at plateau 10,000 (others at
+    :data:`flips.PLATEAU`); formats with every side ≥ 4 draw each stretch's plateau from that to
+    :data:`flips.PLATEAU_RANGE` times that (measured better there, worse below).
     """
     n = task.sizes[0]
     symmetric = start is None and task.sizes == (n, n, n) and n >= 5
@@ -232,7 +233,7 @@ def search_flips(task: Task, say: Say, start: Scheme | None = None, offset: floa
             report_every=REPORT_EVERY,
             progress=functools.partial(progress, offset_now),
             plateau=plateau,
-            plateau_max=plateau * flips.PLATEAU_RANGE,
+            plateau_max=plateau * flips.PLATEAU_RANGE if min(task.sizes) >= 4 else 0,
             symmetric=symmetric,
         )
         seed += 1000
