@@ -348,13 +348,13 @@ def _pool_schemes(paths: list[Path], start: Scheme, pool: int) -> list[Scheme]:
     if paths and not pool:
         raise UsageError("--pool-from goes with --pool N")
     files = [f for path in paths for f in (sorted(path.glob("*.json")) if path.is_dir() else [path])]
-    schemes = []
+    target, schemes = start.to_z2().tensor(), []
     for path in files:
         try:
             scheme = read_scheme(path).to_z2()
         except (OSError, ValueError) as error:  # SchemeFormatError is a ValueError
             raise UsageError(f"--pool-from: cannot read {path}: {error}") from None
-        if scheme.shape != start.shape or not scheme.verify(start.tensor()).ok:
+        if scheme.shape != start.shape or not scheme.verify(target).ok:
             raise UsageError(f"--pool-from: {path} does not decompose the same tensor over Z2")
         schemes.append(dataclasses.replace(scheme, matmul=start.matmul))
     if paths and not schemes:
