@@ -192,17 +192,21 @@ class Settings:
     pretrain_once: bool = False  # one pretraining (the first seed's) shared by every seed
 
 
+def parse_seeds(text: str | None, default: str) -> list[int]:
+    """--seeds (or ``default`` when not given) as distinct integers in order; UsageError if malformed."""
+    try:
+        return list(dict.fromkeys(int(seed) for seed in (text or default).split(",")))
+    except ValueError:
+        raise UsageError(f"--seeds: expected comma-separated integers, got {text!r}") from None
+
+
 def parse_settings(args, default_seeds: str = "0,1,2") -> Settings:
     """The ablation's settings from :func:`add_options`' options; UsageError when one is malformed."""
     variants = args.variants.split(",")
     unknown = [x for x in variants if x not in VARIANTS]
     if unknown:
         raise UsageError(f"unknown variant {unknown[0]!r}: choose from {', '.join(VARIANTS)}")
-    seeds = args.seeds or default_seeds
-    try:
-        seeds = list(dict.fromkeys(int(seed) for seed in seeds.split(",")))
-    except ValueError:
-        raise UsageError(f"--seeds: expected comma-separated integers, got {args.seeds!r}") from None
+    seeds = parse_seeds(args.seeds, default_seeds)
     seconds = {}
     for option in ("budget", "pretrain_time"):
         try:

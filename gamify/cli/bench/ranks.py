@@ -466,21 +466,22 @@ def plot_ranks(rows: list[dict], path: Path) -> None:
 # --------------------------------------------------------------------------- command
 
 
-def _check(args) -> tuple[list[Sizes], ablation.Settings]:
-    """The formats to run and the seeds (and, for learned searches, variants); UsageError for
-    settings that cannot work, before any search starts."""
+def _check(args) -> tuple[list[Sizes], ablation.Settings | None, list[int]]:
+    """The formats to run, the learned searches' settings (None for flips) and the seeds;
+    UsageError for settings that cannot work, before any search starts."""
     if args.max_size is not None and args.max_size < 2:
         raise UsageError(f"--max-size must be at least 2, got {args.max_size}")
     if args.coefficients is not None and (args.field != "z" or args.method != "learned"):
         raise UsageError("--coefficients is for --method learned --field z")
     formats = parse_formats(args.formats) if args.formats else formats_up_to(args.max_size or 3)
-    # The budget is per format, set later; flips take only the seeds from these settings.
-    options = argparse.Namespace(**{**vars(args), "budget": "1s"})
+    settings = None
     if args.method == "flips":
-        options.variants, options.init = "trained", None
-    settings = ablation.parse_settings(options, default_seeds=str(args.seed))
-    if args.method != "flips":
-        if args.method == "hybrid" and (len(settings.seeds) > 1 or settings.variants != ["trained"]):
+        seeds = ablation.parse_seeds(args.seeds, str(args.seed))
+    else:
+        options = argparse.Namespace(**vars(args), budget="1s")  # the budget is per format, set later
+        settings = ablation.parse_settings(options, default_seeds=str(args.seed))
+        seeds = settings.seeds
+        if args.method == "hybrid" and (len(seeds) > 1 or settings.variants != ["trained"]):
             raise UsageError(
                 "--method hybrid runs one seed of the trained network: --seeds and --variants are for learned"
             )
@@ -488,16 +489,15 @@ def _check(args) -> tuple[list[Sizes], ablation.Settings]:
         for n, m, p in formats:
             if max(n * m, m * p, p * n) > MAX_DIM:
                 raise UsageError(f"flips handle at most {MAX_DIM} entries per factor; ⟨{n},{m},{p}⟩ has more")
-    return formats, settings
+    return formats, settings, seeds
 
 
-def _command(args, formats: list[Sizes], budget: float, settings: ablation.Settings) -> str:
+def _command(args, formats: list[Sizes], budget: float, settings: ablation.Settings | None, seeds) -> str:
     """The command line that reproduces this run (settings made explicit)."""
     parts = ["gamify bench ranks --formats", ",".join(map(format_name, formats))]
     parts += ["--field", args.field, "--method", args.method, "--budget-per-format", f"{budget:g}s"]
-    if args.method == "flips":
-        parts += ["--seeds", ",".join(map(str, settings.seeds))] if len(settings.seeds) > 1 else []
-        parts += ["--seed", str(settings.seeds[0])] if len(settings.seeds) == 1 else []
+    if settings is None:
+        parts += ["--seeds", ",".join(map(str, seeds))] if len(seeds) > 1 else ["--seed", str(seeds[0])]
     else:
         parts += ["--seeds", ",".join(map(str, settings.seeds)), "--variants", ",".join(settings.variants)]
         parts += ["--preset", args.preset]
@@ -514,7 +514,7 @@ def _command(args, formats: list[Sizes], budget: float, settings: ablation.Setti
 
 def run(args) -> int:
     """``gamify bench ranks``: exit status 0, or 1 when a scheme failed verification."""
-    formats, settings = _check(args)
+    formats, settings, seeds = _check(args)
     budget = args.budget_per_format or DEFAULT_BUDGET[args.method]
     say: Say = (lambda line: None) if args.quiet else (lambda line: print(line, flush=True))
     stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
@@ -530,9 +530,9 @@ def run(args) -> int:
             preset=args.preset,
             search_dir=args.out / "search" / stamp,
             quiet=args.quiet,
-            ablation=None if args.method == "flips" else settings,
+            ablation=settings,
             coefficients=None if args.coefficients is None else tuple(args.coefficients),
-            seeds=tuple(settings.seeds) if args.method == "flips" else (),
+            seeds=tuple(seeds) if settings is None else (),
         )
         row, scheme = bench_format(task, args.method, say)
         if scheme is not None:
@@ -540,17 +540,17 @@ def run(args) -> int:
             write_scheme(scheme, args.out / row["scheme"])
         rows.append(row)
     report = {
-        "command": _command(args, formats, budget, settings),
+        "command": _command(args, formats, budget, settings, seeds),
         "settings": {
             "field": args.field,
             "method": args.method,
             "budget_per_format": budget,
             "seed": args.seed,
             "preset": args.preset if args.method != "flips" else None,
-            "seeds": settings.seeds,
+            "seeds": seeds,
             **(
                 {}
-                if args.method == "flips"
+                if settings is None
                 else {
                     "variants": settings.variants,
                     "pretrain_seconds": settings.pretrain_seconds,
