@@ -12,6 +12,7 @@
 #include <nanobind/stl/vector.h>
 
 #include "gamify/flips.hpp"
+#include "gamify/sixfold.hpp"
 #include "gamify/gf2.hpp"
 #include "gamify/pool.hpp"
 #include "gamify/tensor.hpp"
@@ -184,6 +185,7 @@ class FlipSearch {
 
 using PlainSearch = FlipSearch<gamify::flips::Walker, gamify::flips::Scheme>;
 using SymmetricSearch = FlipSearch<gamify::flips::SymmetricWalker, gamify::flips::SymmetricScheme>;
+using SixfoldSearch = FlipSearch<gamify::flips::SixfoldWalker, gamify::flips::Scheme>;
 
 template <class Search>
 void bind_search(nb::class_<Search>& search) {
@@ -192,6 +194,27 @@ void bind_search(nb::class_<Search>& search) {
       .def("stats", &Search::stats, "(flips, reductions, restarts, plus transitions) so far.")
       .def("levels", &Search::levels, "The scheme pool's levels [(rank, schemes, open)], lowest rank first.")
       .def("pooled", &Search::pooled, nb::arg("rank"), "The scheme pool's schemes of one rank: [terms[R, 3]].");
+}
+
+// The constructor of a search whose schemes are plain term lists (terms[R, 3]), and its methods.
+template <class Search>
+void bind_term_search(nb::class_<Search> search) {
+  search.def(
+      "__init__",
+      [](Search* self, In<uint64_t, nb::ndim<2>> terms, std::size_t target_rank, uint64_t max_flips, uint64_t plateau,
+         bool plus, uint64_t seed, std::size_t threads, uint64_t plateau_max, std::size_t plus_levels,
+         std::size_t pool_size, double pool_greed, std::vector<In<uint64_t, nb::ndim<2>>> given) {
+        const gamify::flips::Options options{target_rank, max_flips, plateau,     plus,     seed,
+                                             plateau_max, plus_levels, pool_size, pool_greed};
+        std::vector<gamify::flips::Scheme> schemes;
+        for (const auto& scheme : given) schemes.push_back(terms_from(scheme));
+        new (self) Search(terms_from(terms), options, threads, schemes);
+      },
+      nb::arg("terms"), nb::arg("target_rank"), nb::arg("max_flips"), nb::arg("plateau"), nb::arg("plus_transitions"),
+      nb::arg("seed"), nb::arg("threads"), nb::arg("plateau_max") = 0, nb::arg("plus_levels") = 1,
+      nb::arg("pool_size") = 0, nb::arg("pool_greed") = 0.0,
+      nb::arg("given") = std::vector<In<uint64_t, nb::ndim<2>>>{});
+  bind_search(search);
 }
 
 // The Brent equations' Jacobian mod 2 at a 0/1 scheme, rows bit-packed (see tensor.hpp).
@@ -283,23 +306,10 @@ NB_MODULE(_core, m) {
         nb::arg("w"), "In place on bit-packed Z2 residuals uint64[B, I, J]; returns zero bool[B].");
   m.def("verify", &verify, nb::arg("u"), nb::arg("v"), nb::arg("w"), nb::arg("target"), nb::arg("z2"),
         "(first violated flat index or -1 (-2: int64 overflow), number violated) of a scheme.");
-  nb::class_<PlainSearch> plain(m, "FlipSearch", "Flip-graph random walks over GF(2); see gamify.flips.");
-  plain.def(
-      "__init__",
-      [](PlainSearch* self, In<uint64_t, nb::ndim<2>> terms, std::size_t target_rank, uint64_t max_flips,
-         uint64_t plateau, bool plus, uint64_t seed, std::size_t threads, uint64_t plateau_max, std::size_t plus_levels,
-         std::size_t pool_size, double pool_greed, std::vector<In<uint64_t, nb::ndim<2>>> given) {
-        const gamify::flips::Options options{target_rank, max_flips, plateau,     plus,     seed,
-                                             plateau_max, plus_levels, pool_size, pool_greed};
-        std::vector<gamify::flips::Scheme> schemes;
-        for (const auto& terms : given) schemes.push_back(terms_from(terms));
-        new (self) PlainSearch(terms_from(terms), options, threads, schemes);
-      },
-      nb::arg("terms"), nb::arg("target_rank"), nb::arg("max_flips"), nb::arg("plateau"), nb::arg("plus_transitions"),
-      nb::arg("seed"), nb::arg("threads"), nb::arg("plateau_max") = 0, nb::arg("plus_levels") = 1,
-      nb::arg("pool_size") = 0, nb::arg("pool_greed") = 0.0,
-      nb::arg("given") = std::vector<In<uint64_t, nb::ndim<2>>>{});
-  bind_search(plain);
+  bind_term_search(nb::class_<PlainSearch>(m, "FlipSearch", "Flip-graph random walks over GF(2); see gamify.flips."));
+  bind_term_search(nb::class_<SixfoldSearch>(
+      m, "SixfoldFlipSearch",
+      "Flip-graph walks among <n,n,n> schemes invariant under the cyclic shift and the transposition; see gamify.flips."));
   nb::class_<SymmetricSearch> symmetric(
       m, "SymmetricFlipSearch", "Flip-graph walks among cyclic-symmetric schemes over GF(2); see gamify.flips.");
   symmetric.def(

@@ -313,6 +313,7 @@ def flip_search(
     pool_size: int = 0,
     pool_greed: float = 0.0,
     cubes: np.ndarray | None = None,
+    sixfold: bool = False,
     given: list | None = None,
 ):
     """The C++ flip-graph walkers (``cpp_ext/include/gamify/flips.hpp``), one per thread.
@@ -323,6 +324,8 @@ def flip_search(
       target_rank, max_flips, plateau, plus_transitions, seed, threads, plateau_max,
         plus_levels, pool_size, pool_greed: see :func:`gamify.tensor.flips.walk`.
       cubes: uint64[S], the fixed cubes x⊗x⊗x of a cyclic-symmetric walk; None for plain walks.
+      sixfold: walk among ⟨n,n,n⟩ schemes invariant under the cyclic shift and the
+        transposition (a, b, c) → (bᵀ, aᵀ, cᵀ); ``masks`` holds every term.
       given: more schemes for the pool: masks uint64[R, 3] each (symmetric walks: (orbits, cubes)).
 
     Returns:
@@ -335,7 +338,8 @@ def flip_search(
     masks = np.ascontiguousarray(masks, np.uint64)
     words = lambda x: np.ascontiguousarray(x, np.uint64)  # noqa: E731
     if cubes is None:
-        return core.FlipSearch(masks, *settings, [words(x) for x in given or []])
+        search = core.SixfoldFlipSearch if sixfold else core.FlipSearch
+        return search(masks, *settings, [words(x) for x in given or []])
     given = [(words(orbits), words(more_cubes)) for orbits, more_cubes in given or []]
     return core.SymmetricFlipSearch(masks, words(cubes), *settings, given)
 
