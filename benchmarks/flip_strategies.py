@@ -1,9 +1,9 @@
 """Flip-walk strategies side by side: equal wall time, equal seeds, every core.
 
 Each strategy walks each format from the naive algorithm (⟨n,n,n⟩ with n ≥ 5: among
-cyclic-symmetric schemes, as ``gamify bench ranks`` does) once per seed, to the best-known
-Z2 rank or the budget. Prints a Markdown table: the rank per seed, the median, the seeds
-at the best-known rank and the median time to it.
+cyclic-symmetric schemes, as ``gamify bench ranks`` does, unless the strategy names a
+symmetry) once per seed, to the best-known Z2 rank or the budget. Prints a Markdown table:
+the rank per seed, the median, the seeds at the best-known rank and the median time to it.
 
     python benchmarks/flip_strategies.py --formats 3x4x5,4x4x4 --seeds 0,1,2,3 --seconds 60
     python benchmarks/flip_strategies.py --strategies plain,pool --pool-size 200
@@ -15,7 +15,10 @@ Strategies (``--strategies``, comma-separated):
   pool+range   both;
   pool+climb   the pool, and plus transitions up to 3 levels above the walk's level;
   pool+greed   the pool, half the restarts from its lowest rank even before that is full;
-  pool+greed+range  and the plateau range.
+  pool+greed+range  and the plateau range;
+  cyclic       ⟨n,n,n⟩ only: among cyclic-symmetric schemes (plateau 10,000) at every n;
+  sixfold      ⟨n,n,n⟩ only: among schemes invariant under the cyclic shift and the
+               transposition (plateau 300: 100, 300 and 1,000 came out alike).
 """
 
 from __future__ import annotations
@@ -36,15 +39,20 @@ STRATEGIES = {
     "pool+climb": {"pool": True, "plus_levels": 3},
     "pool+greed": {"pool": True, "greed": 0.5},
     "pool+greed+range": {"pool": True, "greed": 0.5, "range": 50},
+    "cyclic": {"symmetry": "cyclic"},
+    "sixfold": {"symmetry": "sixfold"},
 }
 
 
 def walk_once(sizes, strategy: dict, seconds: float, seed: int, pool_size: int) -> tuple[int, float | None]:
     """(rank reached, seconds to the best-known rank or None) of one walk."""
     n = sizes[0]
-    symmetric = sizes == (n, n, n) and n >= 5
+    symmetry = strategy.get("symmetry", "cyclic" if sizes == (n, n, n) and n >= 5 else None)
+    if symmetry and sizes != (n, n, n):
+        raise SystemExit(f"the {symmetry} strategy walks square formats only, not {sizes}")
+    symmetric = symmetry is not None
     start = flips.symmetric_scheme(n) if symmetric else flips.standard_scheme(*sizes)
-    plateau = 10_000 if symmetric else flips.PLATEAU
+    plateau = {None: flips.PLATEAU, "cyclic": 10_000, "sixfold": 300}[symmetry]
     target = reference_ranks(sizes, "z2")["best_known"] or 0
     result = flips.walk(
         start,
@@ -57,6 +65,7 @@ def walk_once(sizes, strategy: dict, seconds: float, seed: int, pool_size: int) 
         pool_size=pool_size if strategy.get("pool") else 0,
         pool_greed=strategy.get("greed", 0.0),
         symmetric=symmetric,
+        transposed=symmetry == "sixfold",
         report_every=0.1,
     )
     return result.scheme.rank, result.seconds if result.reached else None

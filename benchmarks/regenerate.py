@@ -2,7 +2,7 @@
 
 Usage (repository root, gamify installed)::
 
-    python benchmarks/regenerate.py            # the recorded figures: about 2 hours 30 minutes on 2 cores
+    python benchmarks/regenerate.py            # the recorded figures: about 3 hours on 2 cores
     python benchmarks/regenerate.py --smoke    # a short version of every block (CI runs it)
     python benchmarks/regenerate.py --only throughput --results /tmp/RESULTS.md
 
@@ -32,7 +32,7 @@ BLOCKS = {
         "ranks --max-size 3 --field z2 --method flips --budget-per-format 5s",
     ),
     "ranks-z": (
-        "ranks --max-size 4 --field z --method flips --budget-per-format 30s",
+        "ranks --max-size 5 --field z --method flips --budget-per-format 30s --seeds 0,1,2",
         "ranks --formats 2x2x2,2x2x3 --field z --method flips --budget-per-format 5s",
     ),
     "ranks-learned-z": (  # ~65 minutes: one pretraining of 30 minutes, 6 searches of 5

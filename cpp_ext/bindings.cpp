@@ -203,9 +203,9 @@ void bind_term_search(nb::class_<Search> search) {
       "__init__",
       [](Search* self, In<uint64_t, nb::ndim<2>> terms, std::size_t target_rank, uint64_t max_flips, uint64_t plateau,
          bool plus, uint64_t seed, std::size_t threads, uint64_t plateau_max, std::size_t plus_levels,
-         std::size_t pool_size, double pool_greed, std::vector<In<uint64_t, nb::ndim<2>>> given) {
-        const gamify::flips::Options options{target_rank, max_flips, plateau,     plus,     seed,
-                                             plateau_max, plus_levels, pool_size, pool_greed};
+         std::size_t pool_size, double pool_greed, std::vector<In<uint64_t, nb::ndim<2>>> given, std::size_t side) {
+        const gamify::flips::Options options{target_rank, max_flips,   plateau,   plus,       seed,
+                                             plateau_max, plus_levels, pool_size, pool_greed, side};
         std::vector<gamify::flips::Scheme> schemes;
         for (const auto& scheme : given) schemes.push_back(terms_from(scheme));
         new (self) Search(terms_from(terms), options, threads, schemes);
@@ -213,7 +213,7 @@ void bind_term_search(nb::class_<Search> search) {
       nb::arg("terms"), nb::arg("target_rank"), nb::arg("max_flips"), nb::arg("plateau"), nb::arg("plus_transitions"),
       nb::arg("seed"), nb::arg("threads"), nb::arg("plateau_max") = 0, nb::arg("plus_levels") = 1,
       nb::arg("pool_size") = 0, nb::arg("pool_greed") = 0.0,
-      nb::arg("given") = std::vector<In<uint64_t, nb::ndim<2>>>{});
+      nb::arg("given") = std::vector<In<uint64_t, nb::ndim<2>>>{}, nb::arg("side") = 0);
   bind_search(search);
 }
 

@@ -4,7 +4,7 @@ import json
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from gamify.cli.main import main
@@ -15,6 +15,7 @@ from gamify.tensor.flips import (
     symmetric_orbits,
     symmetric_scheme,
     to_masks,
+    transposed_terms,
     walk,
 )
 from gamify.tensor.formats import read_scheme
@@ -163,6 +164,7 @@ def test_flips_with_a_pool_write_the_distinct_schemes_of_the_best_rank(tmp_path,
         (["flips", "2", "2", "2", "--time", "soon"], None),
         (["flips", "2", "2", "3", "--symmetric"], "square format"),
         (["flips", "3", "3", "3", "--cubes", "111"], "--cubes goes with --symmetric"),
+        (["flips", "3", "3", "3", "--transposed"], "--transposed goes with --symmetric"),
         (["flips", "3", "3", "3", "--symmetric", "--cubes", "110,011"], "partition the diagonal"),
         (["flips", "2", "2", "2", "--plateau", "100", "--plateau-max", "50"], "--plateau-max must be"),
         (["flips", "2", "2", "2", "--pool", "-1"], "--pool must be"),
@@ -239,9 +241,105 @@ def test_a_scheme_without_symmetry_is_refused():
         walk(standard_scheme(2, 2, 3), 11, 1.0, symmetric=True)
 
 
-@pytest.mark.parametrize("symmetric", [False, True])
-def test_a_seeded_walk_does_not_depend_on_the_reporting_interval(symmetric):
-    start = symmetric_scheme(3) if symmetric else standard_scheme(3, 3, 4)
+def _transposed(x: int, n: int) -> int:
+    return sum(1 << (e % n * n + e // n) for e in range(n * n) if x >> e & 1)
+
+
+def _orbit(term: tuple, n: int) -> set:
+    """A term's orbit under the cyclic shift and the transposition (a, b, c) → (bᵀ, aᵀ, cᵀ)."""
+    orbit, todo = set(), [term]
+    while todo:
+        a, b, c = t = todo.pop()
+        if t not in orbit:
+            orbit.add(t)
+            todo += [(b, c, a), (_transposed(b, n), _transposed(a, n), _transposed(c, n))]
+    return orbit
+
+
+@st.composite
+def sixfold_schemes(draw):
+    """A random Z2 scheme of n×n factors invariant under the 6-element group: orbits of random
+    terms, free ones and ones fixed by the transposition ((a, aᵀ, c), c = cᵀ), from few factor
+    values so that terms share factors; its own sum is the target."""
+    n = draw(st.integers(2, 3))
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    values = [int(x) for x in rng.integers(1, 2 ** (n * n), draw(st.integers(2, 5)))]
+    symmetric = [x | _transposed(x, n) for x in values]
+    terms: set = set()
+    for _ in range(draw(st.integers(2, 7))):
+        a, b, c = (values[i] for i in rng.integers(0, len(values), 3))
+        fixed = (a, _transposed(a, n), symmetric[rng.integers(0, len(values))])
+        terms ^= _orbit(fixed if rng.random() < 0.5 else (a, b, c), n)
+    assume(len(terms) >= 2)
+    return from_masks(np.array(sorted(terms), np.uint64), (n * n,) * 3)
+
+
+@settings(derandomize=True, max_examples=40, deadline=None)
+@given(sixfold_schemes(), st.integers(1, 3000), st.booleans(), st.integers(0, 100))
+def test_sixfold_moves_keep_the_tensor_and_the_symmetry(scheme, flips, plus, seed):
+    target = scheme.tensor()
+    result = walk(
+        scheme, 0, 0.3, target=target, max_flips=flips, plateau=50, plus_transitions=plus,
+        seed=seed, threads=1, **SYMMETRIES["sixfold"],
+    )  # fmt: skip
+    assert result.scheme.verify(target).ok
+    assert (
+        len(transposed_terms(result.scheme)) == result.scheme.rank <= scheme.rank
+    )  # raises unless invariant
+
+
+@pytest.mark.parametrize("start", [standard_scheme(2, 2, 2), symmetric_scheme(2)])
+def test_sixfold_walks_find_strassen_rank_from_orbits_of_three(start):
+    # ⟨2,2,2⟩'s naive terms form orbits of 3 and 1 only (Strassen's 7 = 1 + 3 + 3): every move
+    # that reaches 7 changes the small orbits (slice rewrites and corrected flips)
+    result = walk(start, 7, 30.0, seed=0, threads=1, plateau=300, **SYMMETRIES["sixfold"])
+    assert result.reached and result.scheme.rank == 7 and result.scheme.verify().ok
+    transposed_terms(result.scheme)
+
+
+def test_flips_command_walks_under_the_six_element_group(tmp_path, capsys):
+    argv = ["flips", "2", "2", "2", "--symmetric", "--transposed", "--target-rank", "7", "--time", "20s"]
+    code, out, err = run_cli(capsys, *argv, "--plateau", "300", "--threads", "1", "--out", str(tmp_path))
+    assert code == 0 and err == "" and "walked under the 6-element group" in out
+    assert "rank 7 (reached the target), verified exactly over Z2" in out
+    transposed_terms(read_scheme(tmp_path / "scheme.json"))  # raises unless invariant
+
+
+def test_sixfold_walks_on_3x3_reduce_the_naive_algorithm():
+    # 2,000,000 flips: ranks 25-26 over seeds 0-4 (the naive algorithm is 27; 23 exists)
+    options = dict(max_flips=2_000_000, plateau=300, seed=2, threads=1, **SYMMETRIES["sixfold"])
+    result = walk(standard_scheme(3, 3, 3), 0, 60.0, **options)
+    assert result.scheme.rank <= 25 and result.scheme.verify().ok and result.flips == 2_000_000
+    transposed_terms(result.scheme)
+
+
+def test_sixfold_walks_refuse_what_they_cannot_walk():
+    with pytest.raises(ValueError, match="symmetric=True too"):
+        walk(standard_scheme(2, 2, 2), 7, 1.0, transposed=True)
+    cyclic = walk(symmetric_scheme(3), 0, 60.0, max_flips=20_000, symmetric=True, seed=1, threads=1).scheme
+    with pytest.raises(ValueError, match="not invariant under the cyclic shift and the transposition"):
+        transposed_terms(cyclic)  # a cyclic walk breaks the transposition symmetry
+    with pytest.raises(ValueError, match="not invariant"):
+        walk(cyclic, 0, 1.0, **SYMMETRIES["sixfold"])
+    with pytest.raises(ValueError, match="n×n matrices"):
+        walk(standard_scheme(2, 3, 2), 0, 1.0, target=matmul_tensor(2, 3, 2), **SYMMETRIES["sixfold"])
+
+
+# The three walks: plain, cyclic-symmetric, and symmetric under the 6-element group.
+SYMMETRIES = {"plain": {}, "cyclic": dict(symmetric=True), "sixfold": dict(symmetric=True, transposed=True)}
+
+
+def _check_symmetry(scheme, symmetry):
+    """Raises unless ``scheme`` has the symmetry its walk keeps."""
+    if symmetry == "cyclic":
+        symmetric_orbits(scheme)
+    elif symmetry == "sixfold":
+        transposed_terms(scheme)
+
+
+@pytest.mark.parametrize("symmetry", SYMMETRIES)
+def test_a_seeded_walk_does_not_depend_on_the_reporting_interval(symmetry):
+    start = standard_scheme(3, 3, 4) if symmetry == "plain" else symmetric_scheme(3)
     runs = [
         walk(
             start,
@@ -249,10 +347,10 @@ def test_a_seeded_walk_does_not_depend_on_the_reporting_interval(symmetric):
             60.0,
             max_flips=200_000,
             plateau=500,
-            symmetric=symmetric,
             seed=5,
             threads=1,
             report_every=every,
+            **SYMMETRIES[symmetry],
         )
         for every in (0.001, 10.0)
     ]
@@ -264,10 +362,10 @@ def _term_set(scheme: Scheme) -> frozenset:
     return frozenset(map(tuple, to_masks(scheme).tolist()))
 
 
-@pytest.mark.parametrize("symmetric", [False, True])
-def test_the_pool_holds_distinct_verified_schemes_under_many_threads(symmetric):
-    start = symmetric_scheme(3) if symmetric else standard_scheme(3, 3, 3)
-    result = walk(start, 0, 1.0, pool_size=6, symmetric=symmetric, seed=3, threads=8, plateau=300)
+@pytest.mark.parametrize("symmetry", ["plain", "cyclic"])
+def test_the_pool_holds_distinct_verified_schemes_under_many_threads(symmetry):
+    start = symmetric_scheme(3) if symmetry == "cyclic" else standard_scheme(3, 3, 3)
+    result = walk(start, 0, 1.0, pool_size=6, seed=3, threads=8, plateau=300, **SYMMETRIES[symmetry])
     assert result.pool and all(schemes <= 6 for _, schemes, _ in result.pool)
     assert [rank for rank, _, _ in result.pool] == sorted({rank for rank, _, _ in result.pool})
     assert result.pool[0][0] == result.scheme.rank == 23  # the walks go on after 23: its level fills
@@ -275,15 +373,28 @@ def test_the_pool_holds_distinct_verified_schemes_under_many_threads(symmetric):
     assert len({_term_set(s) for s in result.distinct}) == len(result.distinct)  # distinct as term sets
     for scheme in result.distinct:
         assert scheme.rank == 23 and scheme.verify(matmul_tensor(3, 3, 3)).ok
-        if symmetric:
-            symmetric_orbits(scheme)  # raises unless symmetric
+        _check_symmetry(scheme, symmetry)
 
 
-@pytest.mark.parametrize("symmetric", [False, True])
-def test_pooled_walks_are_reproducible_by_seed_with_one_thread(symmetric):
-    start = symmetric_scheme(3) if symmetric else standard_scheme(3, 3, 4)
+def test_the_sixfold_pool_holds_distinct_verified_invariant_schemes_under_many_threads():
+    result = walk(
+        standard_scheme(3, 3, 3), 0, 1.0, pool_size=6, seed=3, threads=8, plateau=300, **SYMMETRIES["sixfold"]
+    )
+    assert result.pool and all(schemes <= 6 for _, schemes, _ in result.pool)
+    assert result.pool[0][0] == result.scheme.rank < 27 and len(result.distinct) == result.pool[0][1] >= 1
+    assert len({_term_set(s) for s in result.distinct}) == len(result.distinct)
+    for scheme in result.distinct:
+        assert scheme.rank == result.scheme.rank and scheme.verify(matmul_tensor(3, 3, 3)).ok
+        transposed_terms(scheme)
+
+
+@pytest.mark.parametrize("symmetry", SYMMETRIES)
+def test_pooled_walks_are_reproducible_by_seed_with_one_thread(symmetry):
+    start = standard_scheme(3, 3, 4) if symmetry == "plain" else symmetric_scheme(3)
     options = dict(max_flips=100_000, plateau=200, plateau_max=5_000, pool_size=4, pool_greed=0.5)
-    runs = [walk(start, 0, 60.0, symmetric=symmetric, seed=seed, threads=1, **options) for seed in (7, 7, 8)]
+    runs = [
+        walk(start, 0, 60.0, seed=seed, threads=1, **options, **SYMMETRIES[symmetry]) for seed in (7, 7, 8)
+    ]
     assert runs[0].scheme == runs[1].scheme and runs[0].pool == runs[1].pool
     assert [_term_set(s) for s in runs[0].distinct] == [_term_set(s) for s in runs[1].distinct]
     assert (runs[0].restarts, runs[0].plus_transitions) == (runs[1].restarts, runs[1].plus_transitions)

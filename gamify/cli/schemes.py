@@ -95,6 +95,13 @@ def add_parsers(commands) -> None:
         "the way to ⟨5,5,5⟩ rank 93 (--plateau 10000 found it in about a minute on 2 cores)",
     )
     flips.add_argument(
+        "--transposed",
+        action="store_true",
+        help="with --symmetric: keep the transposition symmetry (a,b,c) → (bᵀ,aᵀ,cᵀ) too, the "
+        "6-element group of ⟨n,n,n⟩ (a smaller space; at ⟨4,4,4⟩ and up it ends higher than "
+        "--symmetric alone: benchmarks/RESULTS.md)",
+    )
+    flips.add_argument(
         "--cubes",
         type=lambda text: tuple(text.split(",")),
         help="with --symmetric: the diagonal blocks of the fixed cubes x⊗x⊗x, e.g. 10001,01010,00100 "
@@ -242,6 +249,7 @@ def _verify_npz(args) -> int:
 def run_flips(args) -> int:
     """``gamify flips`` / ``gamify improve``."""
     symmetric = args.command == "flips" and args.symmetric
+    transposed = args.command == "flips" and args.transposed
     if args.threads is not None and not 1 <= args.threads <= max_threads():
         raise UsageError(f"--threads must be in [1, {max_threads()}] (4 per core here), got {args.threads}")
     if args.plateau < 1 or args.target_rank < 0:
@@ -265,10 +273,14 @@ def run_flips(args) -> int:
             raise UsageError(f"{limit}; ⟨{n},{m},{p}⟩ has {largest}")
         if args.cubes and not symmetric:
             raise UsageError("--cubes goes with --symmetric")
+        if transposed and not symmetric:
+            raise UsageError("--transposed goes with --symmetric")
         if symmetric and len(set(sizes)) != 1:
             raise UsageError(f"--symmetric needs a square format N N N, got {sizes}")
         start = symmetric_scheme(args.n, args.cubes) if symmetric else standard_scheme(*sizes)
-        name = "flips-{}x{}x{}".format(*sizes) + ("-symmetric" if symmetric else "")
+        name = "flips-{}x{}x{}".format(*sizes) + (
+            "-sixfold" if transposed else "-symmetric" if symmetric else ""
+        )
     else:
         start = read_scheme(args.file, key=args.key)
         sizes = start.matmul or matmul_sizes(start.shape)
@@ -303,7 +315,7 @@ def run_flips(args) -> int:
     if symmetric:
         origin = "the naive algorithm made cyclic-symmetric, {} orbits + {} cubes".format(
             *map(len, symmetric_orbits(start))
-        )
+        ) + (", walked under the 6-element group" if transposed else "")
     print("start: rank {} ({}), ⟨{},{},{}⟩ over Z2".format(start.rank, origin, *sizes))
     with graceful_stop("the walk; its best scheme will be written") as stop_requested:
         result = walk(
@@ -316,6 +328,7 @@ def run_flips(args) -> int:
             pool_schemes=pooled,
             plus_transitions=not args.no_plus,
             symmetric=symmetric,
+            transposed=transposed,
             seed=args.seed,
             threads=args.threads,
             progress=show,

@@ -313,7 +313,7 @@ def flip_search(
     pool_size: int = 0,
     pool_greed: float = 0.0,
     cubes: np.ndarray | None = None,
-    sixfold: bool = False,
+    sixfold: int = 0,
     given: list | None = None,
 ):
     """The C++ flip-graph walkers (``cpp_ext/include/gamify/flips.hpp``), one per thread.
@@ -324,7 +324,7 @@ def flip_search(
       target_rank, max_flips, plateau, plus_transitions, seed, threads, plateau_max,
         plus_levels, pool_size, pool_greed: see :func:`gamify.tensor.flips.walk`.
       cubes: uint64[S], the fixed cubes x⊗x⊗x of a cyclic-symmetric walk; None for plain walks.
-      sixfold: walk among ⟨n,n,n⟩ schemes invariant under the cyclic shift and the
+      sixfold: n > 0 walks among ⟨n,n,n⟩ schemes invariant under the cyclic shift and the
         transposition (a, b, c) → (bᵀ, aᵀ, cᵀ); ``masks`` holds every term.
       given: more schemes for the pool: masks uint64[R, 3] each (symmetric walks: (orbits, cubes)).
 
@@ -338,8 +338,9 @@ def flip_search(
     masks = np.ascontiguousarray(masks, np.uint64)
     words = lambda x: np.ascontiguousarray(x, np.uint64)  # noqa: E731
     if cubes is None:
-        search = core.SixfoldFlipSearch if sixfold else core.FlipSearch
-        return search(masks, *settings, [words(x) for x in given or []])
+        if sixfold:
+            return core.SixfoldFlipSearch(masks, *settings, [words(x) for x in given or []], sixfold)
+        return core.FlipSearch(masks, *settings, [words(x) for x in given or []])
     given = [(words(orbits), words(more_cubes)) for orbits, more_cubes in given or []]
     return core.SymmetricFlipSearch(masks, words(cubes), *settings, given)
 

@@ -46,6 +46,7 @@ struct Options {
   std::size_t plus_levels = 1;       // plus moves while the rank is at most the walk's level + this many steps
   std::size_t pool_size = 0;         // > 0: walks restart from a SchemePool of this many schemes per rank
   double pool_greed = 0;             // the chance a restart draws from the pool's lowest level, open or not
+  std::size_t side = 0;              // sixfold walks (sixfold.hpp): the n of ⟨n,n,n⟩
 };
 
 struct Stats {

@@ -32,7 +32,7 @@ class WalkerPool {
     if (options.pool_size > 0) {
       schemes_ = std::make_unique<SchemePool<State>>(options.pool_size, &Walker::key, &Walker::rank);
       schemes_->add(walkers_[0].best(), true);  // the start, reduced
-      for (const State& scheme : given) schemes_->add(Walker::reduced(scheme), true);
+      for (const State& scheme : given) schemes_->add(walkers_[0].reduced(scheme), true);
       for (auto& walker : walkers_) walker.attach(schemes_.get());
     }
   }

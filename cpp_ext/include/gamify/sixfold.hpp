@@ -8,12 +8,16 @@
 // τ, such as (a, aᵀ, c) with c = cᵀ), 2 ({x⊗x⊗x, xᵀ⊗xᵀ⊗xᵀ}) and 1. Strassen's ⟨2,2,2⟩ is
 // 1 + 3 + 3 in G's terms, so the smaller orbits must move too. Every move is a local identity:
 // a few terms L whose sum is the zero tensor (a flip x + y + x' + y', a merge z + w + m, a plus
-// transition x + y + p + p' + p''). The move adds all of G·L to the scheme mod 2 (a term met
-// an even number of times cancels). Each g·L sums to zero, because g is a symmetry of the
-// tensor space, so the tensor is kept; G·L is G-invariant, so the symmetry is kept; and the
-// rank changes by the terms added minus the terms removed. On a 6-orbit's terms a flip is the
-// six copies of a plain flip (rank kept); on a smaller orbit's terms the copies meet and the
-// rank may grow: such flips are declined, plus moves are taken as they come.
+// transition x + y + p + p' + p''), and adds L's orbit to the scheme mod 2 (a term met an even
+// number of times cancels): Σ_g g·L, or, when L itself is invariant under an involution or σ,
+// the sum over coset representatives (the full sum would count L twice: not at all). Each g·L
+// sums to zero, g being a symmetry of the tensor space, so the tensor is kept; the orbit is
+// G-invariant, so the symmetry is kept; the rank changes by the terms added minus those
+// removed. On 6-orbits a flip is six copies of a plain flip (rank kept). A term fixed by an
+// involution, x = (a, aᵀ, c) in the right frame, takes identities of its own: a flip with y
+// and the mirrored flip with τy together with a correcting term (corrected_flip), and a
+// τ-invariant rewrite of all terms sharing the symmetric factor c (slice_identity). Moves that
+// would raise the rank are declined; plus transitions are taken as they come.
 #pragma once
 
 #include <algorithm>
@@ -21,8 +25,8 @@
 #include <bit>
 #include <cstddef>
 #include <cstdint>
+#include <span>
 #include <stdexcept>
-#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -33,19 +37,8 @@ namespace gamify::flips {
 // G's action on terms of ⟨n,n,n⟩ (n ≤ 8: a factor is an n×n matrix, entry (i, j) at bit i n + j).
 class SixfoldGroup {
  public:
-  // The side n of a scheme for ⟨n,n,n⟩: its factors cover all n² entries (every entry of the
-  // tensor needs one), so n² is the bit width of their union.
-  static std::size_t side_of(const Scheme& s) {
-    uint64_t all = 0;
-    for (const Term& t : s) all |= t.f[0] | t.f[1] | t.f[2];
-    const std::size_t width = std::bit_width(all);
-    std::size_t n = 1;
-    while (n * n < width) ++n;
-    if (n * n != width || n > 8) throw std::invalid_argument("a sixfold walk needs a scheme for <n,n,n>, n <= 8");
-    return n;
-  }
-
   explicit SixfoldGroup(std::size_t n) {
+    if (n < 1 || n > 8) throw std::invalid_argument("sixfold walks need <n,n,n> with 1 <= n <= 8");
     for (std::size_t byte = 0; byte < 8; ++byte) {
       for (std::size_t value = 0; value < 256; ++value) {
         uint64_t out = 0;
@@ -85,36 +78,42 @@ class SixfoldScheme {
 
   void assign(const Scheme& s) {
     terms_.clear();
-    where_.clear();
+    slots_.assign(64, kEmpty);
     for (const Term& t : s) toggle(t);
   }
 
   // The orbit of a local identity L under G, mod 2, without terms that have a zero factor
   // (they are the zero tensor): Σ_g g·L, or Σ over coset representatives of L's stabilizer
   // when L (mod 2) is invariant under an involution or σ (the full sum would count it twice).
-  Scheme orbit_sum(const Term* local, std::size_t size) const {
-    Scheme base(local, local + size);
-    base.erase(std::remove_if(base.begin(), base.end(), [](const Term& t) { return !t.f[0] || !t.f[1] || !t.f[2]; }),
-               base.end());
-    base = odd(std::move(base));
+  // The result lives until the next call.
+  const Scheme& orbit_sum(const Term* local, std::size_t size) {
+    base_.clear();
+    for (std::size_t k = 0; k < size; ++k) {
+      if (local[k].f[0] && local[k].f[1] && local[k].f[2]) base_.push_back(local[k]);
+    }
+    keep_odd(base_);
     const auto fixed_by = [&](int k) {
-      Scheme moved;
-      for (const Term& t : base) moved.push_back(group_.image(t, k));
-      moved = odd(std::move(moved));
-      return std::equal(moved.begin(), moved.end(), base.begin(), base.end(),
-                        [](const Term& u, const Term& v) { return u.f == v.f; });
+      const Term first = group_.image(base_[0], k);  // cheap test first: is base[0]'s image in L?
+      if (std::none_of(base_.begin(), base_.end(), [&](const Term& t) { return equal(t, first); })) return false;
+      moved_.clear();
+      for (const Term& t : base_) moved_.push_back(group_.image(t, k));
+      keep_odd(moved_);
+      return std::equal(moved_.begin(), moved_.end(), base_.begin(), base_.end(), equal);
     };
-    std::vector<int> cosets{0, 1, 2, 3, 4, 5};
-    if (fixed_by(3) || fixed_by(4) || fixed_by(5)) {
-      cosets = fixed_by(1) ? std::vector<int>{0} : std::vector<int>{0, 1, 2};
-    } else if (fixed_by(1)) {
-      cosets = {0, 3};
+    static constexpr int kAll[] = {0, 1, 2, 3, 4, 5};
+    std::span<const int> cosets = kAll;  // G / (L's stabilizer)
+    if (!base_.empty() && (fixed_by(3) || fixed_by(4) || fixed_by(5))) {
+      cosets = cosets.first(fixed_by(1) ? 1 : 3);  // 1, σ, σ²: representatives for any involution
+    } else if (!base_.empty() && fixed_by(1)) {
+      static constexpr int kTranspose[] = {0, 3};
+      cosets = kTranspose;
     }
-    Scheme all;
-    for (const Term& t : base) {
-      for (const int k : cosets) all.push_back(group_.image(t, k));
+    delta_.clear();
+    for (const Term& t : base_) {
+      for (const int k : cosets) delta_.push_back(group_.image(t, k));
     }
-    return odd(std::move(all));
+    keep_odd(delta_);
+    return delta_;
   }
 
   // A corrected flip when `x` is fixed by an involution of G: in the frame where it is
@@ -125,9 +124,8 @@ class SixfoldScheme {
   // (y sharing x's second factor is τy sharing its first). The identity is τ-invariant.
   // Returns false (and leaves `local` alone) when x is fixed by no involution or y by the same.
   bool corrected_flip(const Term& x, const Term& y, std::array<Term, 7>& local) const {
-    for (int k = 0; k < 3; ++k) {
+    if (const int k = tau_frame(x); k >= 0) {
       const Term rx = rotated(x, k);
-      if (group_.image(rx, 3).f != rx.f) continue;
       Term ry = rotated(y, k), ty = group_.image(ry, 3);
       if (ty.f == ry.f) return false;
       if (ry.f[0] != rx.f[0] && ry.f[2] != rx.f[2]) std::swap(ry, ty);
@@ -149,10 +147,76 @@ class SixfoldScheme {
     return false;
   }
 
+  // The rotation k that makes x τ-fixed, x = (a, aᵀ, c) with c = cᵀ (x is fixed by the
+  // involution σ^-k τ σ^k), or -1.
+  int tau_frame(const Term& x) const {
+    for (int k = 0; k < 3; ++k) {
+      const Term r = rotated(x, k);
+      if (equal(group_.image(r, 3), r)) return k;
+    }
+    return -1;
+  }
+
+  // A random rewrite of the slice of terms whose third factor is c by the fewest terms: they sum
+  // to N (x) c with N = Σ a bᵀ (n² × n² over GF(2)), and peeling N by random pivots, each a Schur
+  // complement, writes it as rank(N) terms. When c = cᵀ, τ maps the slice to itself and the
+  // rewrite must be τ-invariant: with b' = bᵀ, N' = Σ a b'ᵀ is symmetric, and a pivot on its
+  // diagonal gives u uᵀ (the τ-fixed term (u, uᵀ, c)), then, once the diagonal is zero, an
+  // off-diagonal pivot gives u vᵀ + v uᵀ (the τ-pair (u, vᵀ, c), (v, uᵀ, c)). Else a pivot
+  // N_ij = 1 gives (column j) (row i)ᵀ. `local` gets the old terms, then the new ones (an
+  // identity, τ-invariant when c = cᵀ). Returns the number of old terms (0: nothing to rewrite).
+  std::size_t slice_identity(uint64_t c, Rng& rng, Scheme& local) const {
+    const bool symmetric = group_.transposed(c) == c;
+    local.clear();
+    std::array<uint64_t, 64> rows{};
+    for (const Term& t : terms_) {
+      if (t.f[2] != c) continue;
+      local.push_back(t);
+      const uint64_t b = symmetric ? group_.transposed(t.f[1]) : t.f[1];
+      for (uint64_t a = t.f[0]; a != 0; a &= a - 1) rows[std::countr_zero(a)] ^= b;
+    }
+    const std::size_t old = local.size();
+    if (old < 2) return 0;
+    const auto random_bit = [&](uint64_t bits) {
+      for (std::size_t skip = rng.pick(std::popcount(bits)); skip > 0; --skip) bits &= bits - 1;
+      return std::countr_zero(bits);
+    };
+    const auto column = [&](int j) {
+      uint64_t u = 0;
+      for (int r = 0; r < 64; ++r) u |= (rows[r] >> j & 1) << r;
+      return u;
+    };
+    for (;;) {
+      uint64_t diagonal = 0, nonzero = 0;
+      for (int r = 0; r < 64; ++r) {
+        diagonal |= (rows[r] >> r & 1) << r;
+        nonzero |= uint64_t{rows[r] != 0} << r;
+      }
+      if (nonzero == 0) return old;
+      if (!symmetric) {
+        const int i = random_bit(nonzero);
+        const uint64_t u = column(random_bit(rows[i])), v = rows[i];
+        local.push_back(Term{{u, v, c}});
+        for (uint64_t r = u; r != 0; r &= r - 1) rows[std::countr_zero(r)] ^= v;
+      } else if (diagonal != 0) {
+        const uint64_t u = rows[random_bit(diagonal)];
+        local.push_back(Term{{u, group_.transposed(u), c}});
+        for (uint64_t r = u; r != 0; r &= r - 1) rows[std::countr_zero(r)] ^= u;
+      } else {
+        const int i = random_bit(nonzero);
+        const uint64_t u = rows[i], v = rows[random_bit(rows[i])];
+        local.push_back(Term{{u, group_.transposed(v), c}});
+        local.push_back(Term{{v, group_.transposed(u), c}});
+        for (uint64_t r = u; r != 0; r &= r - 1) rows[std::countr_zero(r)] ^= v;
+        for (uint64_t r = v; r != 0; r &= r - 1) rows[std::countr_zero(r)] ^= u;
+      }
+    }
+  }
+
   // The rank change of adding `delta` (an orbit_sum) mod 2.
   long change(const Scheme& delta) const {
     long d = 0;
-    for (const Term& t : delta) d += where_.count(key(t)) ? -1 : 1;
+    for (const Term& t : delta) d += contains(t) ? -1 : 1;
     return d;
   }
 
@@ -164,11 +228,11 @@ class SixfoldScheme {
   // lowers the rank. Returns the rank removed.
   std::size_t merge_from(Term z) {
     std::size_t removed = 0;
-    std::vector<Term> todo{z};
-    while (!todo.empty()) {
-      z = todo.back();
-      todo.pop_back();
-      if (!where_.count(key(z))) continue;
+    todo_.assign(1, z);
+    while (!todo_.empty()) {
+      z = todo_.back();
+      todo_.pop_back();
+      if (!contains(z)) continue;
       for (std::size_t j = 0; j < terms_.size(); ++j) {
         const Term& w = terms_[j];
         const int same = (w.f[0] == z.f[0]) + (w.f[1] == z.f[1]) + (w.f[2] == z.f[2]);
@@ -176,12 +240,12 @@ class SixfoldScheme {
         Term merged = z;
         for (int m = 0; m < 3; ++m) merged.f[m] ^= w.f[m] == z.f[m] ? 0 : w.f[m];
         const std::array<Term, 3> local{z, w, merged};
-        const Scheme delta = orbit_sum(local.data(), 3);
+        const Scheme& delta = orbit_sum(local.data(), 3);
         const long d = change(delta);
         if (d >= 0) continue;
         add(delta);
         removed += static_cast<std::size_t>(-d);
-        todo.push_back(merged);
+        todo_.push_back(merged);
         break;
       }
     }
@@ -203,45 +267,67 @@ class SixfoldScheme {
   }
 
  private:
-  // The terms met an odd number of times, sorted.
-  static Scheme odd(Scheme all) {
+  static bool equal(const Term& u, const Term& v) { return u.f[0] == v.f[0] && u.f[1] == v.f[1] && u.f[2] == v.f[2]; }
+
+  // Keeps the terms met an odd number of times, sorted.
+  static void keep_odd(Scheme& all) {
     std::sort(all.begin(), all.end(), by_factors);
-    Scheme out;
+    std::size_t out = 0;
     for (std::size_t k = 0; k < all.size();) {
       std::size_t same = k + 1;
-      while (same < all.size() && all[same].f == all[k].f) ++same;
-      if ((same - k) % 2) out.push_back(all[k]);
+      while (same < all.size() && equal(all[same], all[k])) ++same;
+      if ((same - k) % 2) all[out++] = all[k];
       k = same;
     }
-    return out;
+    all.resize(out);
   }
 
-  using Key = std::array<uint64_t, 3>;
-  struct Hash {
-    std::size_t operator()(const Key& k) const { return mix(mix(mix(0, k[0]), k[1]), k[2]); }
-  };
-  static const Key& key(const Term& t) { return t.f; }
+  // Where term t sits: an open-addressing table of indices into terms_ (linear probing,
+  // deletion by backward shift), at most half full.
+  static constexpr uint32_t kEmpty = ~uint32_t{0};
+  std::size_t home(const Term& t) const { return mix(mix(mix(0, t.f[0]), t.f[1]), t.f[2]) & (slots_.size() - 1); }
+
+  // The slot holding t, or the empty slot where it would go.
+  std::size_t slot(const Term& t) const {
+    std::size_t at = home(t);
+    while (slots_[at] != kEmpty && !equal(terms_[slots_[at]], t)) at = (at + 1) & (slots_.size() - 1);
+    return at;
+  }
+
+  bool contains(const Term& t) const { return slots_[slot(t)] != kEmpty; }
 
   void toggle(const Term& t) {
     if (t.f[0] == 0 || t.f[1] == 0 || t.f[2] == 0) return;
-    const auto found = where_.find(key(t));
-    if (found == where_.end()) {
-      where_.emplace(key(t), static_cast<uint32_t>(terms_.size()));
+    if (2 * (terms_.size() + 1) > slots_.size()) {  // grow and re-insert
+      slots_.assign(std::max<std::size_t>(64, 2 * slots_.size()), kEmpty);
+      for (uint32_t k = 0; k < terms_.size(); ++k) slots_[slot(terms_[k])] = k;
+    }
+    std::size_t at = slot(t);
+    if (slots_[at] == kEmpty) {
+      slots_[at] = static_cast<uint32_t>(terms_.size());
       terms_.push_back(t);
       return;
     }
-    const uint32_t k = found->second;
-    where_.erase(found);
+    const uint32_t k = slots_[at];
+    const std::size_t mask = slots_.size() - 1;
+    for (std::size_t next = (at + 1) & mask; slots_[next] != kEmpty; next = (next + 1) & mask) {
+      const std::size_t want = home(terms_[slots_[next]]);
+      if (((next - want) & mask) >= ((next - at) & mask)) {  // `next` may move back to `at`
+        slots_[at] = slots_[next];
+        at = next;
+      }
+    }
+    slots_[at] = kEmpty;
     if (k + 1 != terms_.size()) {
+      slots_[slot(terms_.back())] = k;
       terms_[k] = terms_.back();
-      where_[key(terms_[k])] = k;
     }
     terms_.pop_back();
   }
 
   SixfoldGroup group_;
-  Scheme terms_;
-  std::unordered_map<Key, uint32_t, Hash> where_;
+  Scheme terms_, base_, moved_, delta_, todo_;  // the scheme; scratch space of the moves
+  std::vector<uint32_t> slots_;
 };
 
 // The walk (WalkLoop of flips.hpp) on G-invariant schemes, stored whole as the State.
@@ -249,8 +335,7 @@ class SixfoldWalker : public WalkLoop<SixfoldWalker, Scheme> {
  public:
   static constexpr std::size_t kPlusStep = 6;
 
-  SixfoldWalker(Scheme start, const Options& options)
-      : WalkLoop(std::move(start), options), scheme_(SixfoldGroup::side_of(start_)) {
+  SixfoldWalker(Scheme start, const Options& options) : WalkLoop(std::move(start), options), scheme_(options.side) {
     start_ = reduced(start_);
     best_ = start_;
     level_ = rank(start_);
@@ -258,8 +343,8 @@ class SixfoldWalker : public WalkLoop<SixfoldWalker, Scheme> {
   }
 
   static std::size_t rank(const Scheme& s) { return s.size(); }
-  static Scheme reduced(const Scheme& s) {
-    SixfoldScheme work(SixfoldGroup::side_of(s));
+  Scheme reduced(const Scheme& s) const {
+    SixfoldScheme work(options_.side);
     work.assign(s);
     work.merge_all();
     return work.terms();
@@ -275,6 +360,19 @@ class SixfoldWalker : public WalkLoop<SixfoldWalker, Scheme> {
     for (int attempt = 0; attempt < 64; ++attempt) {
       const std::size_t i = pick(terms.size());
       const int m = static_cast<int>(pick(3));
+      // Half the moves on a term fixed by an involution rewrite its slice in the frame where it is
+      // τ-fixed (slices of other factors, rewritten as often, did worse: RESULTS.md).
+      if (const int k = scheme_.tau_frame(terms[i]); k >= 0 && pick(2) == 0) {
+        const std::size_t made = scheme_.slice_identity(rotated(terms[i], k).f[2], rng_, slice_);
+        if (made == 0) continue;
+        const std::size_t old = scheme_.rank();
+        const Scheme& delta = scheme_.orbit_sum(slice_.data(), slice_.size());
+        if (scheme_.change(delta) > 0) return 0;
+        scheme_.add(delta);
+        for (std::size_t t = made; t < slice_.size(); ++t) scheme_.merge_from(slice_[t]);
+        if (scheme_.rank() < old) sync();
+        return old - scheme_.rank();
+      }
       std::size_t partners = 0;
       for (std::size_t j = 0; j < terms.size(); ++j) partners += j != i && terms[j].f[m] == terms[i].f[m];
       if (partners == 0) continue;
@@ -293,13 +391,13 @@ class SixfoldWalker : public WalkLoop<SixfoldWalker, Scheme> {
         size = 4;
         made = 2;
       }
-      const Scheme delta = scheme_.orbit_sum(local.data(), size);
+      const Scheme& delta = scheme_.orbit_sum(local.data(), size);
       const long d = scheme_.change(delta);
       if (d > 0) return 0;  // a move that would add terms (on small orbits): declined
       scheme_.add(delta);
       std::size_t removed = static_cast<std::size_t>(-d);
       for (std::size_t k = made; k < size; ++k) removed += scheme_.merge_from(local[k]);
-      sync();
+      if (removed > 0) sync();  // the loop reads current_ after reductions only (rank, pool, best)
       return removed;
     }
     stuck_ = true;
@@ -331,6 +429,7 @@ class SixfoldWalker : public WalkLoop<SixfoldWalker, Scheme> {
   }
 
   SixfoldScheme scheme_;
+  Scheme slice_;  // scratch space of slice moves
   bool stuck_ = false;
 };
 
