@@ -16,6 +16,8 @@ Strategies (``--strategies``, comma-separated):
   pool+climb   the pool, and plus transitions up to 3 levels above the walk's level;
   pool+greed   the pool, half the restarts from its lowest rank even before that is full;
   pool+greed+range  and the plateau range;
+  luby         stretch k's plateau is plateau / 8 × the Luby sequence's k-th term (1, 1, 2,
+               1, 1, 2, 4, ...), uncapped;
   cyclic       ⟨n,n,n⟩ only: among cyclic-symmetric schemes (plateau 10,000) at every n;
   sixfold      ⟨n,n,n⟩ only: among schemes invariant under the cyclic shift and the
                transposition (plateau 300: 100, 300 and 1,000 came out alike).
@@ -39,6 +41,7 @@ STRATEGIES = {
     "pool+climb": {"pool": True, "plus_levels": 3},
     "pool+greed": {"pool": True, "greed": 0.5},
     "pool+greed+range": {"pool": True, "greed": 0.5, "range": 50},
+    "luby": {"luby": True},
     "cyclic": {"symmetry": "cyclic"},
     "sixfold": {"symmetry": "sixfold"},
 }
@@ -59,8 +62,9 @@ def walk_once(sizes, strategy: dict, seconds: float, seed: int, pool_size: int) 
         target,
         seconds,
         seed=seed,
-        plateau=plateau,
+        plateau=plateau // 8 if strategy.get("luby") else plateau,
         plateau_max=plateau * strategy.get("range", 0),
+        luby=strategy.get("luby", False),
         plus_levels=strategy.get("plus_levels", 1),
         pool_size=pool_size if strategy.get("pool") else 0,
         pool_greed=strategy.get("greed", 0.0),

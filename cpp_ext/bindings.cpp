@@ -203,9 +203,10 @@ void bind_term_search(nb::class_<Search> search) {
       "__init__",
       [](Search* self, In<uint64_t, nb::ndim<2>> terms, std::size_t target_rank, uint64_t max_flips, uint64_t plateau,
          bool plus, uint64_t seed, std::size_t threads, uint64_t plateau_max, std::size_t plus_levels,
-         std::size_t pool_size, double pool_greed, std::vector<In<uint64_t, nb::ndim<2>>> given, std::size_t side) {
-        const gamify::flips::Options options{target_rank, max_flips,   plateau,   plus,       seed,
-                                             plateau_max, plus_levels, pool_size, pool_greed, side};
+         std::size_t pool_size, double pool_greed, std::vector<In<uint64_t, nb::ndim<2>>> given, std::size_t side,
+         bool luby) {
+        const gamify::flips::Options options{target_rank, max_flips,   plateau,   plus,       seed, plateau_max,
+                                             plus_levels, pool_size,   pool_greed, side,      luby};
         std::vector<gamify::flips::Scheme> schemes;
         for (const auto& scheme : given) schemes.push_back(terms_from(scheme));
         new (self) Search(terms_from(terms), options, threads, schemes);
@@ -213,7 +214,7 @@ void bind_term_search(nb::class_<Search> search) {
       nb::arg("terms"), nb::arg("target_rank"), nb::arg("max_flips"), nb::arg("plateau"), nb::arg("plus_transitions"),
       nb::arg("seed"), nb::arg("threads"), nb::arg("plateau_max") = 0, nb::arg("plus_levels") = 1,
       nb::arg("pool_size") = 0, nb::arg("pool_greed") = 0.0,
-      nb::arg("given") = std::vector<In<uint64_t, nb::ndim<2>>>{}, nb::arg("side") = 0);
+      nb::arg("given") = std::vector<In<uint64_t, nb::ndim<2>>>{}, nb::arg("side") = 0, nb::arg("luby") = false);
   bind_search(search);
 }
 
@@ -317,12 +318,12 @@ NB_MODULE(_core, m) {
       [](SymmetricSearch* self, In<uint64_t, nb::ndim<2>> orbits, In<uint64_t, nb::ndim<1>> cubes,
          std::size_t target_rank, uint64_t max_flips, uint64_t plateau, bool plus, uint64_t seed, std::size_t threads,
          uint64_t plateau_max, std::size_t plus_levels, std::size_t pool_size, double pool_greed,
-         std::vector<std::pair<In<uint64_t, nb::ndim<2>>, In<uint64_t, nb::ndim<1>>>> given) {
+         std::vector<std::pair<In<uint64_t, nb::ndim<2>>, In<uint64_t, nb::ndim<1>>>> given, bool luby) {
         const auto symmetric = [](const auto& orbits, const auto& cubes) {
           return gamify::flips::SymmetricScheme{terms_from(orbits), {cubes.data(), cubes.data() + cubes.shape(0)}};
         };
-        const gamify::flips::Options options{target_rank, max_flips, plateau,     plus,     seed,
-                                             plateau_max, plus_levels, pool_size, pool_greed};
+        const gamify::flips::Options options{target_rank, max_flips,   plateau,   plus,       seed, plateau_max,
+                                             plus_levels, pool_size,   pool_greed, 0,         luby};
         std::vector<gamify::flips::SymmetricScheme> schemes;
         for (const auto& [o, c] : given) schemes.push_back(symmetric(o, c));
         new (self) SymmetricSearch(symmetric(orbits, cubes), options, threads, schemes);
@@ -330,7 +331,8 @@ NB_MODULE(_core, m) {
       nb::arg("orbits"), nb::arg("cubes"), nb::arg("target_rank"), nb::arg("max_flips"), nb::arg("plateau"),
       nb::arg("plus_transitions"), nb::arg("seed"), nb::arg("threads"), nb::arg("plateau_max") = 0,
       nb::arg("plus_levels") = 1, nb::arg("pool_size") = 0, nb::arg("pool_greed") = 0.0,
-      nb::arg("given") = std::vector<std::pair<In<uint64_t, nb::ndim<2>>, In<uint64_t, nb::ndim<1>>>>{});
+      nb::arg("given") = std::vector<std::pair<In<uint64_t, nb::ndim<2>>, In<uint64_t, nb::ndim<1>>>>{},
+      nb::arg("luby") = false);
   bind_search(symmetric);
   m.def("brent_jacobian", &brent_jacobian, nb::arg("u"), nb::arg("v"), nb::arg("w"), nb::arg("column"),
         "Bit-packed rows uint64[I*J*K, words] of the Brent equations' Jacobian mod 2 (see gamify.lift).");

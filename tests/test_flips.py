@@ -416,6 +416,17 @@ def test_schemes_handed_to_the_pool_start_the_walks():
         walk(standard_scheme(3, 3, 4), 0, 1.0, pool_size=5, pool_schemes=first.distinct[:1])
 
 
+@pytest.mark.parametrize("luby, stretches", [(False, 32), (True, 15)])
+def test_stretches_end_at_their_plateau(luby, stretches):
+    # ⟨1,2,2⟩ has rank 4, so its naive terms flip (they share factors) but never reduce, and
+    # without plus moves every stretch of flips ends in a restart at exactly its plateau: 320
+    # flips are 32 stretches of 10, or 15 of the Luby schedule 10 × (1, 1, 2, 1, 1, 2, 4, 1, 1,
+    # 2, 1, 1, 2, 4, 8) (sum 320).
+    options = dict(max_flips=320, plateau=10, plus_transitions=False, seed=0, threads=1, luby=luby)
+    result = walk(standard_scheme(1, 2, 2), 0, 60.0, **options)
+    assert result.flips == 320 and result.restarts == stretches and result.scheme.rank == 4
+
+
 @pytest.mark.parametrize(
     "options, message",
     [

@@ -138,7 +138,14 @@ def add_parsers(commands) -> None:
             metavar="N",
             help="each stretch between reductions draws its plateau log-uniformly from [--plateau, N] "
             f"(default: --plateau, fixed; {PLATEAU_RANGE} × --plateau helped ⟨4,4,4⟩ and up, hurt "
-            "smaller formats)",
+            "smaller formats; with --luby: the cap)",
+        )
+        sub.add_argument(
+            "--luby",
+            action="store_true",
+            help="stretch k's plateau is --plateau times the Luby sequence's k-th term (1,1,2,1,1,2,4,...; "
+            "capped by --plateau-max when given): within a log factor of the best fixed plateau, "
+            "whichever it is (Luby, Sinclair & Zuckerman 1993)",
         )
         sub.add_argument(
             "--no-plus",
@@ -255,8 +262,8 @@ def run_flips(args) -> int:
     if args.plateau < 1 or args.target_rank < 0:
         raise UsageError("--plateau must be positive, --target-rank non-negative")
     if args.plateau_max is None:
-        args.plateau_max = args.plateau
-    if args.plateau_max < args.plateau:
+        args.plateau_max = 0 if args.luby else args.plateau
+    if args.plateau_max and args.plateau_max < args.plateau:
         raise UsageError(f"--plateau-max must be at least --plateau ({args.plateau}), got {args.plateau_max}")
     if args.pool < 0:
         raise UsageError(f"--pool must be 0 or positive, got {args.pool}")
@@ -324,6 +331,7 @@ def run_flips(args) -> int:
             args.time,
             plateau=args.plateau,
             plateau_max=args.plateau_max,
+            luby=args.luby,
             pool_size=args.pool,
             pool_schemes=pooled,
             plus_transitions=not args.no_plus,

@@ -213,6 +213,7 @@ def walk(
     plateau: int = PLATEAU,
     plus_transitions: bool = True,
     plateau_max: int = 0,
+    luby: bool = False,
     plus_levels: int = 1,
     pool_size: int = 0,
     pool_greed: float = 0.0,
@@ -243,6 +244,9 @@ def walk(
         ``plus_levels`` above its level; otherwise, and without them, it restarts).
       plateau_max: above ``plateau``, each stretch between reductions draws its plateau
         log-uniformly from [plateau, plateau_max] instead of one fixed plateau.
+      luby: stretch k's plateau is ``plateau`` × the Luby sequence's k-th term (1, 1, 2, 1, 1,
+        2, 4, ...), capped at ``plateau_max`` when that is set: a schedule within a log factor
+        of the best fixed plateau, whatever it is (Luby, Sinclair & Zuckerman 1993).
       plus_levels: how far above its level (its best rank; with a pool, the rank its walk
         started from) a walker still climbs by plus transitions, in plus steps.
       pool_size: above 0, the walkers share a pool of up to this many distinct schemes per
@@ -306,6 +310,7 @@ def walk(
         seed=seed,
         threads=threads,
         plateau_max=plateau_max,
+        luby=luby,
         plus_levels=plus_levels,
         pool_size=pool_size,
         pool_greed=pool_greed,

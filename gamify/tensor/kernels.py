@@ -314,6 +314,7 @@ def flip_search(
     pool_greed: float = 0.0,
     cubes: np.ndarray | None = None,
     sixfold: int = 0,
+    luby: bool = False,
     given: list | None = None,
 ):
     """The C++ flip-graph walkers (``cpp_ext/include/gamify/flips.hpp``), one per thread.
@@ -322,7 +323,7 @@ def flip_search(
       masks: uint64[R, 3], each term's factors as bit masks; with ``cubes``, the
         representatives of the cyclic orbits {(a,b,c), (b,c,a), (c,a,b)} instead.
       target_rank, max_flips, plateau, plus_transitions, seed, threads, plateau_max,
-        plus_levels, pool_size, pool_greed: see :func:`gamify.tensor.flips.walk`.
+        plus_levels, pool_size, pool_greed, luby: see :func:`gamify.tensor.flips.walk`.
       cubes: uint64[S], the fixed cubes x⊗x⊗x of a cyclic-symmetric walk; None for plain walks.
       sixfold: n > 0 walks among ⟨n,n,n⟩ schemes invariant under the cyclic shift and the
         transposition (a, b, c) → (bᵀ, aᵀ, cᵀ); ``masks`` holds every term.
@@ -338,11 +339,10 @@ def flip_search(
     masks = np.ascontiguousarray(masks, np.uint64)
     words = lambda x: np.ascontiguousarray(x, np.uint64)  # noqa: E731
     if cubes is None:
-        if sixfold:
-            return core.SixfoldFlipSearch(masks, *settings, [words(x) for x in given or []], sixfold)
-        return core.FlipSearch(masks, *settings, [words(x) for x in given or []])
+        search = core.SixfoldFlipSearch if sixfold else core.FlipSearch
+        return search(masks, *settings, [words(x) for x in given or []], sixfold, luby)
     given = [(words(orbits), words(more_cubes)) for orbits, more_cubes in given or []]
-    return core.SymmetricFlipSearch(masks, words(cubes), *settings, given)
+    return core.SymmetricFlipSearch(masks, words(cubes), *settings, given, luby)
 
 
 def brent_system(factors: list[np.ndarray], column: np.ndarray):

@@ -47,7 +47,22 @@ struct Options {
   std::size_t pool_size = 0;         // > 0: walks restart from a SchemePool of this many schemes per rank
   double pool_greed = 0;             // the chance a restart draws from the pool's lowest level, open or not
   std::size_t side = 0;              // sixfold walks (sixfold.hpp): the n of ⟨n,n,n⟩
+  // Stretch k's plateau is plateau × luby(k) (1, 1, 2, 1, 1, 2, 4, ...), capped at plateau_max
+  // when set: within a log factor of the best fixed plateau, whichever it is (Luby, Sinclair &
+  // Zuckerman 1993, for restarts of Las Vegas algorithms).
+  bool luby = false;
 };
+
+// The Luby sequence, i >= 1: 2^(k-1) when i = 2^k - 1, else luby(i - 2^(k-1) + 1) for the k
+// with 2^(k-1) <= i < 2^k - 1.
+inline uint64_t luby(uint64_t i) {
+  for (;;) {
+    int k = 1;
+    while ((uint64_t{1} << k) - 1 < i) ++k;
+    if ((uint64_t{1} << k) - 1 == i) return uint64_t{1} << (k - 1);
+    i -= (uint64_t{1} << (k - 1)) - 1;
+  }
+}
 
 struct Stats {
   uint64_t flips = 0, reductions = 0, restarts = 0, plus = 0;
@@ -203,7 +218,10 @@ class WalkLoop {
         const std::size_t removed = self.step();
         ++stats_.flips;
         ++since_reduction;
-        if (removed == 0) continue;
+        if (removed == 0) {
+          if (since_reduction >= plateau_) break;  // the stretch ends at its plateau, not at the burst's end
+          continue;
+        }
         stats_.reductions += removed;
         since_reduction = 0;
         const std::size_t rank = self.rank(current_);
@@ -257,10 +275,15 @@ class WalkLoop {
     draw_plateau();
   }
 
-  // The plateau of the next stretch: fixed, or log-uniform in [plateau, plateau_max].
+  // The plateau of the next stretch: fixed, the Luby sequence's next, or log-uniform in
+  // [plateau, plateau_max].
   void draw_plateau() {
     plateau_ = options_.plateau;
-    if (options_.plateau_max > options_.plateau) {
+    if (options_.luby) {
+      const uint64_t factor = luby(++stretches_);
+      plateau_ = factor > ~uint64_t{0} / plateau_ ? ~uint64_t{0} : plateau_ * factor;
+      if (options_.plateau_max > 0) plateau_ = std::min(plateau_, options_.plateau_max);
+    } else if (options_.plateau_max > options_.plateau) {
       const double u = static_cast<double>(rng_() >> 11) * 0x1.0p-53;
       plateau_ = static_cast<uint64_t>(options_.plateau * std::pow(static_cast<double>(options_.plateau_max) / options_.plateau, u));
     }
@@ -272,6 +295,7 @@ class WalkLoop {
   Stats stats_;
   uint64_t since_reduction_ = 0;  // flips since the last reduction
   uint64_t plateau_ = 0;          // this stretch's plateau
+  uint64_t stretches_ = 0;        // stretches so far (the Luby sequence's index)
   std::size_t level_ = 0;         // with a pool: the rank this walk started from
   SchemePool<State>* pool_ = nullptr;
 };
