@@ -2,7 +2,7 @@
 
 Usage (repository root, gamify installed)::
 
-    python benchmarks/regenerate.py            # the recorded figures: about 3 hours on 2 cores
+    python benchmarks/regenerate.py            # the recorded figures: about 2 hours 40 minutes on 2 cores
     python benchmarks/regenerate.py --smoke    # a short version of every block (CI runs it)
     python benchmarks/regenerate.py --only throughput --results /tmp/RESULTS.md
 

@@ -353,8 +353,9 @@ class SixfoldWalker : public WalkLoop<SixfoldWalker, Scheme> {
   bool can_flip() const { return !stuck_; }
   bool can_plus() const { return current_.size() >= 2; }
 
-  // A random flip, applied with its images under G when that keeps or lowers the rank, then the
-  // merges it made possible; returns the rank removed.
+  // A random move (a flip, corrected when a term is fixed by an involution, or, half the time
+  // on such a term, a rewrite of its slice), added as its orbit under G when that keeps or
+  // lowers the rank, then the merges it made possible; returns the rank removed.
   std::size_t step() {
     const Scheme& terms = scheme_.terms();
     for (int attempt = 0; attempt < 64; ++attempt) {
