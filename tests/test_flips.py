@@ -188,6 +188,15 @@ def expanded(orbits, cubes, size, matmul=None):
     return from_masks(np.array(terms, np.uint64).reshape(-1, 3), (size,) * 3, matmul)
 
 
+def _short_walk(scheme, flips, plus, seed, symmetry):
+    """A one-thread walk of ``flips`` flips on ``scheme``'s own tensor; asserts the tensor is kept."""
+    target = scheme.tensor()
+    options = dict(max_flips=flips, plateau=50, plus_transitions=plus, seed=seed, threads=1)
+    result = walk(scheme, 0, 0.3, target=target, **options, **SYMMETRIES[symmetry])
+    assert result.scheme.verify(target).ok
+    return result
+
+
 @st.composite
 def symmetric_schemes(draw):
     """A random cyclic-symmetric Z2 scheme with shared factors (its own sum is the target)."""
@@ -202,12 +211,7 @@ def symmetric_schemes(draw):
 @settings(derandomize=True, max_examples=40, deadline=None)
 @given(symmetric_schemes(), st.integers(1, 3000), st.booleans(), st.integers(0, 100))
 def test_symmetric_moves_keep_the_tensor_and_the_symmetry(scheme, flips, plus, seed):
-    target = scheme.tensor()
-    result = walk(
-        scheme, 0, 0.3, target=target, max_flips=flips, plateau=50, plus_transitions=plus,
-        symmetric=True, seed=seed, threads=1,
-    )  # fmt: skip
-    assert result.scheme.verify(target).ok
+    result = _short_walk(scheme, flips, plus, seed, "cyclic")
     orbits, cubes = symmetric_orbits(result.scheme)  # raises unless still symmetric
     assert 3 * len(orbits) + len(cubes) == result.scheme.rank <= scheme.rank
 
@@ -277,12 +281,7 @@ def sixfold_schemes(draw):
 @settings(derandomize=True, max_examples=40, deadline=None)
 @given(sixfold_schemes(), st.integers(1, 3000), st.booleans(), st.integers(0, 100))
 def test_sixfold_moves_keep_the_tensor_and_the_symmetry(scheme, flips, plus, seed):
-    target = scheme.tensor()
-    result = walk(
-        scheme, 0, 0.3, target=target, max_flips=flips, plateau=50, plus_transitions=plus,
-        seed=seed, threads=1, **SYMMETRIES["sixfold"],
-    )  # fmt: skip
-    assert result.scheme.verify(target).ok
+    result = _short_walk(scheme, flips, plus, seed, "sixfold")
     assert (
         len(transposed_terms(result.scheme)) == result.scheme.rank <= scheme.rank
     )  # raises unless invariant

@@ -106,6 +106,14 @@ def symmetric_scheme(n: int, cubes: tuple[str, ...] | None = None) -> Scheme:
     return from_masks(np.array(terms, np.uint64), (n * n,) * 3, (n, n, n))
 
 
+def _odd_terms(scheme: Scheme) -> set[tuple[int, int, int]]:
+    """The scheme's terms as bit masks, each kept when it occurs an odd number of times (mod 2)."""
+    odd: set[tuple[int, int, int]] = set()
+    for term in map(tuple, to_masks(scheme).tolist()):
+        odd ^= {term}
+    return odd
+
+
 def symmetric_orbits(scheme: Scheme) -> tuple[np.ndarray, np.ndarray]:
     """A cyclic-symmetric Z2 scheme as (orbit representatives uint64[t, 3], cubes uint64[s]).
 
@@ -114,10 +122,7 @@ def symmetric_orbits(scheme: Scheme) -> tuple[np.ndarray, np.ndarray]:
     """
     if len(set(scheme.shape)) != 1:
         raise ValueError(f"a cyclic-symmetric scheme needs equal factor sizes, got shape {scheme.shape}")
-    odd: dict[tuple[int, int, int], int] = {}
-    for term in map(tuple, to_masks(scheme).tolist()):
-        odd[term] = odd.get(term, 0) ^ 1
-    terms = {term for term, count in odd.items() if count}
+    terms = _odd_terms(scheme)
     cubes = sorted(a for a, b, c in terms if a == b == c)
     orbits = []
     for a, b, c in sorted(terms):
@@ -146,10 +151,7 @@ def transposed_terms(scheme: Scheme) -> np.ndarray:
         raise ValueError(
             f"the transposition symmetry needs factors of n×n matrices, got shape {scheme.shape}"
         )
-    odd: dict[tuple[int, int, int], int] = {}
-    for term in map(tuple, to_masks(scheme).tolist()):
-        odd[term] = odd.get(term, 0) ^ 1
-    terms = {term for term, count in odd.items() if count}
+    terms = _odd_terms(scheme)
 
     def transposed(x: int) -> int:
         return sum(1 << (e % n * n + e // n) for e in range(n * n) if x >> e & 1)
