@@ -1,8 +1,10 @@
 // nanobind bindings for gamify._core: the only file here that knows about Python.
 // Kernels live in include/gamify/*.hpp; this file checks nothing beyond what the
 // ndarray types enforce (gamify/native.py validates inputs and gives the errors).
+#include <algorithm>
 #include <cstdint>
 #include <optional>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -218,6 +220,43 @@ void bind_term_search(nb::class_<Search> search) {
   bind_search(search);
 }
 
+// walk_stretch() for a batch: terms uint32[B, R, 3] (all-zero rows are empty slots; factors of
+// at most 32 entries), one seed each; `threads` split the batch. Returns the final schemes in
+// the same layout (terms first, then empty rows) and the flips each made.
+nb::tuple flip_stretches(In<uint32_t, nb::ndim<3>> terms, In<uint64_t, nb::ndim<1>> seeds, uint64_t flips,
+                         std::size_t threads) {
+  const std::size_t batch = terms.shape(0), rows = terms.shape(1);
+  if (terms.shape(2) != 3 || seeds.shape(0) != batch) throw nb::value_error("terms [B, R, 3] and seeds [B] are required");
+  auto [out, owner] = allocate<uint32_t>(batch * rows * 3);
+  auto [made, made_owner] = allocate<uint64_t>(batch);
+  {
+    nb::gil_scoped_release release;
+    auto work = [&](std::size_t first, std::size_t last) {
+      for (std::size_t b = first; b < last; ++b) {
+        const uint32_t* in = terms.data() + b * rows * 3;
+        gamify::flips::Scheme scheme;
+        for (std::size_t r = 0; r < rows; ++r) {
+          if (in[3 * r] | in[3 * r + 1] | in[3 * r + 2]) scheme.push_back({{in[3 * r], in[3 * r + 1], in[3 * r + 2]}});
+        }
+        const auto [final, count] = gamify::flips::walk_stretch(scheme, seeds.data()[b], flips);
+        uint32_t* dst = out + b * rows * 3;
+        std::fill(dst, dst + rows * 3, 0u);
+        for (std::size_t r = 0; r < final.size(); ++r) {
+          for (int f = 0; f < 3; ++f) dst[3 * r + f] = static_cast<uint32_t>(final[r].f[f]);
+        }
+        made[b] = count;
+      }
+    };
+    const std::size_t workers = std::max<std::size_t>(1, std::min(threads, batch));
+    std::vector<std::thread> pool;
+    for (std::size_t w = 1; w < workers; ++w) pool.emplace_back(work, batch * w / workers, batch * (w + 1) / workers);
+    work(0, batch / workers);
+    for (auto& thread : pool) thread.join();
+  }
+  return nb::make_tuple(Out<uint32_t, nb::ndim<3>>(out, {batch, rows, 3}, owner),
+                        Out<uint64_t, nb::ndim<1>>(made, {batch}, made_owner));
+}
+
 // The Brent equations' Jacobian mod 2 at a 0/1 scheme, rows bit-packed (see tensor.hpp).
 Out<uint64_t, nb::ndim<2>> brent_jacobian(In<uint8_t, nb::ndim<2>> u, In<uint8_t, nb::ndim<2>> v,
                                           In<uint8_t, nb::ndim<2>> w, In<int64_t, nb::ndim<1>> column) {
@@ -334,6 +373,8 @@ NB_MODULE(_core, m) {
       nb::arg("given") = std::vector<std::pair<In<uint64_t, nb::ndim<2>>, In<uint64_t, nb::ndim<1>>>>{},
       nb::arg("luby") = false);
   bind_search(symmetric);
+  m.def("flip_stretches", &flip_stretches, nb::arg("terms"), nb::arg("seeds"), nb::arg("flips"), nb::arg("threads"),
+        "One stretch of the plain flip walk per scheme (no plus transitions): (terms[B, R, 3], flips[B]).");
   m.def("brent_jacobian", &brent_jacobian, nb::arg("u"), nb::arg("v"), nb::arg("w"), nb::arg("column"),
         "Bit-packed rows uint64[I*J*K, words] of the Brent equations' Jacobian mod 2 (see gamify.lift).");
   nb::class_<Gf2System>(m, "Gf2System", "J x = e over GF(2) for many e, J bit-packed by rows; see gamify.lift.")

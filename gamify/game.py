@@ -97,6 +97,10 @@ class Game(abc.ABC, Generic[S]):
     name: str = ""
     description: str = ""
     best_possible_return: float | None = None
+    # Optional: NetworkConfig fields this game's observations and actions call for (e.g. the
+    # set torso with pair scores for a game over a set of items); ``gamify train`` starts new
+    # runs from them, its own options taking precedence.
+    network_defaults: dict = {}
     # The rules' version: raise it when a change would make old runs' checkpoints and best
     # solutions mean something else. Recorded in config.json; ``--resume`` refuses a mismatch.
     version: int = 1

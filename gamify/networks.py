@@ -51,6 +51,11 @@ class NetworkConfig:
     # above ``risk_seeking_level`` (AlphaTensor: the best outcomes matter, not the average).
     num_quantiles: int = 1
     risk_seeking_level: float = 0.75
+    # Flat games with the "set" torso: the first pair_kinds * N * N actions are (kind, i, j) for
+    # ordered pairs of the N items (e.g. a move between two terms of a scheme), scored by one
+    # bilinear form per kind, so the policy follows any permutation of the items; the remaining
+    # actions are scored from the pooled vector. 0: every action from the pooled vector.
+    pair_kinds: int = 0
 
     def __post_init__(self):
         if self.torso not in (*_TORSOS, "uniform"):
@@ -58,6 +63,8 @@ class NetworkConfig:
         for field in ("hidden_size", "num_layers", "num_heads", "head_hidden_size", "token_embed_size"):
             if getattr(self, field) < 1:
                 raise ValueError(f"{field} must be >= 1, got {getattr(self, field)}")
+        if self.pair_kinds < 0:
+            raise ValueError(f"pair_kinds must be >= 0, got {self.pair_kinds}")
         if self.num_quantiles < 1:
             raise ValueError(f"num_quantiles must be >= 1, got {self.num_quantiles}")
         if not 0 <= self.risk_seeking_level < 1:
@@ -106,8 +113,54 @@ def _axial_torso(config: NetworkConfig, obs: Array, time_left: Array) -> tuple[A
     return pooled, jnp.concatenate([pooled[:, None, :], cells], axis=1)
 
 
-# Each torso maps (obs, time_left) to (pooled [B, H], policy context: [B, H] or [B, 1 + N, H]).
-_TORSOS = {"mlp": _mlp_torso, "resnet": _resnet_torso, "axial": _axial_torso}
+def _set_torso(config: NetworkConfig, obs: Array, time_left: Array) -> tuple[Array, Array]:
+    """A set of items obs [B, N, F] (all-zero rows are empty): self-attention blocks without positions,
+    so permuting the items permutes the item vectors and leaves their pooled mean alone."""
+    if obs.ndim != 3:
+        raise ValueError(f"the set torso needs observations [N, F] (one row per item), got {obs.shape[1:]}")
+    width = config.hidden_size
+    present = jnp.any(obs != 0, axis=-1)  # [B, N]
+    x = hk.Linear(width, name="embed")(obs) + hk.Linear(width, name="time")(time_left[:, None])[:, None, :]
+    for block in range(config.num_layers):
+        y = hk.LayerNorm(-1, True, True, name=f"attention_norm_{block}")(x)
+        attention = hk.MultiHeadAttention(
+            num_heads=config.num_heads,
+            key_size=max(width // config.num_heads, 1),
+            model_size=width,
+            w_init=hk.initializers.VarianceScaling(1.0),
+            name=f"attention_{block}",
+        )
+        x = x + attention(y, y, y, mask=present[:, None, None, :])
+        y = hk.LayerNorm(-1, True, True, name=f"mlp_norm_{block}")(x)
+        x = x + hk.Linear(width, name=f"mlp_out_{block}")(jax.nn.relu(hk.Linear(2 * width, name=f"mlp_in_{block}")(y)))
+    x = hk.LayerNorm(-1, True, True, name="out_norm")(x)
+    weights = present / jnp.maximum(present.sum(axis=-1, keepdims=True), 1)
+    pooled = jnp.einsum("bn,bnh->bh", weights, x)
+    return pooled, jnp.concatenate([pooled[:, None, :], x], axis=1)
+
+
+def _pair_policy(config: NetworkConfig, items: Array, pooled: Array, num_actions: int) -> Array:
+    """Logits [B, num_actions]: pair_kinds * N * N bilinear pair scores, then the rest from ``pooled``."""
+    batch, num_items, width = items.shape
+    kinds = config.pair_kinds
+    rest = num_actions - kinds * num_items**2
+    if rest < 0:
+        raise ValueError(
+            f"pair_kinds={kinds} over {num_items} items needs at least {kinds * num_items**2} actions, "
+            f"the game has {num_actions}"
+        )
+    query = hk.Linear(kinds * width, name="pair_query")(items).reshape(batch, num_items, kinds, width)
+    key = hk.Linear(kinds * width, name="pair_key")(items).reshape(batch, num_items, kinds, width)
+    pairs = jnp.einsum("bipd,bjpd->bpij", query, key) / np.sqrt(width)
+    logits = [pairs.reshape(batch, -1)]
+    if rest:
+        logits.append(hk.nets.MLP([config.head_hidden_size, rest], name="other_actions")(pooled))
+    return jnp.concatenate(logits, axis=-1)
+
+
+# Each torso maps (obs, time_left) to (pooled [B, H], policy context: [B, H] or [B, 1 + N, H],
+# the pooled vector then the cells or items).
+_TORSOS = {"mlp": _mlp_torso, "resnet": _resnet_torso, "axial": _axial_torso, "set": _set_torso}
 
 
 class TokenDecoder(hk.Module):
@@ -216,14 +269,19 @@ def make_network(action_space: ActionSpace, *, config: NetworkConfig = NetworkCo
     def forward():
         torso = _TORSOS[config.torso]
         value_head = hk.nets.MLP([config.head_hidden_size, config.num_quantiles], name="value_head")
+        pairs = config.torso == "set" and config.pair_kinds > 0 and not factored
         if factored:
             decoder = TokenDecoder(action_space.token_sizes, config)
-        else:
+        elif not pairs:
             policy_head = hk.nets.MLP([config.head_hidden_size, action_space.num_actions], name="policy_head")
 
         def outputs(obs, time_left):
             pooled, context = torso(config, obs, time_left)
-            return value_head(pooled), (context if factored else policy_head(pooled))
+            if factored:
+                return value_head(pooled), context
+            if pairs:
+                return value_head(pooled), _pair_policy(config, context[:, 1:], pooled, action_space.num_actions)
+            return value_head(pooled), policy_head(pooled)
 
         def evaluate(obs, time_left):
             quantiles, policy = outputs(obs, time_left)

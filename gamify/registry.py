@@ -39,6 +39,7 @@ BUILTIN_GAMES: dict[str, str] = {
     "lights_out": "gamify.games.lights_out:LightsOut",
     "xor_rank": "gamify.games.xor_rank:XorRank",
     "tensor_decomposition": "gamify.games.tensor_decomposition:TensorDecomposition",
+    "flip_graph": "gamify.games.flip_graph:FlipGraph",
 }
 
 

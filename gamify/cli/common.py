@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import fcntl
 import re
 import shutil
@@ -171,6 +172,7 @@ def open_run(
     resume: bool,
     same_settings: bool = False,
     check: Callable[[Game], None] | None = None,
+    explicit_network: frozenset[str] | None = None,
 ) -> tuple[runs.RunDirectory, Game, train.TrainConfig]:
     """Creates a run directory, or reopens one for ``--resume``; loads the game.
 
@@ -186,6 +188,8 @@ def open_run(
       same_settings: on resume, also require ``game_args`` to equal the recorded ones (a
         command whose options are the game's arguments).
       check: called with the game before anything is written; raises UsageError.
+      explicit_network: for a new run, take the game's ``network_defaults`` for every
+        NetworkConfig field not named here (the ones the command line set); None: ignore them.
 
     Returns:
       ``(directory, game, config)``.
@@ -208,6 +212,9 @@ def open_run(
     if check is not None:
         check(game)
     if not resume:
+        if explicit_network is not None:
+            suggested = {k: v for k, v in game.network_defaults.items() if k not in explicit_network}
+            config = dataclasses.replace(config, network=dataclasses.replace(config.network, **suggested))
         directory.write_config(game_spec, game_args, config, game_version=game.version)
     return directory, game, config
 

@@ -80,6 +80,12 @@ def add_parsers(commands) -> None:
     knobs.add_argument("--updates-per-iteration", type=positive_int, default=8, help="learner steps (8)")
     knobs.add_argument("--batch-size", type=positive_int, default=128, help="learner batch (128)")
     knobs.add_argument("--hidden", type=positive_int, default=128, help="network width (128)")
+    knobs.add_argument(
+        "--torso",
+        choices=("mlp", "resnet", "axial", "set", "uniform"),
+        help="network torso (default: the game's suggestion, else resnet); uniform: no network, "
+        "the search alone (an ablation)",
+    )
     knobs.add_argument("--learning-rate", type=float, default=1e-3, help="Adam learning rate (1e-3)")
     train.add_argument(
         "--checkpoint-every", type=parse_duration, default=30.0, help="seconds between checkpoints (30)"
@@ -113,7 +119,9 @@ def _train_config(args) -> train.TrainConfig:
         games_per_iteration=args.games_per_iteration,
         updates_per_iteration=args.updates_per_iteration,
         batch_size=args.batch_size,
-        network=NetworkConfig(hidden_size=args.hidden, head_hidden_size=args.hidden),
+        network=NetworkConfig(
+            hidden_size=args.hidden, head_hidden_size=args.hidden, **({"torso": args.torso} if args.torso else {})
+        ),
         search=SearchConfig(num_simulations=args.simulations, num_samples=args.samples),
         learner=LearnerConfig(learning_rate=args.learning_rate),
     )
@@ -123,7 +131,10 @@ def run_train(args) -> int:
     """``gamify train``."""
     out = args.out or Path("runs") / re.sub(r"[^A-Za-z0-9_.-]+", "_", Path(args.game.split(":")[0]).stem)
     game_args = {} if args.resume else parse_game_args(args.game_args)
-    directory, game, config = open_run(out, args.game, game_args, _train_config(args), resume=args.resume)
+    explicit = frozenset({"hidden_size", "head_hidden_size"} | ({"torso"} if args.torso else set()))
+    directory, game, config = open_run(
+        out, args.game, game_args, _train_config(args), resume=args.resume, explicit_network=explicit
+    )
     with discarded_if_unstarted(out, args.resume):
         return _train(args, out, directory, game, config)
 

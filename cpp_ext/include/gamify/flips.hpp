@@ -195,6 +195,7 @@ template <class Self, class State>
 class WalkLoop {
  public:
   const State& best() const { return best_; }
+  const State& current() const { return current_; }
   const Stats& stats() const { return stats_; }
   // Walks from now on restart from `pool`, starting with a draw from it.
   void attach(SchemePool<State>* pool) {
@@ -413,6 +414,20 @@ class Walker : public WalkLoop<Walker, Scheme> {
   FactorIndex index_;
   std::array<std::size_t, 2> touched_{};
 };
+
+// One stretch of the plain walk, for the macro game (games/flip_graph.py): up to `flips` random
+// flips from `start`, each followed by the reductions it made possible, with no plus transition
+// and no restart, so the rank only falls. Stops early where no flip is left. Returns the final
+// scheme (not the first of its rank: the walk's end, from where the next decision is taken) and
+// the flips made.
+inline std::pair<Scheme, uint64_t> walk_stretch(const Scheme& start, uint64_t seed, uint64_t flips) {
+  Options options;
+  options.seed = seed;
+  Walker walker(start, options);
+  uint64_t made = 0;
+  for (; made < flips && walker.can_flip(); ++made) walker.step();
+  return {walker.current(), made};
+}
 
 // A scheme for a tensor invariant under the cyclic shift of its modes, T[i, j, k] = T[j, k, i]
 // (⟨n,n,n⟩ in gamify's convention), that is itself invariant (Moosbauer & Poole 2025): orbits

@@ -1,0 +1,251 @@
+"""The flip-graph macro game: take the decisions a flip-graph walk takes blindly.
+
+Flip-graph walks (Kauers & Moosbauer 2022; ``gamify flips``) find matrix multiplication
+schemes by random flips and reductions, and escape a plateau (a stretch without reduction)
+by a *plus transition* at two random terms (rank + 1). Here the plus transitions are the
+player's: a move splits two chosen terms x = a⊗b⊗c, y = a'⊗b'⊗c' on a chosen mode into
+(a + a')⊗b⊗c + a'⊗(b + b')⊗c + a'⊗b'⊗(c + c') (the roles of a, b, c rotated for the other
+modes), walks on without one, or goes back to the game's best scheme; after each move the
+C++ walker makes ``flips`` random flips with the reductions they allow (no plus transition,
+so the rank only falls). The walk's seed comes from the state, so a step is deterministic.
+
+Every state is a valid scheme over Z2: moves and flips keep the tensor. The reward is the
+rank the game's best scheme loses, so a game's return is its start rank minus the best rank
+it reached. A uniform policy plays what a walker with plateau ``flips`` does at random, so
+any search or network is measured against that baseline (``benchmarks/flip_guide.py``).
+
+Terms are a set: observations are one row per term slot (all-zero rows are empty slots)
+and the actions are ordered pairs of slots per mode, which the ``set`` torso of
+:mod:`gamify.networks` scores pairwise, so nothing learned depends on the terms' order.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+import gamify
+from gamify import native
+from gamify.tensor import flips as flip_walks
+from gamify.tensor.formats import read_scheme
+from gamify.tensor.records import reference_ranks
+from gamify.tensor.scheme import Scheme
+
+Array = jax.Array
+
+MAX_FACTOR = 32  # factor entries: one uint32 bit mask each
+_ERROR_PREFIX = "flip_graph: "
+WALK_ON, BACK_TO_BEST = 0, 1  # the moves after the plus transitions (offsets from 3·R²)
+
+
+class FlipState(NamedTuple):
+    terms: Array  # uint32[R, 3] the scheme's factors as bit masks; terms first, then empty (zero) rows
+    rank: Array  # int32, terms in use
+    best_terms: Array  # uint32[R, 3] the lowest-rank scheme of this game so far
+    best_rank: Array  # int32
+    key: Array  # uint32[2] raw PRNG key: seeds the next walk
+    flips: Array  # int32, flips walked in this game
+
+
+def _unpack(masks: Array, bits: int) -> Array:
+    """uint32[...] -> float32[..., bits], bit i of each mask."""
+    return ((masks[..., None] >> jnp.arange(bits, dtype=jnp.uint32)) & 1).astype(jnp.float32)
+
+
+def _starting_schemes(sizes, start, starts: int, start_flips: int) -> list[Scheme]:
+    if start is None:
+        naive = flip_walks.standard_scheme(*sizes)
+        return [
+            flip_walks.walk(naive, 0, 3600.0, max_flips=start_flips, seed=seed, threads=1).scheme
+            for seed in range(starts)
+        ]
+    path = Path(start)
+    paths = sorted(path.glob("*.json")) if path.is_dir() else [path]
+    if not paths:
+        raise ValueError(f"{_ERROR_PREFIX}no *.json scheme in {path}")
+    schemes = []
+    for file in paths:
+        scheme = read_scheme(file).to_z2()
+        if scheme.matmul is None or tuple(sorted(scheme.matmul)) != tuple(sorted(sizes)):
+            raise ValueError(f"{_ERROR_PREFIX}{file} is not a scheme for <{','.join(map(str, sizes))}>")
+        if tuple(scheme.matmul) != tuple(sizes):
+            raise ValueError(f"{_ERROR_PREFIX}{file} is for <{','.join(map(str, scheme.matmul))}>, "
+                             f"not <{','.join(map(str, sizes))}>: give n, m, p in its order")
+        if not (check := scheme.verify()).ok:
+            raise ValueError(f"{_ERROR_PREFIX}{file} is not a valid scheme over Z2: {check}")
+        schemes.append(scheme)
+    return schemes
+
+
+class FlipGraph(gamify.Game[FlipState]):
+    """Choose the plus transitions of a flip-graph walk for ⟨n,m,p⟩ over Z2.
+
+    Args:
+      n, m, p: the matrix multiplication ⟨n,m,p⟩; every factor (n·m, m·p, p·n entries)
+        must fit 32 bits.
+      start: a scheme file (any format ``gamify verify`` reads) or a folder of ``*.json``
+        schemes (e.g. ``gamify flips --pool``'s ``distinct/``): each game starts from one of
+        them, drawn at random. None: ``starts`` schemes made by plain walks of
+        ``start_flips`` flips each from the naive algorithm (seeds 0, 1, ...; one thread, so
+        the same every time).
+      flips: the walker's flips after each move.
+      moves: moves per game (the step limit).
+      target_rank: a game ends once its best scheme reaches this rank (default: the best
+        known rank over Z2, from gamify's records; the naive rank's minus the moves where
+        unknown).
+      threads: threads walking a batch of games' stretches at once (default: every core).
+        The result does not depend on it.
+    """
+
+    name = "flip_graph"
+    description = "guide flip-graph walks for <n,m,p> over Z2: choose their plus transitions"
+    network_defaults = {"torso": "set", "pair_kinds": 3}  # terms are a set; plus moves are pairs per mode
+
+    def __init__(
+        self,
+        n: int = 3,
+        m: int = 3,
+        p: int = 3,
+        start: str | None = None,
+        starts: int = 4,
+        start_flips: int = 200_000,
+        flips: int = 1000,
+        moves: int = 8,
+        target_rank: int | None = None,
+        threads: int | None = None,
+    ):
+        sizes = (n, m, p)
+        if any(not isinstance(x, int) or x < 1 for x in sizes):
+            raise ValueError(f"{_ERROR_PREFIX}n, m and p must be positive integers, got {sizes}")
+        self.bits = (n * m, m * p, p * n)
+        if max(self.bits) > MAX_FACTOR:
+            raise ValueError(f"{_ERROR_PREFIX}factors of <{n},{m},{p}> have {max(self.bits)} entries; at most "
+                             f"{MAX_FACTOR} are supported")
+        for label, value in (("starts", starts), ("start_flips", start_flips), ("flips", flips), ("moves", moves)):
+            if not isinstance(value, int) or value < 1:
+                raise ValueError(f"{_ERROR_PREFIX}{label} must be a positive integer, got {value!r}")
+        self.threads = threads or os.cpu_count() or 1
+        if not 1 <= self.threads <= flip_walks.max_threads():
+            raise ValueError(f"{_ERROR_PREFIX}threads must be in [1, {flip_walks.max_threads()}], got {threads}")
+        self.sizes = sizes
+        self.schemes = _starting_schemes(sizes, start, starts, start_flips)
+        self.start_ranks = np.array([s.rank for s in self.schemes], np.int32)
+        if target_rank is None:
+            known = reference_ranks(sizes, "z2")["best_known"]
+            target_rank = known if known is not None else n * m * p - moves
+        self.target_rank = int(target_rank)
+        self.flips = flips
+        self.max_steps = moves
+        self.max_terms = int(self.start_ranks.max()) + moves  # each move adds at most one term
+        self.action_space = gamify.FlatActions(3 * self.max_terms**2 + 2)
+        starts_array = np.zeros((len(self.schemes), self.max_terms, 3), np.uint32)
+        for k, scheme in enumerate(self.schemes):
+            starts_array[k, : scheme.rank] = flip_walks.to_masks(scheme)
+        self._starts = starts_array
+
+    # ------------------------------------------------------------------ the rules
+
+    def start_state(self, terms: Array, key: Array) -> FlipState:
+        """A game from any valid scheme of the format: terms uint32[max_terms, 3], rows compacted."""
+        rank = jnp.sum(jnp.any(terms != 0, axis=-1)).astype(jnp.int32)
+        return FlipState(terms, rank, terms, rank, jax.random.key_data(key), jnp.int32(0))
+
+    def init(self, key: Array) -> FlipState:
+        pick, walk = jax.random.split(key)
+        index = jax.random.randint(pick, (), 0, len(self.schemes))
+        return self.start_state(jnp.asarray(self._starts)[index], walk)
+
+    def _plus(self, terms: Array, rank: Array, index: Array) -> Array:
+        r = self.max_terms
+        mode, i, j = index // (r * r), (index // r) % r, index % r
+        x, y = terms[i], terms[j]
+        modes = jnp.arange(3)
+        m, p, q = mode, (mode + 1) % 3, (mode + 2) % 3
+        first = jnp.where(modes == m, x ^ y, x)
+        second = jnp.where(modes == p, x ^ y, jnp.where(modes == q, x, y))
+        third = jnp.where(modes == q, x ^ y, y)
+        return terms.at[i].set(first).at[j].set(second).at[rank].set(third)
+
+    def step(self, state: FlipState, action: Array):
+        plus = action < 3 * self.max_terms**2
+        back = action == 3 * self.max_terms**2 + BACK_TO_BEST
+        terms = jnp.where(back, state.best_terms, state.terms)
+        rank = jnp.where(back, state.best_rank, state.rank)
+        terms = jnp.where(plus, self._plus(terms, rank, jnp.minimum(action, 3 * self.max_terms**2 - 1)), terms)
+        key, walk = jax.random.split(jax.random.wrap_key_data(state.key))
+        walk = jax.random.fold_in(walk, action)
+        terms, made = jax.pure_callback(
+            self._walk,
+            (jax.ShapeDtypeStruct(terms.shape, jnp.uint32), jax.ShapeDtypeStruct((), jnp.int32)),
+            terms,
+            jax.random.key_data(walk),
+            vmap_method="broadcast_all",
+        )
+        rank = jnp.sum(jnp.any(terms != 0, axis=-1)).astype(jnp.int32)
+        better = rank < state.best_rank
+        best_rank = jnp.minimum(rank, state.best_rank)
+        next_state = FlipState(
+            terms=terms,
+            rank=rank,
+            best_terms=jnp.where(better, terms, state.best_terms),
+            best_rank=best_rank,
+            key=jax.random.key_data(key),
+            flips=state.flips + made,
+        )
+        reward = (state.best_rank - best_rank).astype(jnp.float32)
+        return next_state, reward, best_rank <= self.target_rank
+
+    def _walk(self, terms: np.ndarray, seeds: np.ndarray):
+        """Host side of a step: one stretch of the C++ walker per scheme (any leading batch shape)."""
+        terms, seeds = np.asarray(terms), np.asarray(seeds)
+        batch = terms.shape[:-2]
+        terms = np.ascontiguousarray(terms.reshape(-1, self.max_terms, 3), np.uint32)
+        words = seeds.reshape(-1, 2).astype(np.uint64)
+        seeds = np.ascontiguousarray((words[:, 0] << np.uint64(32)) | words[:, 1])
+        out, made = native.core.flip_stretches(terms, seeds, self.flips, self.threads)
+        return out.reshape(*batch, self.max_terms, 3), made.astype(np.int32).reshape(batch)
+
+    def legal_action_mask(self, state: FlipState) -> Array:
+        r = self.max_terms
+        slots = jnp.arange(r)
+        active = slots < state.rank
+        x = state.terms[None, :, None, :]  # [1, R, 1, 3]
+        y = state.terms[None, None, :, :]
+        differ = jnp.all(x != y, axis=-1)  # all three factors differ: the three new terms are nonzero
+        pairs = active[:, None] & active[None, :] & (slots[:, None] != slots[None, :]) & differ[0]
+        room = state.rank < r
+        plus = jnp.broadcast_to(pairs & room, (3, r, r)).reshape(-1)
+        return jnp.concatenate([plus, jnp.array([True, True])])
+
+    def observe(self, state: FlipState) -> Array:
+        active = jnp.any(state.terms != 0, axis=-1)
+        factors = [_unpack(state.terms[:, k], bits) for k, bits in enumerate(self.bits)]
+        above = jnp.broadcast_to((state.rank - state.best_rank).astype(jnp.float32), active.shape)
+        features = jnp.concatenate([active[:, None].astype(jnp.float32), above[:, None], *factors], axis=-1)
+        return jnp.where(active[:, None], features, 0.0)  # empty slots: all-zero rows
+
+    # ------------------------------------------------------------------ solutions
+
+    def best_scheme(self, state: FlipState) -> Scheme:
+        """The game's best scheme (numpy state), verified."""
+        masks = np.asarray(state.best_terms)[: int(state.best_rank)].astype(np.uint64)
+        scheme = flip_walks.from_masks(masks, tuple(self.bits), self.sizes)
+        if not (check := scheme.verify()).ok:  # the moves keep the tensor: never hand out a wrong one
+            raise RuntimeError(f"internal error: the flip game produced a wrong scheme: {check}")
+        return scheme
+
+    def describe(self, actions) -> str:
+        r = self.max_terms
+        lines = []
+        for k, action in enumerate(np.asarray(actions).reshape(-1).tolist()):
+            if action < 3 * r * r:
+                mode, i, j = action // (r * r), (action // r) % r, action % r
+                lines.append(f"{k + 1:3d}: plus transition of terms {i} and {j} on mode {'abc'[mode]}")
+            else:
+                lines.append(f"{k + 1:3d}: " + ("walk on" if action - 3 * r * r == WALK_ON else "back to the best scheme"))
+        return "\n".join(lines)
