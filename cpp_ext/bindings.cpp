@@ -223,7 +223,7 @@ void bind_term_search(nb::class_<Search> search) {
 // walk_stretch() for a batch: terms uint32[B, R, 3] (all-zero rows are empty slots; factors of
 // at most 32 entries), one seed each; `threads` split the batch. Returns the final schemes in
 // the same layout (terms first, then empty rows) and the flips each made.
-nb::tuple flip_stretches(In<uint32_t, nb::ndim<3>> terms, In<uint64_t, nb::ndim<1>> seeds, uint64_t flips,
+nb::tuple flip_stretches(In<uint32_t, nb::ndim<3>> terms, In<uint64_t, nb::ndim<1>> seeds, uint64_t plateau,
                          std::size_t threads) {
   const std::size_t batch = terms.shape(0), rows = terms.shape(1);
   if (terms.shape(2) != 3 || seeds.shape(0) != batch) throw nb::value_error("terms [B, R, 3] and seeds [B] are required");
@@ -238,7 +238,7 @@ nb::tuple flip_stretches(In<uint32_t, nb::ndim<3>> terms, In<uint64_t, nb::ndim<
         for (std::size_t r = 0; r < rows; ++r) {
           if (in[3 * r] | in[3 * r + 1] | in[3 * r + 2]) scheme.push_back({{in[3 * r], in[3 * r + 1], in[3 * r + 2]}});
         }
-        const auto [final, count] = gamify::flips::walk_stretch(scheme, seeds.data()[b], flips);
+        const auto [final, count] = gamify::flips::walk_stretch(scheme, seeds.data()[b], plateau);
         uint32_t* dst = out + b * rows * 3;
         std::fill(dst, dst + rows * 3, 0u);
         for (std::size_t r = 0; r < final.size(); ++r) {
@@ -373,8 +373,8 @@ NB_MODULE(_core, m) {
       nb::arg("given") = std::vector<std::pair<In<uint64_t, nb::ndim<2>>, In<uint64_t, nb::ndim<1>>>>{},
       nb::arg("luby") = false);
   bind_search(symmetric);
-  m.def("flip_stretches", &flip_stretches, nb::arg("terms"), nb::arg("seeds"), nb::arg("flips"), nb::arg("threads"),
-        "One stretch of the plain flip walk per scheme (no plus transitions): (terms[B, R, 3], flips[B]).");
+  m.def("flip_stretches", &flip_stretches, nb::arg("terms"), nb::arg("seeds"), nb::arg("plateau"), nb::arg("threads"),
+        "One stretch of the plain flip walk per scheme, to its plateau: (terms[B, R, 3], flips[B]).");
   m.def("brent_jacobian", &brent_jacobian, nb::arg("u"), nb::arg("v"), nb::arg("w"), nb::arg("column"),
         "Bit-packed rows uint64[I*J*K, words] of the Brent equations' Jacobian mod 2 (see gamify.lift).");
   nb::class_<Gf2System>(m, "Gf2System", "J x = e over GF(2) for many e, J bit-packed by rows; see gamify.lift.")

@@ -132,7 +132,9 @@ def _set_torso(config: NetworkConfig, obs: Array, time_left: Array) -> tuple[Arr
         )
         x = x + attention(y, y, y, mask=present[:, None, None, :])
         y = hk.LayerNorm(-1, True, True, name=f"mlp_norm_{block}")(x)
-        x = x + hk.Linear(width, name=f"mlp_out_{block}")(jax.nn.relu(hk.Linear(2 * width, name=f"mlp_in_{block}")(y)))
+        x = x + hk.Linear(width, name=f"mlp_out_{block}")(
+            jax.nn.relu(hk.Linear(2 * width, name=f"mlp_in_{block}")(y))
+        )
     x = hk.LayerNorm(-1, True, True, name="out_norm")(x)
     weights = present / jnp.maximum(present.sum(axis=-1, keepdims=True), 1)
     pooled = jnp.einsum("bn,bnh->bh", weights, x)
@@ -280,7 +282,9 @@ def make_network(action_space: ActionSpace, *, config: NetworkConfig = NetworkCo
             if factored:
                 return value_head(pooled), context
             if pairs:
-                return value_head(pooled), _pair_policy(config, context[:, 1:], pooled, action_space.num_actions)
+                return value_head(pooled), _pair_policy(
+                    config, context[:, 1:], pooled, action_space.num_actions
+                )
             return value_head(pooled), policy_head(pooled)
 
         def evaluate(obs, time_left):

@@ -45,14 +45,17 @@ def make_selfplay(env: Env, search: SearchFn, *, num_games: int) -> Callable[[Pa
       search: picks each move (:func:`gamify.search.make_search`).
       num_games: B, the games played at once.
     Returns:
-      ``selfplay(params, rng_key) -> SelfPlayResult``, not jitted: a :class:`Trajectory`
-      [L = env.max_steps, B] and the final states [B]. Moves after a game's end (or never
-      played, once all games are over) are marked ``valid = False``.
+      ``selfplay(params, rng_key, states=None) -> SelfPlayResult``, not jitted: a
+      :class:`Trajectory` [L = env.max_steps, B] and the final states [B]. The games start
+      from ``states`` [B] when given (e.g. ``env.start_from`` positions of the caller's),
+      else from ``env.init``. Moves after a game's end (or never played, once all games are
+      over) are marked ``valid = False``.
     """
 
-    def selfplay(params: Params, rng_key: Array) -> SelfPlayResult:
+    def selfplay(params: Params, rng_key: Array, states: EnvState | None = None) -> SelfPlayResult:
         init_key, play_key = jax.random.split(rng_key)
-        states = jax.vmap(env.init)(jax.random.split(init_key, num_games))
+        if states is None:
+            states = jax.vmap(env.init)(jax.random.split(init_key, num_games))
 
         def record(states, out):
             return (

@@ -171,6 +171,14 @@ def add_parsers(commands) -> None:
             help="with --pool: scheme files or folders of them (e.g. an earlier run's OUT/distinct/, "
             "from this machine or another) put in the pool first; walks restart from the lowest rank",
         )
+        sub.add_argument(
+            "--guide",
+            type=Path,
+            metavar="RUN_DIR",
+            help="let a trained guide choose the plus transitions: a `gamify train flip_graph` run for "
+            "this format; each round plays 16 games of that game by Gumbel MCTS from the current scheme "
+            "(plain walks only: no --pool, --luby, --plateau-max, --no-plus or --symmetric)",
+        )
         sub.add_argument("--out", type=Path, help="output directory (default runs/flips-...)")
         sub.add_argument("--quiet", action="store_true", help="no progress lines")
 
@@ -330,25 +338,29 @@ def run_flips(args) -> int:
         )
     if transposed:
         origin += ", walked under the 6-element group"
+    guide = _load_guide(args, sizes) if args.guide is not None else None
     print("start: rank {} ({}), ⟨{},{},{}⟩ over Z2".format(start.rank, origin, *sizes))
     with graceful_stop("the walk; its best scheme will be written") as stop_requested:
-        result = walk(
-            start,
-            args.target_rank,
-            args.time,
-            plateau=args.plateau,
-            plateau_max=args.plateau_max,
-            luby=args.luby,
-            pool_size=args.pool,
-            pool_schemes=pooled,
-            plus_transitions=not args.no_plus,
-            symmetric=symmetric,
-            transposed=transposed,
-            seed=args.seed,
-            threads=args.threads,
-            progress=show,
-            should_stop=stop_requested,
-        )
+        if guide is not None:
+            result = _guided_walk(args, start, guide, stop_requested)
+        else:
+            result = walk(
+                start,
+                args.target_rank,
+                args.time,
+                plateau=args.plateau,
+                plateau_max=args.plateau_max,
+                luby=args.luby,
+                pool_size=args.pool,
+                pool_schemes=pooled,
+                plus_transitions=not args.no_plus,
+                symmetric=symmetric,
+                transposed=transposed,
+                seed=args.seed,
+                threads=args.threads,
+                progress=show,
+                should_stop=stop_requested,
+            )
     verdict = "reached the target" if result.reached else "stopped at the time limit"
     if result.interrupted:
         verdict = "interrupted"
@@ -368,6 +380,70 @@ def run_flips(args) -> int:
         hint = "; the Z2 scheme is kept (another seed may find one that lifts)"
         return lift_and_write(result.scheme, out / "scheme-z.json", hint=hint)
     return 0
+
+
+def _load_guide(args, sizes):
+    """The trained guide of ``--guide``, after refusing the options a guided walk does not take."""
+    refused = [
+        flag
+        for flag, given in (
+            ("--pool", args.pool),
+            ("--luby", args.luby),
+            ("--no-plus", args.no_plus),
+            ("--symmetric", getattr(args, "symmetric", False)),
+            ("--plateau-max", args.plateau_max not in (0, args.plateau)),
+        )
+        if given
+    ]
+    if refused:
+        raise UsageError(f"--guide walks the plain flip graph: drop {', '.join(refused)}")
+    if max(n * m for n, m in zip(sizes, sizes[1:] + sizes[:1], strict=True)) > 32:
+        raise UsageError("--guide handles factors of at most 32 entries")
+    from gamify.games import flip_graph  # imports JAX: only for guided walks
+
+    try:
+        guide = flip_graph.load_guide(args.guide)
+    except (ValueError, OSError) as error:
+        raise UsageError(f"--guide: {error}") from error
+    if guide.sizes != tuple(sizes):  # the observations' width is the format's
+        raise UsageError(
+            f"--guide {args.guide} was trained for ⟨{','.join(map(str, guide.sizes))}⟩, not "
+            f"⟨{','.join(map(str, sizes))}⟩"
+        )
+    return guide
+
+
+def _guided_walk(args, start: Scheme, guide, stop_requested) -> FlipResult:
+    """``--guide``: the search over the flip_graph game steers the walk (games/flip_graph.py)."""
+    from gamify.games import flip_graph
+
+    def show(result) -> None:
+        if not args.quiet:
+            rate = result.flips / max(result.seconds, 1e-9)
+            print(
+                f"{result.seconds:6.1f} s  rank {result.scheme.rank:4d}  flips {result.flips:,}  "
+                f"({rate / 1e6:.2f} M/s)  rounds {result.rounds}",
+                flush=True,
+            )
+
+    print(
+        f"compiling the guided search (plateau {guide.plateau}, {guide.moves} moves per game, "
+        f"{guide.search.num_simulations} simulations per move)...",
+        flush=True,
+    )
+    result = flip_graph.guided_walk(
+        start,
+        args.target_rank,
+        args.time,
+        guide,
+        seed=args.seed,
+        threads=args.threads,
+        progress=show,
+        should_stop=stop_requested,
+    )
+    return FlipResult(
+        result.scheme, result.reached, result.flips, 0, 0, 0, result.seconds, result.interrupted
+    )
 
 
 def _pool_schemes(paths: list[Path], start: Scheme, pool: int) -> list[Scheme]:

@@ -79,6 +79,13 @@ def add_parsers(commands) -> None:
     knobs.add_argument("--games-per-iteration", type=positive_int, default=32, help="self-play batch (32)")
     knobs.add_argument("--updates-per-iteration", type=positive_int, default=8, help="learner steps (8)")
     knobs.add_argument("--batch-size", type=positive_int, default=128, help="learner batch (128)")
+    knobs.add_argument(
+        "--replay-capacity",
+        type=positive_int,
+        default=50_000,
+        help="examples the replay keeps (50000); lower it for games with many flat actions, whose "
+        "examples each hold a policy over every action",
+    )
     knobs.add_argument("--hidden", type=positive_int, default=128, help="network width (128)")
     knobs.add_argument(
         "--torso",
@@ -119,8 +126,11 @@ def _train_config(args) -> train.TrainConfig:
         games_per_iteration=args.games_per_iteration,
         updates_per_iteration=args.updates_per_iteration,
         batch_size=args.batch_size,
+        replay_capacity=args.replay_capacity,
         network=NetworkConfig(
-            hidden_size=args.hidden, head_hidden_size=args.hidden, **({"torso": args.torso} if args.torso else {})
+            hidden_size=args.hidden,
+            head_hidden_size=args.hidden,
+            **({"torso": args.torso} if args.torso else {}),
         ),
         search=SearchConfig(num_simulations=args.simulations, num_samples=args.samples),
         learner=LearnerConfig(learning_rate=args.learning_rate),

@@ -415,17 +415,17 @@ class Walker : public WalkLoop<Walker, Scheme> {
   std::array<std::size_t, 2> touched_{};
 };
 
-// One stretch of the plain walk, for the macro game (games/flip_graph.py): up to `flips` random
-// flips from `start`, each followed by the reductions it made possible, with no plus transition
-// and no restart, so the rank only falls. Stops early where no flip is left. Returns the final
-// scheme (not the first of its rank: the walk's end, from where the next decision is taken) and
-// the flips made.
-inline std::pair<Scheme, uint64_t> walk_stretch(const Scheme& start, uint64_t seed, uint64_t flips) {
+// One stretch of the plain walk, for the macro game (games/flip_graph.py): random flips from
+// `start`, each followed by the reductions it made possible, until `plateau` flips in a row
+// reduce nothing (a walker's stretch between its plateau escapes) or no flip is left; no plus
+// transition and no restart, so the rank only falls. Returns the final scheme (the walk's end,
+// from where the next decision is taken, not the first scheme of its rank) and the flips made.
+inline std::pair<Scheme, uint64_t> walk_stretch(const Scheme& start, uint64_t seed, uint64_t plateau) {
   Options options;
   options.seed = seed;
   Walker walker(start, options);
   uint64_t made = 0;
-  for (; made < flips && walker.can_flip(); ++made) walker.step();
+  for (uint64_t since = 0; since < plateau && walker.can_flip(); ++made) since = walker.step() > 0 ? 0 : since + 1;
   return {walker.current(), made};
 }
 

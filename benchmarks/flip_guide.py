@@ -1,0 +1,211 @@
+"""Does a learned guide help the flip-graph walk? Plain walks against guided ones, side by side.
+
+For each seed, a plain walk of ``--warmup`` seconds from the naive algorithm makes the start
+(the plateau where walks circle); then every arm walks on from that same start for the same
+``--seconds`` on every core, with the same seed:
+
+  plain      the C++ walker, its defaults (random plus transitions at plateaus of 2,000);
+  trained    the flip_graph game searched by Gumbel MCTS with the guide's trained network
+             (``games/flip_graph.py``: each move a plus transition chosen by the search,
+             each simulation a walk stretch);
+  untrained  the same search with the same network freshly initialised (from the seed);
+  uniform    the same search with no network (uniform prior, value 0): the search alone.
+
+The guide is a ``gamify train flip_graph`` run (``--guide DIR``), or one trained here first
+for ``--train-time`` from schemes this script collects along plain walks of the descent
+(ranks above the plateau, where reductions are frequent enough to learn from). The guided
+arms' compilation (once per walk, ~10 s) is not counted in their time; it is reported.
+Prints (and with ``--markdown FILE`` writes) a table: the rank per seed, the median, the
+flips per second of each arm (the search's simulations included) and its ratio to plain.
+
+    python benchmarks/flip_guide.py --format 3x4x5 --seeds 0,1,2 --seconds 120 --train-time 15m
+    python benchmarks/flip_guide.py --format 3x4x5 --guide runs/guide345 --arms plain,trained
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import os
+import platform
+import shlex
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from gamify.cli.common import parse_duration
+from gamify.cli.main import main as gamify
+from gamify.games import flip_graph
+from gamify.networks import NetworkConfig
+from gamify.tensor import flips, formats
+from gamify.tensor.records import reference_ranks
+
+ARMS = ("plain", "trained", "untrained", "uniform")
+
+
+def descent_schemes(sizes, folder: Path, walks: int, seconds: float, above: int) -> int:
+    """Writes the best scheme of each new rank, at least ``above``, seen along plain walks
+    from the naive algorithm (seeds 1000, 1001, ...); returns how many."""
+    folder.mkdir(parents=True, exist_ok=True)
+    naive, count = flips.standard_scheme(*sizes), 0
+    for walk in range(walks):
+        seen: set[int] = set()
+
+        def keep(result, walk=walk, seen=seen):
+            nonlocal count
+            rank = result.scheme.rank
+            if rank >= above and rank not in seen and rank < naive.rank:
+                seen.add(rank)
+                formats.write_scheme(result.scheme, folder / f"walk{walk}-rank{rank}.json", "gamify")
+                count += 1
+
+        flips.walk(naive, 0, seconds, seed=1000 + walk, report_every=0.25, progress=keep)
+    return count
+
+
+def train_guide(sizes, out: Path, train_time: float, plateau: int, moves: int, seed: int) -> None:
+    starts = out.with_name(out.name + "-starts")
+    best = reference_ranks(sizes, "z2")["best_known"] or 0
+    found = descent_schemes(sizes, starts, walks=4, seconds=10.0, above=best + 3)
+    print(f"guide: {found} starting schemes along the descent in {starts}", flush=True)
+    n, m, p = sizes
+    code = gamify(
+        [
+            "train",
+            "flip_graph",
+            "--set",
+            f"n={n}",
+            "--set",
+            f"m={m}",
+            "--set",
+            f"p={p}",
+            "--set",
+            f"start={starts}",
+            "--set",
+            f"plateau={plateau}",
+            "--set",
+            f"moves={moves}",
+            "--games-per-iteration",
+            "16",
+            "--simulations",
+            "16",
+            "--replay-capacity",
+            "4096",
+            "--hidden",
+            "64",
+            "--seed",
+            str(seed),
+            "--time",
+            f"{train_time}s",
+            "--out",
+            str(out),
+            "--quiet",
+        ]
+    )
+    if code != 0:
+        raise SystemExit(f"training the guide failed (exit {code})")
+
+
+def run_arm(arm: str, start, target: int, seconds: float, seed: int, guide: flip_graph.Guide | None) -> dict:
+    if arm == "plain":
+        result = flips.walk(start, target, seconds, seed=seed)
+        return {"rank": result.scheme.rank, "flips": result.flips, "seconds": result.seconds, "compile": 0.0}
+    if arm == "untrained":
+        guide = flip_graph.Guide(guide.network, None, guide.search, guide.plateau, guide.moves)
+    elif arm == "uniform":
+        guide = flip_graph.Guide(
+            NetworkConfig(torso="uniform"), None, guide.search, guide.plateau, guide.moves
+        )
+    result = flip_graph.guided_walk(start, target, seconds, guide, seed=seed)
+    return {
+        "rank": result.scheme.rank,
+        "flips": result.flips,
+        "seconds": result.seconds,
+        "compile": result.compile_seconds,
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--format", default="3x4x5", help="n x m x p (default 3x4x5)")
+    parser.add_argument("--seeds", default="0,1,2")
+    parser.add_argument("--seconds", type=parse_duration, default=120.0, help="each arm's walk (120s)")
+    parser.add_argument(
+        "--warmup", type=parse_duration, default=10.0, help="the plain walk to the start (10s)"
+    )
+    parser.add_argument("--arms", default=",".join(ARMS), help=f"comma-separated, of {', '.join(ARMS)}")
+    parser.add_argument("--guide", type=Path, help="a gamify train flip_graph run (default: train one here)")
+    parser.add_argument("--train-time", type=parse_duration, default=900.0, help="without --guide (15m)")
+    parser.add_argument("--plateau", type=int, default=2000, help="the game's plateau, training here (2000)")
+    parser.add_argument("--moves", type=int, default=8, help="moves per game, training here (8)")
+    parser.add_argument("--markdown", type=Path, help="also write the table here")
+    args = parser.parse_args(argv)
+    sizes = tuple(int(x) for x in args.format.split("x"))
+    seeds = [int(s) for s in args.seeds.split(",")]
+    arms = args.arms.split(",")
+    if set(arms) - set(ARMS) or len(sizes) != 3:
+        raise SystemExit(f"--arms must be of {ARMS}; --format like 3x4x5")
+    best = reference_ranks(sizes, "z2")["best_known"] or 0
+    guide = None
+    trained_here = ""
+    if set(arms) - {"plain"}:
+        with tempfile.TemporaryDirectory() as scratch:
+            run = args.guide
+            if run is None:
+                run = Path(scratch) / "guide"
+                clock = time.perf_counter()
+                train_guide(sizes, run, args.train_time, args.plateau, args.moves, seed=0)
+                trained_here = f"; guide trained here for {time.perf_counter() - clock:.0f} s (seed 0)"
+            guide = flip_graph.load_guide(run)
+    rows = {arm: [] for arm in arms}
+    for seed in seeds:
+        start = flips.walk(flips.standard_scheme(*sizes), best, args.warmup, seed=seed).scheme
+        print(f"seed {seed}: start rank {start.rank}", flush=True)
+        for arm in arms:
+            rows[arm].append(run_arm(arm, start, best, args.seconds, seed, guide))
+            print(f"  {arm}: {rows[arm][-1]}", flush=True)
+    lines = [
+        f"⟨{','.join(map(str, sizes))}⟩ over Z2 (best known {best}): from a plain walk's scheme after "
+        f"{args.warmup:g} s, each arm {args.seconds:g} s more on {os.cpu_count()} cores, seeds {args.seeds}"
+        f"{trained_here}"
+        + (
+            f"; guide plateau {guide.plateau}, {guide.moves} moves per game, 16 games per round, "
+            f"{guide.search.num_simulations} simulations per move."
+            if guide
+            else "."
+        ),
+        "",
+        "| arm | rank per seed | median | flips/s | vs plain | compile (s) |",
+        "|---|---|---|---|---|---|",
+    ]
+    plain_rate = None
+    for arm in arms:
+        results = rows[arm]
+        rate = sum(r["flips"] for r in results) / sum(r["seconds"] for r in results)
+        plain_rate = rate if arm == "plain" else plain_rate
+        ratio = f"{rate / plain_rate:.3f}×" if plain_rate else "-"
+        compile_s = statistics.median(r["compile"] for r in results)
+        ranks = ", ".join(str(r["rank"]) for r in results)
+        lines.append(
+            f"| {arm} | {ranks} | {statistics.median(r['rank'] for r in results):g} | "
+            f"{rate:,.0f} | {ratio} | {compile_s:.0f} |"
+        )
+    command = shlex.join(
+        ["python", "benchmarks/flip_guide.py", *(argv if argv is not None else sys.argv[1:])]
+    )
+    lines += [
+        "",
+        f"Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores; "
+        f"{datetime.date.today()}; `{command}`.",
+    ]
+    text = "\n".join(lines)
+    print(text)
+    if args.markdown:
+        args.markdown.write_text(text + "\n", encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
