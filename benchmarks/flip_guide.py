@@ -25,9 +25,6 @@ flips per second of each arm (the search's simulations included) and its ratio t
 from __future__ import annotations
 
 import argparse
-import datetime
-import os
-import platform
 import shlex
 import statistics
 import sys
@@ -35,6 +32,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from gamify.cli.bench.machine import machine_info
 from gamify.cli.common import parse_duration
 from gamify.cli.main import main as gamify
 from gamify.games import flip_graph
@@ -69,6 +67,8 @@ def train_guide(sizes, out: Path, train_time: float, plateau: int, moves: int, s
     starts = out.with_name(out.name + "-starts")
     best = reference_ranks(sizes, "z2")["best_known"] or 0
     found = descent_schemes(sizes, starts, walks=4, seconds=10.0, above=best + 3)
+    if not found:
+        raise SystemExit(f"no scheme of rank {best + 3} or more along the descent to train from")
     print(f"guide: {found} starting schemes along the descent in {starts}", flush=True)
     n, m, p = sizes
     code = gamify(
@@ -127,6 +127,34 @@ def run_arm(arm: str, start, target: int, seconds: float, seed: int, guide: flip
     }
 
 
+def report(sizes, best: int, rows: dict, setup: str, command: str) -> list[str]:
+    """The markdown block: header (machine, date, command, setup), then one row per arm."""
+    machine = machine_info()
+    lines = [
+        f"### benchmarks/flip_guide.py: guided and plain flip walks, ⟨{','.join(map(str, sizes))}⟩ over Z2",
+        "",
+        f"- machine: {machine['cpu']}, {machine['cores']} cores, {machine['platform']}",
+        f"- date: {machine['date']}, gamify {machine['gamify']}, Python {machine['python']}",
+        f"- command: `{command}`",
+        f"- setup: {setup}; best known rank {best}",
+        "",
+        "| arm | rank per seed | median | seeds at best known | flips/s | vs plain | compile (s) |",
+        "|---|---|---:|---:|---:|---:|---:|",
+    ]
+    plain_rate = None
+    for arm, results in rows.items():
+        rate = sum(r["flips"] for r in results) / sum(r["seconds"] for r in results)
+        plain_rate = rate if arm == "plain" else plain_rate
+        ratio = f"{rate / plain_rate:.3f}×" if plain_rate else "-"
+        ranks = [r["rank"] for r in results]
+        hits = sum(rank <= best for rank in ranks)
+        lines.append(
+            f"| {arm} | {', '.join(map(str, ranks))} | {statistics.median(ranks):g} | {hits}/{len(ranks)} | "
+            f"{rate:,.0f} | {ratio} | {statistics.median(r['compile'] for r in results):.0f} |"
+        )
+    return lines
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--format", default="3x4x5", help="n x m x p (default 3x4x5)")
@@ -157,49 +185,29 @@ def main(argv: list[str] | None = None) -> int:
                 run = Path(scratch) / "guide"
                 clock = time.perf_counter()
                 train_guide(sizes, run, args.train_time, args.plateau, args.moves, seed=0)
-                trained_here = f"; guide trained here for {time.perf_counter() - clock:.0f} s (seed 0)"
+                trained_here = f"guide trained here for {time.perf_counter() - clock:.0f} s (seed 0)"
             guide = flip_graph.load_guide(run)
-    rows = {arm: [] for arm in arms}
+    rows, starts = {arm: [] for arm in arms}, []
     for seed in seeds:
         start = flips.walk(flips.standard_scheme(*sizes), best, args.warmup, seed=seed).scheme
+        starts.append(start.rank)
         print(f"seed {seed}: start rank {start.rank}", flush=True)
         for arm in arms:
             rows[arm].append(run_arm(arm, start, best, args.seconds, seed, guide))
             print(f"  {arm}: {rows[arm][-1]}", flush=True)
-    lines = [
-        f"⟨{','.join(map(str, sizes))}⟩ over Z2 (best known {best}): from a plain walk's scheme after "
-        f"{args.warmup:g} s, each arm {args.seconds:g} s more on {os.cpu_count()} cores, seeds {args.seeds}"
-        f"{trained_here}"
-        + (
-            f"; guide plateau {guide.plateau}, {guide.moves} moves per game, 16 games per round, "
-            f"{guide.search.num_simulations} simulations per move."
-            if guide
-            else "."
-        ),
-        "",
-        "| arm | rank per seed | median | flips/s | vs plain | compile (s) |",
-        "|---|---|---|---|---|---|",
-    ]
-    plain_rate = None
-    for arm in arms:
-        results = rows[arm]
-        rate = sum(r["flips"] for r in results) / sum(r["seconds"] for r in results)
-        plain_rate = rate if arm == "plain" else plain_rate
-        ratio = f"{rate / plain_rate:.3f}×" if plain_rate else "-"
-        compile_s = statistics.median(r["compile"] for r in results)
-        ranks = ", ".join(str(r["rank"]) for r in results)
-        lines.append(
-            f"| {arm} | {ranks} | {statistics.median(r['rank'] for r in results):g} | "
-            f"{rate:,.0f} | {ratio} | {compile_s:.0f} |"
-        )
     command = shlex.join(
         ["python", "benchmarks/flip_guide.py", *(argv if argv is not None else sys.argv[1:])]
     )
-    lines += [
-        "",
-        f"Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores; "
-        f"{datetime.date.today()}; `{command}`.",
-    ]
+    setup = (
+        f"from a plain walk's scheme after {args.warmup:g} s (start ranks {', '.join(map(str, starts))}), "
+        f"each arm {args.seconds:g} s more on every core, seeds {args.seeds}"
+    )
+    if guide is not None:
+        setup += (
+            f"; {trained_here or 'guide ' + str(args.guide)}; game plateau {guide.plateau}, {guide.moves} "
+            f"moves per game, 16 games per round, {guide.search.num_simulations} simulations per move"
+        )
+    lines = report(sizes, best, rows, setup, command)
     text = "\n".join(lines)
     print(text)
     if args.markdown:

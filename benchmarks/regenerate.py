@@ -2,7 +2,7 @@
 
 Usage (repository root, gamify installed)::
 
-    python benchmarks/regenerate.py            # the recorded figures: about 2 hours 40 minutes on 2 cores
+    python benchmarks/regenerate.py            # the recorded figures: about 3 hours 20 minutes on 2 cores
     python benchmarks/regenerate.py --smoke    # a short version of every block (CI runs it)
     python benchmarks/regenerate.py --only throughput --results /tmp/RESULTS.md
 
@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import re
 import shlex
+import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -24,8 +25,8 @@ from pathlib import Path
 from gamify.cli.main import main as gamify
 
 RESULTS = Path(__file__).with_name("RESULTS.md")
-# name -> (full arguments, smoke arguments) of `gamify bench ...`; the markdown comes from
-# --markdown FILE, or from ranks.md in --out DIR for the ranks suite.
+# name -> (full arguments, smoke arguments) of `gamify bench ...` (or of a script here, NAME.py);
+# the markdown comes from --markdown FILE, or from ranks.md in --out DIR for the ranks suite.
 BLOCKS = {
     "ranks-z2": (
         "ranks --max-size 5 --field z2 --method flips --budget-per-format 30s --seeds 0,1,2",
@@ -42,6 +43,11 @@ BLOCKS = {
         "--budget-per-format 5s --preset tiny",
     ),
     "throughput": ("throughput", "throughput --quick --suites flips"),
+    # a script of benchmarks/ rather than a gamify bench suite: ~40 minutes (15 of training)
+    "flip-guide": (
+        "flip_guide.py --format 3x4x5 --seeds 0,1,2 --seconds 90 --train-time 15m",
+        "flip_guide.py --format 2x2x3 --seeds 0 --seconds 1 --warmup 0.5 --arms plain",
+    ),
     "matmul-strassen": (
         "matmul strassen --sizes 256,512,1024,2048",
         "matmul strassen --sizes 16,32 --repeats 2",
@@ -60,6 +66,15 @@ BLOCKS = {
 def run_block(name: str, smoke: bool, scratch: Path) -> str | None:
     """Runs one suite; returns its markdown, or None when it failed."""
     args = shlex.split(BLOCKS[name][1 if smoke else 0])
+    if args[0].endswith(".py"):
+        markdown = scratch / f"{name}.md"
+        command = [sys.executable, str(RESULTS.with_name(args[0])), *args[1:], "--markdown", str(markdown)]
+        print(f"== {name}: {shlex.join(command)}", flush=True)
+        code = subprocess.run(command, check=False).returncode
+        if code != 0 or not markdown.exists():
+            print(f"== {name}: failed (exit {code}); its block is left as it was", flush=True)
+            return None
+        return markdown.read_text(encoding="utf-8").strip()
     if args[0] == "ranks":
         out = scratch / name
         args += ["--out", str(out), "--quiet"]
