@@ -399,7 +399,7 @@ def _load_guide(args, sizes):
         raise UsageError(f"--guide walks the plain flip graph: drop {', '.join(refused)}")
     if max(n * m for n, m in zip(sizes, sizes[1:] + sizes[:1], strict=True)) > 32:
         raise UsageError("--guide handles factors of at most 32 entries")
-    from gamify.games import flip_graph  # imports JAX: only for guided walks
+    from gamify.games import flip_graph  # deferred: it imports JAX, which only guided walks need
 
     try:
         guide = flip_graph.load_guide(args.guide)
@@ -415,7 +415,7 @@ def _load_guide(args, sizes):
 
 def _guided_walk(args, start: Scheme, guide, stop_requested) -> FlipResult:
     """``--guide``: the search over the flip_graph game steers the walk (games/flip_graph.py)."""
-    from gamify.games import flip_graph
+    from gamify.games import flip_graph  # deferred, as in _load_guide
 
     def show(result) -> None:
         if not args.quiet:
