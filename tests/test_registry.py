@@ -93,7 +93,11 @@ def test_file_colon_class_spec(game_file):
 @pytest.mark.parametrize(
     "spec, kwargs, message",
     [
-        ("nope", {}, r"unknown game 'nope'; available: lights_out, tensor_decomposition, xor_rank"),
+        (
+            "nope",
+            {},
+            r"unknown game 'nope'; available: flip_graph, lights_out, tensor_decomposition, xor_rank",
+        ),
         (
             "lights_out",
             {"colour": 3},
@@ -169,7 +173,8 @@ def test_plugin_errors():
     with raises_one_line("game plugin 'missing' failed to load: ModuleNotFoundError"):
         load_game("missing")
     with raises_one_line(
-        "available: lights_out, missing, not_a_game, tensor_decomposition, tiny, tiny_factory, xor_rank"
+        "available: flip_graph, lights_out, missing, not_a_game, tensor_decomposition, tiny, "
+        "tiny_factory, xor_rank"
     ):
         load_game("other")
 
@@ -182,6 +187,7 @@ def test_list_games_includes_plugins():
         "lights_out",
         "xor_rank",
         "tensor_decomposition",
+        "flip_graph",
         "missing",
         "not_a_game",
         "tiny",
