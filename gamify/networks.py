@@ -37,8 +37,9 @@ from gamify.types import Array, Params
 class NetworkConfig:
     """Sizes of the generic policy-value network."""
 
-    # "mlp" (plain layers), "resnet" (pre-norm residual MLP blocks) or "axial"
-    # (AlphaTensor's attention across tensor modes; observations [I, J, K, C]); "uniform" is
+    # "mlp" (plain layers), "resnet" (pre-norm residual MLP blocks), "axial" (AlphaTensor's
+    # attention across tensor modes; observations [I, J, K, C]) or "set" (attention over a set
+    # of items without positions; observations [N, F], all-zero rows empty); "uniform" is
     # no network: a uniform policy and value 0, without parameters (the search alone, an ablation).
     torso: str = "resnet"
     hidden_size: int = 128
