@@ -363,6 +363,8 @@ def guided_walk(
     compilation not counted) or when ``should_stop()`` says so (asked after each round);
     Ctrl-C ends it with the best scheme so far.
     """
+    if scheme.matmul is None:
+        raise ValueError(f"{_ERROR_PREFIX}guided walks need a scheme with its matmul sizes")
     game = FlipGraph(
         *scheme.matmul,
         start=scheme,
