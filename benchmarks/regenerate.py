@@ -66,24 +66,19 @@ BLOCKS = {
 def run_block(name: str, smoke: bool, scratch: Path) -> str | None:
     """Runs one suite; returns its markdown, or None when it failed."""
     args = shlex.split(BLOCKS[name][1 if smoke else 0])
+    markdown = scratch / f"{name}.md"
     if args[0].endswith(".py"):
-        markdown = scratch / f"{name}.md"
         command = [sys.executable, str(RESULTS.with_name(args[0])), *args[1:], "--markdown", str(markdown)]
         print(f"== {name}: {shlex.join(command)}", flush=True)
         code = subprocess.run(command, check=False).returncode
-        if code != 0 or not markdown.exists():
-            print(f"== {name}: failed (exit {code}); its block is left as it was", flush=True)
-            return None
-        return markdown.read_text(encoding="utf-8").strip()
-    if args[0] == "ranks":
-        out = scratch / name
-        args += ["--out", str(out), "--quiet"]
-        markdown = out / "ranks.md"
     else:
-        markdown = scratch / f"{name}.md"
-        args += ["--markdown", str(markdown)]
-    print(f"== {name}: gamify bench {shlex.join(args)}", flush=True)
-    code = gamify(["bench", *args])
+        if args[0] == "ranks":
+            args += ["--out", str(scratch / name), "--quiet"]
+            markdown = scratch / name / "ranks.md"
+        else:
+            args += ["--markdown", str(markdown)]
+        print(f"== {name}: gamify bench {shlex.join(args)}", flush=True)
+        code = gamify(["bench", *args])
     if code != 0 or not markdown.exists():
         print(f"== {name}: failed (exit {code}); its block is left as it was", flush=True)
         return None

@@ -68,11 +68,7 @@ def _unpack(masks: Array, bits: int) -> Array:
 
 def _starting_schemes(sizes, start, starts: int, start_flips: int) -> list[Scheme]:
     if isinstance(start, Scheme):
-        if not (check := start.to_z2().verify()).ok or tuple(start.matmul or ()) != tuple(sizes):
-            raise ValueError(
-                f"{_ERROR_PREFIX}the start is not a valid <{','.join(map(str, sizes))}> scheme: {check}"
-            )
-        return [start.to_z2()]
+        return [_checked(start, sizes, "the start")]
     if start is None:
         naive = flip_walks.standard_scheme(*sizes)
         return [
@@ -85,20 +81,19 @@ def _starting_schemes(sizes, start, starts: int, start_flips: int) -> list[Schem
     paths = sorted(path.glob("*.json")) if path.is_dir() else [path]
     if not paths:
         raise ValueError(f"{_ERROR_PREFIX}no *.json scheme in {path}")
-    schemes = []
-    for file in paths:
-        scheme = read_scheme(file).to_z2()
-        if scheme.matmul is None or tuple(sorted(scheme.matmul)) != tuple(sorted(sizes)):
-            raise ValueError(f"{_ERROR_PREFIX}{file} is not a scheme for <{','.join(map(str, sizes))}>")
-        if tuple(scheme.matmul) != tuple(sizes):
-            raise ValueError(
-                f"{_ERROR_PREFIX}{file} is for <{','.join(map(str, scheme.matmul))}>, "
-                f"not <{','.join(map(str, sizes))}>: give n, m, p in its order"
-            )
-        if not (check := scheme.verify()).ok:
-            raise ValueError(f"{_ERROR_PREFIX}{file} is not a valid scheme over Z2: {check}")
-        schemes.append(scheme)
-    return schemes
+    return [_checked(read_scheme(file), sizes, str(file)) for file in paths]
+
+
+def _checked(scheme: Scheme, sizes, name: str) -> Scheme:
+    """``scheme`` over Z2, once it is a valid scheme for exactly ⟨n,m,p⟩ = ``sizes``."""
+    wanted = f"<{','.join(map(str, sizes))}>"
+    if tuple(scheme.matmul or ()) != tuple(sizes):
+        found = f"<{','.join(map(str, scheme.matmul))}>" if scheme.matmul else "not a matmul scheme"
+        raise ValueError(f"{_ERROR_PREFIX}{name} is {found}, not {wanted} (give n, m, p in its order)")
+    scheme = scheme.to_z2()
+    if not (check := scheme.verify()).ok:
+        raise ValueError(f"{_ERROR_PREFIX}{name} is not a valid {wanted} scheme over Z2: {check}")
+    return scheme
 
 
 class FlipGraph(gamify.Game[FlipState]):

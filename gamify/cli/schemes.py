@@ -397,8 +397,6 @@ def _load_guide(args, sizes):
     ]
     if refused:
         raise UsageError(f"--guide walks the plain flip graph: drop {', '.join(refused)}")
-    if max(n * m for n, m in zip(sizes, sizes[1:] + sizes[:1], strict=True)) > 32:
-        raise UsageError("--guide handles factors of at most 32 entries")
     from gamify.games import flip_graph  # deferred: it imports JAX, which only guided walks need
 
     try:
