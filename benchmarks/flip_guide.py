@@ -9,9 +9,15 @@ For each seed, a plain walk of ``--warmup`` seconds from the naive algorithm mak
              (``games/flip_graph.py``: each move a plus transition chosen by the search,
              each simulation a walk stretch);
   untrained  the same search with the same network freshly initialised (from the seed);
-  uniform    the same search with no network (uniform prior, value 0): the search alone.
+  uniform    the same search with no network (uniform prior, value 0): the search alone;
+  walkers    64 walkers in lockstep, each making a uniformly random plus transition at each
+             plateau (``flip_graph.prior_walk``: the plain walk, one Python round per stretch);
+  prior      the same walkers with the plus transitions drawn from a network fitted to the
+             plus transitions that preceded new bests of the uniform walkers along the descent
+             (``collect_successes`` for ``--collect``, then ``fit_prior``; hindsight labels);
+  prior-untrained  the same walkers and network, freshly initialised (from the seed).
 
-The guide is a ``gamify train flip_graph`` run (``--guide DIR``), or one trained here first
+The search arms' guide is a ``gamify train flip_graph`` run (``--guide DIR``), or one trained here first
 for ``--train-time`` from schemes this script collects along plain walks of the descent
 (ranks above the plateau, where reductions are frequent enough to learn from). The guided
 arms' compilation (once per walk, ~10 s) is not counted in their time; it is reported.
@@ -40,7 +46,10 @@ from gamify.networks import NetworkConfig
 from gamify.tensor import flips, formats
 from gamify.tensor.records import reference_ranks
 
-ARMS = ("plain", "trained", "untrained", "uniform")
+ARMS = ("plain", "trained", "untrained", "uniform", "walkers", "prior", "prior-untrained")
+SEARCH_ARMS = ("trained", "untrained", "uniform")
+PRIOR_ARMS = ("walkers", "prior", "prior-untrained")
+PRIOR_NETWORK = NetworkConfig(torso="set", pair_kinds=3, hidden_size=64, head_hidden_size=64)
 
 
 def descent_schemes(sizes, folder: Path, walks: int, seconds: float, above: int) -> int:
@@ -108,10 +117,50 @@ def train_guide(sizes, out: Path, train_time: float, plateau: int, moves: int, s
         raise SystemExit(f"training the guide failed (exit {code})")
 
 
-def run_arm(arm: str, start, target: int, seconds: float, seed: int, guide: flip_graph.Guide | None) -> dict:
+def fit_prior(sizes, collect: float, updates: int, plateau: int, seed: int) -> tuple[object, str]:
+    """The prior arm's parameters: fitted to the successes of uniform walkers from the naive
+    algorithm and from schemes along plain descents (at least 3 above the best known rank)."""
+    with tempfile.TemporaryDirectory() as scratch:
+        best = reference_ranks(sizes, "z2")["best_known"] or 0
+        descent_schemes(sizes, Path(scratch), walks=4, seconds=10.0, above=best + 3)
+        formats.write_scheme(flips.standard_scheme(*sizes), Path(scratch) / "naive.json", "gamify")
+        game = flip_graph.FlipGraph(*sizes, start=scratch, plateau=plateau, moves=2)
+    successes = flip_graph.collect_successes(game, collect, seed=seed)
+    print(f"prior: {len(successes.action)} successes in {collect:g} s", flush=True)
+    params, measure = flip_graph.fit_prior(
+        game,
+        PRIOR_NETWORK,
+        successes,
+        updates=updates,
+        seed=seed,
+        progress=lambda step, m: print(f"  fit {step}: {m}", flush=True),
+    )
+    note = (
+        f"prior fitted to {len(successes.action)} successes of {collect:g} s of uniform walkers along the "
+        f"descent, {updates} updates: held-out {measure['nll']:.3f} nats per move vs uniform "
+        f"{measure['uniform_nll']:.3f}, top-1 {measure['top1']:.4f} vs {measure['uniform_top1']:.4f}"
+    )
+    return params, note
+
+
+def run_arm(
+    arm: str, start, target: int, seconds: float, seed: int, guide, prior_params, plateau: int
+) -> dict:
     if arm == "plain":
         result = flips.walk(start, target, seconds, seed=seed)
         return {"rank": result.scheme.rank, "flips": result.flips, "seconds": result.seconds, "compile": 0.0}
+    if arm in PRIOR_ARMS:
+        network = NetworkConfig(torso="uniform") if arm == "walkers" else PRIOR_NETWORK
+        params = prior_params if arm == "prior" else None
+        result = flip_graph.prior_walk(
+            start, target, seconds, flip_graph.Guide(network, params, plateau=plateau), seed=seed
+        )
+        return {
+            "rank": result.scheme.rank,
+            "flips": result.flips,
+            "seconds": result.seconds,
+            "compile": result.compile_seconds,
+        }
     if arm == "untrained":
         guide = flip_graph.Guide(guide.network, None, guide.search, guide.plateau, guide.moves)
     elif arm == "uniform":
@@ -166,8 +215,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--arms", default=",".join(ARMS), help=f"comma-separated, of {', '.join(ARMS)}")
     parser.add_argument("--guide", type=Path, help="a gamify train flip_graph run (default: train one here)")
     parser.add_argument("--train-time", type=parse_duration, default=900.0, help="without --guide (15m)")
-    parser.add_argument("--plateau", type=int, default=2000, help="the game's plateau, training here (2000)")
+    parser.add_argument(
+        "--plateau",
+        type=int,
+        default=2000,
+        help="the game's plateau, training here, and the prior walks' (2000)",
+    )
     parser.add_argument("--moves", type=int, default=8, help="moves per game, training here (8)")
+    parser.add_argument(
+        "--collect", type=parse_duration, default=120.0, help="the prior arm's uniform walks (120s)"
+    )
+    parser.add_argument("--updates", type=int, default=300, help="the prior arm's fitting updates (300)")
     parser.add_argument("--markdown", type=Path, help="also write the table here")
     args = parser.parse_args(argv)
     sizes = tuple(int(x) for x in args.format.split("x"))
@@ -178,7 +236,10 @@ def main(argv: list[str] | None = None) -> int:
     best = reference_ranks(sizes, "z2")["best_known"] or 0
     guide = None
     trained_here = ""
-    if set(arms) - {"plain"}:
+    prior_params, prior_note = None, ""
+    if "prior" in arms:
+        prior_params, prior_note = fit_prior(sizes, args.collect, args.updates, args.plateau, seed=0)
+    if "trained" in arms:
         with tempfile.TemporaryDirectory() as scratch:
             run = args.guide
             if run is None:
@@ -187,13 +248,15 @@ def main(argv: list[str] | None = None) -> int:
                 train_guide(sizes, run, args.train_time, args.plateau, args.moves, seed=0)
                 trained_here = f"guide trained here for {time.perf_counter() - clock:.0f} s (seed 0)"
             guide = flip_graph.load_guide(run)
+    elif set(arms) & set(SEARCH_ARMS):
+        guide = flip_graph.Guide(plateau=args.plateau, moves=args.moves)
     rows, starts = {arm: [] for arm in arms}, []
     for seed in seeds:
         start = flips.walk(flips.standard_scheme(*sizes), best, args.warmup, seed=seed).scheme
         starts.append(start.rank)
         print(f"seed {seed}: start rank {start.rank}", flush=True)
         for arm in arms:
-            rows[arm].append(run_arm(arm, start, best, args.seconds, seed, guide))
+            rows[arm].append(run_arm(arm, start, best, args.seconds, seed, guide, prior_params, args.plateau))
             print(f"  {arm}: {rows[arm][-1]}", flush=True)
     command = shlex.join(
         ["python", "benchmarks/flip_guide.py", *(argv if argv is not None else sys.argv[1:])]
@@ -202,9 +265,14 @@ def main(argv: list[str] | None = None) -> int:
         f"from a plain walk's scheme after {args.warmup:g} s (start ranks {', '.join(map(str, starts))}), "
         f"each arm {args.seconds:g} s more on every core, seeds {args.seeds}"
     )
+    if prior_note:
+        setup += f"; {prior_note}"
+    if set(arms) & set(PRIOR_ARMS):
+        setup += f"; prior walks: 64 walkers, plateau {args.plateau}, plus moves up to best + 1"
     if guide is not None:
         setup += (
-            f"; {trained_here or 'guide ' + str(args.guide)}; game plateau {guide.plateau}, {guide.moves} "
+            f"; {trained_here or 'guide ' + str(args.guide or 'untrained')}; game plateau {guide.plateau}, "
+            f"{guide.moves} "
             f"moves per game, 16 games per round, {guide.search.num_simulations} simulations per move"
         )
     lines = report(sizes, best, rows, setup, command)

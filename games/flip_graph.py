@@ -33,6 +33,7 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 import numpy as np
+import optax
 
 import gamify
 from gamify import native, runs, train
@@ -416,3 +417,300 @@ def guided_walk(
     except KeyboardInterrupt:
         interrupted = True
     return result()
+
+
+# ---------------------------------------------------------------------- prior walks (no search)
+
+
+class PriorRound(NamedTuple):
+    """One round of a prior walk, per walker (numpy): the state each move was chosen in, the
+    move, and the walker's best rank after the stretch that followed."""
+
+    terms: np.ndarray  # uint32[B, R, 3], before the move
+    rank: np.ndarray  # int32[B]
+    best_rank: np.ndarray  # int32[B], before the move
+    action: np.ndarray  # int32[B]
+    plus: np.ndarray  # bool[B]: the move was a plus transition (else back to the best)
+    next_best: np.ndarray  # int32[B]
+
+
+def _prior_round(game: FlipGraph, network, levels: int, temperature: float):
+    """A jitted round of B walkers: walkers marked ``fresh`` restart from a new game start;
+    each then makes a plus transition drawn from the network's prior (over its legal plus
+    moves) while its rank is at most its best + ``levels``, or goes back to its best; then the
+    game's step walks one stretch for all of them (one C++ call)."""
+    plus_actions = 3 * game.max_terms**2
+    back = plus_actions + BACK_TO_BEST
+
+    @jax.jit
+    def play(params, key, states: FlipState, fresh: Array):
+        start_key, draw_key = jax.random.split(key)
+        starts = jax.vmap(game.init)(jax.random.split(start_key, fresh.shape[0]))
+        states = jax.tree.map(
+            lambda new, old: jnp.where(fresh.reshape((-1,) + (1,) * (old.ndim - 1)), new, old), starts, states
+        )
+        obs = jax.vmap(game.observe)(states)
+        _, logits = network.evaluate(params, obs, jnp.ones(obs.shape[0]))
+        legal = jax.vmap(game.legal_action_mask)(states)[:, :plus_actions]
+        logits = jnp.where(legal, logits[:, :plus_actions] / temperature, -jnp.inf)
+        drawn = jax.random.categorical(draw_key, logits).astype(jnp.int32)
+        plus = jnp.any(legal, axis=-1) & (states.rank <= states.best_rank + levels)
+        action = jnp.where(plus, drawn, back)
+        following, _, _ = jax.vmap(game.step)(states, action)
+        return states, following, action, plus
+
+    return play
+
+
+def _prior_rounds(
+    game: FlipGraph,
+    guide: Guide,
+    states: FlipState,
+    seconds: float,
+    *,
+    levels: int,
+    temperature: float,
+    seed: int,
+    progress=None,
+    should_stop=lambda: False,
+    on_round: Callable[[PriorRound], np.ndarray | None] | None = None,
+) -> GuidedResult:
+    """Rounds of :func:`_prior_round` from ``states`` until the game's target, ``seconds``
+    (compilation not counted), ``should_stop()`` or Ctrl-C. ``on_round`` sees each round and
+    may return the walkers to restart from a new game start."""
+    env = Env(game)
+    network = make_network(env.action_space, config=guide.network)
+    params = guide.params if guide.params is not None else train.initial_params(env, network, seed)
+    play = _prior_round(game, network, levels, temperature)
+    key = jax.random.fold_in(jax.random.PRNGKey(seed), 1)
+    fresh = np.zeros(len(states.rank), bool)
+    clock = time.perf_counter()
+    play.lower(params, key, states, fresh).compile()
+    compiled = time.perf_counter() - clock
+    game.walked, rounds, interrupted = 0, 0, False
+
+    def lowest(states) -> Scheme:
+        ranks = np.asarray(states.best_rank)
+        return game.best_scheme(jax.device_get(jax.tree.map(lambda x: x[int(np.argmin(ranks))], states)))
+
+    best = lowest(states)
+
+    def result() -> GuidedResult:
+        elapsed = time.perf_counter() - clock - compiled
+        return GuidedResult(
+            best, best.rank <= game.target_rank, game.walked, rounds, elapsed, compiled, interrupted
+        )
+
+    try:
+        while best.rank > game.target_rank and time.perf_counter() - clock - compiled < seconds:
+            before, states, action, plus = play(params, jax.random.fold_in(key, rounds), states, fresh)
+            rounds += 1
+            if int(np.min(states.best_rank)) < best.rank:
+                best = lowest(states)
+            if on_round is not None:
+                restart = on_round(
+                    PriorRound(
+                        *(np.asarray(x) for x in (before.terms, before.rank, before.best_rank, action, plus)),
+                        np.asarray(states.best_rank),
+                    )
+                )
+                fresh = np.zeros_like(fresh) if restart is None else restart
+            if progress is not None:
+                progress(result())
+            if should_stop():
+                interrupted = True
+                break
+    except KeyboardInterrupt:
+        interrupted = True
+    return result()
+
+
+def prior_walk(
+    scheme: Scheme,
+    target_rank: int,
+    seconds: float,
+    guide: Guide = Guide(),
+    *,
+    walkers: int = 64,
+    levels: int = 1,
+    temperature: float = 1.0,
+    seed: int = 0,
+    threads: int | None = None,
+    progress: Callable[[GuidedResult], None] | None = None,
+    should_stop: Callable[[], bool] = lambda: False,
+) -> GuidedResult:
+    """Flip-graph walks from ``scheme`` whose plus transitions are drawn from the guide's
+    network (its prior; no search), ``walkers`` of them in lockstep.
+
+    Each walker does what the C++ walker does at a plateau (``gamify flips``): a plus
+    transition while its rank is at most its best + ``levels``, back to its best otherwise,
+    then one stretch until ``guide.plateau`` flips in a row reduce nothing. The network scores
+    all walkers' moves in one call per round: its price is one evaluation per walker and
+    stretch. With ``NetworkConfig(torso="uniform")`` this is the plain walk, in lockstep.
+    Stops at ``target_rank``, after ``seconds`` (compilation not counted), or when
+    ``should_stop()`` says so; Ctrl-C ends it with the best scheme so far.
+    """
+    if scheme.matmul is None:
+        raise ValueError(f"{_ERROR_PREFIX}prior walks need a scheme with its matmul sizes")
+    if walkers < 1 or levels < 0 or not temperature > 0:
+        raise ValueError(f"{_ERROR_PREFIX}walkers >= 1, levels >= 0 and temperature > 0 are required")
+    game = FlipGraph(
+        *scheme.matmul,
+        start=scheme,
+        plateau=guide.plateau,
+        moves=levels + 1,
+        target_rank=target_rank,
+        threads=threads,
+    )
+    states = jax.vmap(game.init)(jax.random.split(jax.random.PRNGKey(seed), walkers))
+    return _prior_rounds(
+        game,
+        guide,
+        states,
+        seconds,
+        levels=levels,
+        temperature=temperature,
+        seed=seed,
+        progress=progress,
+        should_stop=should_stop,
+    )
+
+
+class Successes(NamedTuple):
+    """Plus transitions that led a walker to a new best (numpy): the state each was chosen in
+    and the move."""
+
+    terms: np.ndarray  # uint32[K, R, 3]
+    rank: np.ndarray  # int32[K]
+    best_rank: np.ndarray  # int32[K]
+    action: np.ndarray  # int32[K]
+
+
+def collect_successes(
+    game: FlipGraph,
+    seconds: float,
+    guide: Guide = Guide(network=NetworkConfig(torso="uniform")),
+    *,
+    walkers: int = 64,
+    levels: int = 1,
+    patience: int = 100,
+    seed: int = 0,
+    progress: Callable[[int, float], None] | None = None,
+) -> Successes:
+    """Prior walks from the game's starting schemes; a walker restarts from a random one after
+    ``patience`` rounds without a new best. The plus transitions that preceded a walker's new
+    best (those since its previous new best or its last return to it) are the successes:
+    hindsight's labels for :func:`fit_prior`. The guide's plateau is the game's; its network
+    draws the moves (uniform by default: the plain walk's own successes)."""
+    found: list[tuple[np.ndarray, int, int, int]] = []
+    chains: list[list[tuple[np.ndarray, int, int, int]]] = [[] for _ in range(walkers)]
+    idle = np.zeros(walkers, np.int64)
+    clock = time.perf_counter()
+
+    def on_round(round_: PriorRound) -> np.ndarray:
+        for w in range(walkers):
+            if round_.plus[w]:
+                chains[w].append(
+                    (round_.terms[w], int(round_.rank[w]), int(round_.best_rank[w]), int(round_.action[w]))
+                )
+            else:
+                chains[w].clear()
+            if round_.next_best[w] < round_.best_rank[w]:
+                found.extend(chains[w])
+                chains[w].clear()
+                idle[w] = 0
+            else:
+                idle[w] += 1
+        restart = idle >= patience
+        idle[restart] = 0
+        for w in np.flatnonzero(restart):
+            chains[w].clear()
+        if progress is not None:
+            progress(len(found), time.perf_counter() - clock)
+        return restart
+
+    states = jax.vmap(game.init)(jax.random.split(jax.random.PRNGKey(seed), walkers))
+    _prior_rounds(game, guide, states, seconds, levels=levels, temperature=1.0, seed=seed, on_round=on_round)
+    if not found:
+        shape = (0, game.max_terms, 3)
+        return Successes(np.zeros(shape, np.uint32), *(np.zeros(0, np.int32) for _ in range(3)))
+    terms, rank, best_rank, action = zip(*found, strict=True)
+    return Successes(np.stack(terms), *(np.array(x, np.int32) for x in (rank, best_rank, action)))
+
+
+def fit_prior(
+    game: FlipGraph,
+    network_config: NetworkConfig,
+    successes: Successes,
+    *,
+    updates: int = 2000,
+    batch: int = 64,
+    learning_rate: float = 1e-3,
+    heldout: float = 0.1,
+    seed: int = 0,
+    progress: Callable[[int, dict], None] | None = None,
+) -> tuple[object, dict]:
+    """Fits the network's prior to ``successes`` (collected with ``game``'s term slots) by
+    cross-entropy over the legal plus transitions: by Bayes, the fitted prior is the uniform
+    one reweighted by each move's chance of leading to a new best. Returns the parameters and
+    the held-out measure: ``nll`` (nats per move) against ``uniform_nll`` (the uniform
+    prior's, log of the legal moves), and ``top1``, ``uniform_top1``."""
+    count = len(successes.action)
+    if count < 10:
+        raise ValueError(f"{_ERROR_PREFIX}{count} successes are too few to fit a prior")
+    env = Env(game)
+    network = make_network(env.action_space, config=network_config)
+    params = train.initial_params(env, network, seed)
+    plus_actions = 3 * game.max_terms**2
+    order = np.random.default_rng(seed).permutation(count)
+    cut = max(1, int(round(count * heldout)))
+    test, fit = order[:cut], order[cut:]
+    data = jax.tree.map(jnp.asarray, successes)
+    optimizer = optax.adam(learning_rate)
+
+    def losses(params, index):
+        states = FlipState(
+            data.terms[index],
+            data.rank[index],
+            data.terms[index],
+            data.best_rank[index],
+            jnp.zeros((len(index), 2), jnp.uint32),
+            jnp.zeros(len(index), jnp.int32),
+        )
+        obs = jax.vmap(game.observe)(states)
+        _, logits = network.evaluate(params, obs, jnp.ones(len(index)))
+        legal = jax.vmap(game.legal_action_mask)(states)[:, :plus_actions]
+        log_probs = jax.nn.log_softmax(jnp.where(legal, logits[:, :plus_actions], -jnp.inf))
+        chosen = data.action[index]
+        nll = -jnp.take_along_axis(log_probs, chosen[:, None], axis=1)[:, 0]
+        legal_moves = legal.sum(axis=1)
+        hit = jnp.argmax(log_probs, axis=1) == chosen
+        return nll, jnp.log(legal_moves), hit, 1.0 / legal_moves
+
+    @jax.jit
+    def update(params, opt_state, index):
+        grads = jax.grad(lambda p: losses(p, index)[0].mean())(params)
+        changes, opt_state = optimizer.update(grads, opt_state, params)
+        return optax.apply_updates(params, changes), opt_state
+
+    @jax.jit
+    def measure(params, index):
+        nll, uniform_nll, hit, uniform_hit = losses(params, index)
+        return nll.mean(), uniform_nll.mean(), hit.mean(), uniform_hit.mean()
+
+    def held_out(params) -> dict:
+        parts = [measure(params, jnp.asarray(test[k : k + 256])) for k in range(0, len(test), 256)]
+        weights = np.array([min(256, len(test) - k) for k in range(0, len(test), 256)], float)
+        names = ("nll", "uniform_nll", "top1", "uniform_top1")
+        return {
+            name: float(np.dot(weights, [p[i] for p in parts]) / weights.sum())
+            for i, name in enumerate(names)
+        }
+
+    opt_state = optimizer.init(params)
+    draws = np.random.default_rng(seed + 1)
+    for step in range(1, updates + 1):
+        params, opt_state = update(params, opt_state, jnp.asarray(draws.choice(fit, batch)))
+        if progress is not None and (step % 50 == 0 or step == updates):
+            progress(step, held_out(params))
+    return params, held_out(params)
