@@ -15,7 +15,14 @@ For each seed, a plain walk of ``--warmup`` seconds from the naive algorithm mak
   prior      the same walkers with the plus transitions drawn from a network fitted to the
              plus transitions that preceded new bests of the uniform walkers along the descent
              (``collect_successes`` for ``--collect``, then ``fit_prior``; hindsight labels);
-  prior-untrained  the same walkers and network, freshly initialised (from the seed).
+  prior-untrained  the same walkers and network, freshly initialised (from the seed);
+  select     the walkers arm, and every 10 rounds the quarter of walkers whose best schemes
+             rank last restart from the best schemes of the first quarter (go with the
+             winners), ranked by best rank alone (ties at random);
+  value      the same selection, ties within a rank broken by a value network fitted to
+             whether uniform walkers at their best rank went lower within 30 rounds
+             (``collect_outcomes`` for ``--collect``, then ``fit_value``);
+  value-untrained  the same selection with the value network freshly initialised.
 
 The search arms' guide is a ``gamify train flip_graph`` run (``--guide DIR``), or one trained here first
 for ``--train-time`` from schemes this script collects along plain walks of the descent
@@ -46,9 +53,9 @@ from gamify.networks import NetworkConfig
 from gamify.tensor import flips, formats
 from gamify.tensor.records import reference_ranks
 
-ARMS = ("plain", "trained", "untrained", "uniform", "walkers", "prior", "prior-untrained")
 SEARCH_ARMS = ("trained", "untrained", "uniform")
-PRIOR_ARMS = ("walkers", "prior", "prior-untrained")
+PRIOR_ARMS = ("walkers", "prior", "prior-untrained", "select", "value", "value-untrained")
+ARMS = ("plain", *SEARCH_ARMS, *PRIOR_ARMS)
 PRIOR_NETWORK = NetworkConfig(torso="set", pair_kinds=3, hidden_size=64, head_hidden_size=64)
 
 
@@ -117,14 +124,41 @@ def train_guide(sizes, out: Path, train_time: float, plateau: int, moves: int, s
         raise SystemExit(f"training the guide failed (exit {code})")
 
 
-def fit_prior(sizes, collect: float, updates: int, plateau: int, seed: int) -> tuple[object, str]:
-    """The prior arm's parameters: fitted to the successes of uniform walkers from the naive
-    algorithm and from schemes along plain descents (at least 3 above the best known rank)."""
+def collection_game(sizes, plateau: int) -> flip_graph.FlipGraph:
+    """The game the prior and value arms learn from: its starts are the naive algorithm and
+    schemes along plain descents (at least 3 above the best known rank)."""
     with tempfile.TemporaryDirectory() as scratch:
         best = reference_ranks(sizes, "z2")["best_known"] or 0
         descent_schemes(sizes, Path(scratch), walks=4, seconds=10.0, above=best + 3)
         formats.write_scheme(flips.standard_scheme(*sizes), Path(scratch) / "naive.json", "gamify")
-        game = flip_graph.FlipGraph(*sizes, start=scratch, plateau=plateau, moves=2)
+        return flip_graph.FlipGraph(*sizes, start=scratch, plateau=plateau, moves=2)
+
+
+def fit_value(sizes, collect: float, updates: int, plateau: int, seed: int) -> tuple[object, str]:
+    """The value arm's parameters, fitted to the outcomes of uniform walkers."""
+    game = collection_game(sizes, plateau)
+    outcomes = flip_graph.collect_outcomes(game, collect, seed=seed)
+    print(f"value: {len(outcomes.success)} outcomes ({outcomes.success.mean():.3f} successes)", flush=True)
+    params, measure = flip_graph.fit_value(
+        game,
+        PRIOR_NETWORK,
+        outcomes,
+        updates=updates,
+        seed=seed,
+        progress=lambda step, m: print(f"  fit {step}: {m}", flush=True),
+    )
+    note = (
+        f"value fitted to {len(outcomes.success)} outcomes of {collect:g} s of uniform walkers "
+        f"({outcomes.success.mean():.3f} went lower within 30 rounds), {updates} updates: held-out AUC "
+        f"within a rank {measure['auc']:.3f} (0.5: chance), log loss {measure['log_loss']:.3f} vs "
+        f"{measure['base_log_loss']:.3f} for each rank's rate"
+    )
+    return params, note
+
+
+def fit_prior(sizes, collect: float, updates: int, plateau: int, seed: int) -> tuple[object, str]:
+    """The prior arm's parameters, fitted to the successes of uniform walkers."""
+    game = collection_game(sizes, plateau)
     successes = flip_graph.collect_successes(game, collect, seed=seed)
     print(f"prior: {len(successes.action)} successes in {collect:g} s", flush=True)
     params, measure = flip_graph.fit_prior(
@@ -144,17 +178,19 @@ def fit_prior(sizes, collect: float, updates: int, plateau: int, seed: int) -> t
 
 
 def run_arm(
-    arm: str, start, target: int, seconds: float, seed: int, guide, prior_params, plateau: int
+    arm: str, start, target: int, seconds: float, seed: int, guide, learned: dict, plateau: int
 ) -> dict:
     if arm == "plain":
         result = flips.walk(start, target, seconds, seed=seed)
         return {"rank": result.scheme.rank, "flips": result.flips, "seconds": result.seconds, "compile": 0.0}
     if arm in PRIOR_ARMS:
-        network = NetworkConfig(torso="uniform") if arm == "walkers" else PRIOR_NETWORK
-        params = prior_params if arm == "prior" else None
-        result = flip_graph.prior_walk(
-            start, target, seconds, flip_graph.Guide(network, params, plateau=plateau), seed=seed
-        )
+        uniform = NetworkConfig(torso="uniform")
+        prior = arm.startswith("prior")
+        walk = flip_graph.Guide(PRIOR_NETWORK if prior else uniform, learned.get(arm), plateau=plateau)
+        selector = None
+        if arm in ("select", "value", "value-untrained"):
+            selector = flip_graph.Guide(uniform if arm == "select" else PRIOR_NETWORK, learned.get(arm))
+        result = flip_graph.prior_walk(start, target, seconds, walk, seed=seed, selector=selector)
         return {
             "rank": result.scheme.rank,
             "flips": result.flips,
@@ -223,9 +259,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--moves", type=int, default=8, help="moves per game, training here (8)")
     parser.add_argument(
-        "--collect", type=parse_duration, default=120.0, help="the prior arm's uniform walks (120s)"
+        "--collect", type=parse_duration, default=120.0, help="the prior and value arms' uniform walks (120s)"
     )
-    parser.add_argument("--updates", type=int, default=300, help="the prior arm's fitting updates (300)")
+    parser.add_argument(
+        "--updates", type=int, default=300, help="the prior and value arms' fitting updates (300)"
+    )
     parser.add_argument("--markdown", type=Path, help="also write the table here")
     args = parser.parse_args(argv)
     sizes = tuple(int(x) for x in args.format.split("x"))
@@ -236,9 +274,11 @@ def main(argv: list[str] | None = None) -> int:
     best = reference_ranks(sizes, "z2")["best_known"] or 0
     guide = None
     trained_here = ""
-    prior_params, prior_note = None, ""
-    if "prior" in arms:
-        prior_params, prior_note = fit_prior(sizes, args.collect, args.updates, args.plateau, seed=0)
+    learned, notes = {}, []
+    for arm, fit in (("prior", fit_prior), ("value", fit_value)):
+        if arm in arms:
+            learned[arm], note = fit(sizes, args.collect, args.updates, args.plateau, seed=0)
+            notes.append(note)
     if "trained" in arms:
         with tempfile.TemporaryDirectory() as scratch:
             run = args.guide
@@ -256,7 +296,7 @@ def main(argv: list[str] | None = None) -> int:
         starts.append(start.rank)
         print(f"seed {seed}: start rank {start.rank}", flush=True)
         for arm in arms:
-            rows[arm].append(run_arm(arm, start, best, args.seconds, seed, guide, prior_params, args.plateau))
+            rows[arm].append(run_arm(arm, start, best, args.seconds, seed, guide, learned, args.plateau))
             print(f"  {arm}: {rows[arm][-1]}", flush=True)
     command = shlex.join(
         ["python", "benchmarks/flip_guide.py", *(argv if argv is not None else sys.argv[1:])]
@@ -265,10 +305,10 @@ def main(argv: list[str] | None = None) -> int:
         f"from a plain walk's scheme after {args.warmup:g} s (start ranks {', '.join(map(str, starts))}), "
         f"each arm {args.seconds:g} s more on every core, seeds {args.seeds}"
     )
-    if prior_note:
-        setup += f"; {prior_note}"
+    setup += "".join(f"; {note}" for note in notes)
     if set(arms) & set(PRIOR_ARMS):
         setup += f"; prior walks: 64 walkers, plateau {args.plateau}, plus moves up to best + 1"
+        setup += "; selection every 10 rounds, a quarter of the walkers"
     if guide is not None:
         setup += (
             f"; {trained_here or 'guide ' + str(args.guide or 'untrained')}; game plateau {guide.plateau}, "

@@ -462,6 +462,27 @@ def _prior_round(game: FlipGraph, network, levels: int, temperature: float):
     return play
 
 
+def _selection(game: FlipGraph, network, fraction: float):
+    """A jitted selection among B walkers (go with the winners): the ``fraction`` of walkers
+    ranked last become copies of as many first-ranked walkers (their schemes, bests and
+    flips), keeping their own walk seeds. Ranked by best rank, then walkers standing at their
+    best before those on a plus excursion, then by the network's value of the scheme, then at
+    random."""
+
+    @jax.jit
+    def select(params, key, states: FlipState) -> FlipState:
+        value, _ = network.evaluate(params, jax.vmap(game.observe)(states), jnp.ones(states.rank.shape[0]))
+        away = (states.rank > states.best_rank).astype(jnp.float32)
+        noise = jax.random.uniform(key, value.shape, maxval=1e-3)  # ties (a uniform value) broken at random
+        order = jnp.argsort(states.best_rank + 0.5 * away + 0.25 * (1 - jax.nn.sigmoid(value)) + noise)
+        moved = max(1, int(states.rank.shape[0] * fraction))
+        source, target = order[:moved], order[-moved:]
+        cloned = jax.tree.map(lambda x: x.at[target].set(x[source]), states)
+        return cloned._replace(key=states.key)
+
+    return select
+
+
 def _prior_rounds(
     game: FlipGraph,
     guide: Guide,
@@ -474,10 +495,14 @@ def _prior_rounds(
     progress=None,
     should_stop=lambda: False,
     on_round: Callable[[PriorRound], np.ndarray | None] | None = None,
+    selector: Guide | None = None,
+    select_every: int = 10,
+    select_fraction: float = 0.25,
 ) -> GuidedResult:
     """Rounds of :func:`_prior_round` from ``states`` until the game's target, ``seconds``
     (compilation not counted), ``should_stop()`` or Ctrl-C. ``on_round`` sees each round and
-    may return the walkers to restart from a new game start."""
+    may return the walkers to restart from a new game start. With a ``selector``, every
+    ``select_every`` rounds :func:`_selection` by its network's value."""
     env = Env(game)
     network = make_network(env.action_space, config=guide.network)
     params = guide.params if guide.params is not None else train.initial_params(env, network, seed)
@@ -486,6 +511,11 @@ def _prior_rounds(
     fresh = np.zeros(len(states.rank), bool)
     clock = time.perf_counter()
     play.lower(params, key, states, fresh).compile()
+    if selector is not None:
+        judge = make_network(env.action_space, config=selector.network)
+        judged = selector.params if selector.params is not None else train.initial_params(env, judge, seed)
+        select, select_key = _selection(game, judge, select_fraction), jax.random.fold_in(key, 2)
+        select.lower(judged, key, states).compile()
     compiled = time.perf_counter() - clock
     game.walked, rounds, interrupted = 0, 0, False
 
@@ -503,6 +533,8 @@ def _prior_rounds(
 
     try:
         while best.rank > game.target_rank and time.perf_counter() - clock - compiled < seconds:
+            if selector is not None and rounds and rounds % select_every == 0:
+                states = select(judged, jax.random.fold_in(select_key, rounds), states)
             before, states, action, plus = play(params, jax.random.fold_in(key, rounds), states, fresh)
             rounds += 1
             if int(np.min(states.best_rank)) < best.rank:
@@ -538,6 +570,9 @@ def prior_walk(
     threads: int | None = None,
     progress: Callable[[GuidedResult], None] | None = None,
     should_stop: Callable[[], bool] = lambda: False,
+    selector: Guide | None = None,
+    select_every: int = 10,
+    select_fraction: float = 0.25,
 ) -> GuidedResult:
     """Flip-graph walks from ``scheme`` whose plus transitions are drawn from the guide's
     network (its prior; no search), ``walkers`` of them in lockstep.
@@ -547,13 +582,20 @@ def prior_walk(
     then one stretch until ``guide.plateau`` flips in a row reduce nothing. The network scores
     all walkers' moves in one call per round: its price is one evaluation per walker and
     stretch. With ``NetworkConfig(torso="uniform")`` this is the plain walk, in lockstep.
-    Stops at ``target_rank``, after ``seconds`` (compilation not counted), or when
-    ``should_stop()`` says so; Ctrl-C ends it with the best scheme so far.
+    With a ``selector`` (a network fitted by :func:`fit_value`, or None parameters: the
+    untrained ablation; ``NetworkConfig(torso="uniform")``: by rank alone), every
+    ``select_every`` rounds the ``select_fraction`` of walkers ranked last become copies of
+    the first-ranked ones (lowest best rank first, then walkers at their best, then the
+    highest value of their scheme; see :func:`_selection`). Stops at ``target_rank``, after
+    ``seconds`` (compilation not counted), or when ``should_stop()`` says so; Ctrl-C ends it
+    with the best scheme so far.
     """
     if scheme.matmul is None:
         raise ValueError(f"{_ERROR_PREFIX}prior walks need a scheme with its matmul sizes")
     if walkers < 1 or levels < 0 or not temperature > 0:
         raise ValueError(f"{_ERROR_PREFIX}walkers >= 1, levels >= 0 and temperature > 0 are required")
+    if select_every < 1 or not 0 < select_fraction <= 0.5:
+        raise ValueError(f"{_ERROR_PREFIX}select_every >= 1 and 0 < select_fraction <= 0.5 are required")
     game = FlipGraph(
         *scheme.matmul,
         start=scheme,
@@ -573,6 +615,9 @@ def prior_walk(
         seed=seed,
         progress=progress,
         should_stop=should_stop,
+        selector=selector,
+        select_every=select_every,
+        select_fraction=select_fraction,
     )
 
 
@@ -584,6 +629,76 @@ class Successes(NamedTuple):
     rank: np.ndarray  # int32[K]
     best_rank: np.ndarray  # int32[K]
     action: np.ndarray  # int32[K]
+
+
+class _SuccessLabels:
+    """Streams prior-walk rounds into successes: the plus transitions since a walker's
+    previous new best (or its last return to its best) when it reaches a new best. Returns the
+    walkers to restart: those ``patience`` rounds without a new best."""
+
+    def __init__(self, walkers: int, patience: int):
+        self.found: list[tuple[np.ndarray, int, int, int]] = []
+        self.chains: list[list[tuple[np.ndarray, int, int, int]]] = [[] for _ in range(walkers)]
+        self.idle = np.zeros(walkers, np.int64)
+        self.patience = patience
+
+    def __call__(self, round_: PriorRound) -> np.ndarray:
+        for w, chain in enumerate(self.chains):
+            if round_.plus[w]:
+                chain.append(
+                    (round_.terms[w], int(round_.rank[w]), int(round_.best_rank[w]), int(round_.action[w]))
+                )
+            else:
+                chain.clear()
+            if round_.next_best[w] < round_.best_rank[w]:
+                self.found.extend(chain)
+                chain.clear()
+                self.idle[w] = 0
+            else:
+                self.idle[w] += 1
+        restart = self.idle >= self.patience
+        self.idle[restart] = 0
+        for w in np.flatnonzero(restart):
+            self.chains[w].clear()
+        return restart
+
+
+class _OutcomeLabels:
+    """Streams prior-walk rounds into outcomes: each round's schemes of walkers at their best
+    rank, True once the walker goes lower within ``horizon`` rounds (that round included),
+    False once the horizon passes without; a restart (after ``patience`` rounds without a new
+    best) drops the open windows and starts a new episode. Returns the walkers to restart."""
+
+    def __init__(self, walkers: int, horizon: int, patience: int):
+        self.out: list[tuple[np.ndarray, int, bool, int]] = []
+        self.pending: list[list[tuple[int, np.ndarray, int]]] = [[] for _ in range(walkers)]
+        self.episodes = np.arange(walkers)
+        self.idle = np.zeros(walkers, np.int64)
+        self.horizon, self.patience = horizon, patience
+        self.rounds, self.started = 0, walkers
+
+    def __call__(self, round_: PriorRound) -> np.ndarray:
+        now = self.rounds
+        self.rounds += 1
+        for w, pending in enumerate(self.pending):
+            if round_.rank[w] == round_.best_rank[w]:
+                pending.append((now, round_.terms[w], int(round_.rank[w])))
+            if round_.next_best[w] < round_.best_rank[w]:
+                self.out.extend((terms, rank, True, self.episodes[w]) for _, terms, rank in pending)
+                pending.clear()
+                self.idle[w] = 0
+                continue
+            self.idle[w] += 1
+            while pending and pending[0][0] <= now - self.horizon + 1:
+                _, terms, rank = pending.pop(0)
+                self.out.append((terms, rank, False, self.episodes[w]))
+        restart = self.idle >= self.patience
+        for w in np.flatnonzero(restart):
+            self.pending[w].clear()
+            self.idle[w] = 0
+            self.episodes[w] = self.started
+            self.started += 1
+        return restart
 
 
 def collect_successes(
@@ -602,39 +717,21 @@ def collect_successes(
     best (those since its previous new best or its last return to it) are the successes:
     hindsight's labels for :func:`fit_prior`. The guide's plateau is the game's; its network
     draws the moves (uniform by default: the plain walk's own successes)."""
-    found: list[tuple[np.ndarray, int, int, int]] = []
-    chains: list[list[tuple[np.ndarray, int, int, int]]] = [[] for _ in range(walkers)]
-    idle = np.zeros(walkers, np.int64)
+    labels = _SuccessLabels(walkers, patience)
     clock = time.perf_counter()
 
     def on_round(round_: PriorRound) -> np.ndarray:
-        for w in range(walkers):
-            if round_.plus[w]:
-                chains[w].append(
-                    (round_.terms[w], int(round_.rank[w]), int(round_.best_rank[w]), int(round_.action[w]))
-                )
-            else:
-                chains[w].clear()
-            if round_.next_best[w] < round_.best_rank[w]:
-                found.extend(chains[w])
-                chains[w].clear()
-                idle[w] = 0
-            else:
-                idle[w] += 1
-        restart = idle >= patience
-        idle[restart] = 0
-        for w in np.flatnonzero(restart):
-            chains[w].clear()
+        restart = labels(round_)
         if progress is not None:
-            progress(len(found), time.perf_counter() - clock)
+            progress(len(labels.found), time.perf_counter() - clock)
         return restart
 
     states = jax.vmap(game.init)(jax.random.split(jax.random.PRNGKey(seed), walkers))
     _prior_rounds(game, guide, states, seconds, levels=levels, temperature=1.0, seed=seed, on_round=on_round)
-    if not found:
+    if not labels.found:
         shape = (0, game.max_terms, 3)
         return Successes(np.zeros(shape, np.uint32), *(np.zeros(0, np.int32) for _ in range(3)))
-    terms, rank, best_rank, action = zip(*found, strict=True)
+    terms, rank, best_rank, action = zip(*labels.found, strict=True)
     return Successes(np.stack(terms), *(np.array(x, np.int32) for x in (rank, best_rank, action)))
 
 
@@ -712,5 +809,140 @@ def fit_prior(
     for step in range(1, updates + 1):
         params, opt_state = update(params, opt_state, jnp.asarray(draws.choice(fit, batch)))
         if progress is not None and (step % 50 == 0 or step == updates):
+            progress(step, held_out(params))
+    return params, held_out(params)
+
+
+class Outcomes(NamedTuple):
+    """Schemes walkers stood on at their best rank (numpy), and whether the walker went below
+    that rank within the horizon; ``episode`` tells walks apart (held-out splits keep them whole)."""
+
+    terms: np.ndarray  # uint32[K, R, 3]
+    rank: np.ndarray  # int32[K]
+    success: np.ndarray  # bool[K]
+    episode: np.ndarray  # int32[K]
+
+
+def collect_outcomes(
+    game: FlipGraph,
+    seconds: float,
+    guide: Guide = Guide(network=NetworkConfig(torso="uniform")),
+    *,
+    horizon: int = 30,
+    walkers: int = 64,
+    levels: int = 1,
+    patience: int = 100,
+    seed: int = 0,
+) -> Outcomes:
+    """Prior walks from the game's starting schemes (a walker restarts from a random one after
+    ``patience`` rounds without a new best). Each round, every walker at its best rank gives
+    its scheme, labelled by whether the walker found a lower rank within ``horizon`` rounds
+    (the round's own stretch included): hindsight's labels for :func:`fit_value`. Windows a
+    restart cuts short are dropped."""
+    labels = _OutcomeLabels(walkers, horizon, patience)
+    states = jax.vmap(game.init)(jax.random.split(jax.random.PRNGKey(seed), walkers))
+    _prior_rounds(game, guide, states, seconds, levels=levels, temperature=1.0, seed=seed, on_round=labels)
+    if not labels.out:
+        return Outcomes(
+            np.zeros((0, game.max_terms, 3), np.uint32), *(np.zeros(0, t) for t in (np.int32, bool, np.int32))
+        )
+    terms, rank, success, episode = zip(*labels.out, strict=True)
+    return Outcomes(np.stack(terms), np.array(rank, np.int32), np.array(success), np.array(episode, np.int32))
+
+
+def _auc(scores: np.ndarray, labels: np.ndarray) -> float:
+    """The chance a random success scores above a random failure (ties count half)."""
+    positive, negative = scores[labels], scores[~labels]
+    if not len(positive) or not len(negative):
+        return float("nan")
+    above = (positive[:, None] > negative[None, :]).mean()
+    return float(above + 0.5 * (positive[:, None] == negative[None, :]).mean())
+
+
+def fit_value(
+    game: FlipGraph,
+    network_config: NetworkConfig,
+    outcomes: Outcomes,
+    *,
+    updates: int = 1000,
+    batch: int = 64,
+    learning_rate: float = 1e-3,
+    heldout: float = 0.2,
+    seed: int = 0,
+    progress: Callable[[int, dict], None] | None = None,
+) -> tuple[object, dict]:
+    """Fits the network's value (a logit) to the outcomes by cross-entropy. Held out: whole
+    episodes. Returns the parameters and the held-out measure: ``auc`` within each rank
+    (averaged over ranks, weighted by their pairs; 0.5 is chance, so the rank itself earns
+    nothing), ``log_loss`` against ``base_log_loss`` (each rank's success rate as the guess)."""
+    env = Env(game)
+    network = make_network(env.action_space, config=network_config)
+    params = train.initial_params(env, network, seed)
+    ids = np.unique(outcomes.episode)
+    held = np.random.default_rng(seed).permutation(ids)[: max(1, int(round(len(ids) * heldout)))]
+    test = np.flatnonzero(np.isin(outcomes.episode, held))
+    fit = np.flatnonzero(~np.isin(outcomes.episode, held))
+    if len(fit) < 10 or not outcomes.success[fit].any() or outcomes.success[fit].all():
+        raise ValueError(f"{_ERROR_PREFIX}the outcomes need successes and failures to fit a value")
+    data = jax.tree.map(jnp.asarray, outcomes)
+    optimizer = optax.adam(learning_rate)
+
+    def logits(params, index):
+        states = FlipState(
+            data.terms[index],
+            data.rank[index],
+            data.terms[index],
+            data.rank[index],
+            jnp.zeros((len(index), 2), jnp.uint32),
+            jnp.zeros(len(index), jnp.int32),
+        )
+        value, _ = network.evaluate(params, jax.vmap(game.observe)(states), jnp.ones(len(index)))
+        return value
+
+    def loss(params, index):
+        return optax.sigmoid_binary_cross_entropy(logits(params, index), data.success[index]).mean()
+
+    @jax.jit
+    def update(params, opt_state, index):
+        grads = jax.grad(loss)(params, index)
+        changes, opt_state = optimizer.update(grads, opt_state, params)
+        return optax.apply_updates(params, changes), opt_state
+
+    score = jax.jit(logits)
+
+    def held_out(params) -> dict:
+        scores = np.concatenate(
+            [np.asarray(score(params, jnp.asarray(test[k : k + 512]))) for k in range(0, len(test), 512)]
+        )
+        labels, ranks = outcomes.success[test], outcomes.rank[test]
+        aucs, weights, base = [], [], np.zeros(len(test))
+        for rank in np.unique(ranks):
+            here = ranks == rank
+            rate = (
+                outcomes.success[fit][outcomes.rank[fit] == rank].mean()
+                if (outcomes.rank[fit] == rank).any()
+                else 0.5
+            )
+            base[here] = np.clip(rate, 1e-3, 1 - 1e-3)
+            pairs = labels[here].sum() * (~labels[here]).sum()
+            if pairs:
+                aucs.append(_auc(scores[here], labels[here]))
+                weights.append(pairs)
+        probabilities = np.clip(1 / (1 + np.exp(-scores)), 1e-6, 1 - 1e-6)
+        log_loss = -np.mean(np.where(labels, np.log(probabilities), np.log(1 - probabilities)))
+        base_loss = -np.mean(np.where(labels, np.log(base), np.log(1 - base)))
+        auc = float(np.average(aucs, weights=weights)) if aucs else float("nan")
+        return {
+            "auc": auc,
+            "log_loss": float(log_loss),
+            "base_log_loss": float(base_loss),
+            "heldout": len(test),
+        }
+
+    opt_state = optimizer.init(params)
+    draws = np.random.default_rng(seed + 1)
+    for step in range(1, updates + 1):
+        params, opt_state = update(params, opt_state, jnp.asarray(draws.choice(fit, batch)))
+        if progress is not None and (step % 100 == 0 or step == updates):
             progress(step, held_out(params))
     return params, held_out(params)

@@ -1,14 +1,16 @@
 """Prior walks (flip-graph walkers whose plus transitions a network draws, no search), the
-successes they collect, and fitting a prior to them."""
+hindsight labels they collect (successes, outcomes), fitting a prior and a value to them, and
+selection among walkers by the value."""
 
 import jax
 import numpy as np
 import pytest
 
+import gamify
 from gamify import native
 from gamify.games import flip_graph
 from gamify.games.flip_graph import FlipGraph, Guide, Successes
-from gamify.networks import NetworkConfig
+from gamify.networks import NetworkConfig, make_network
 from gamify.tensor import flips
 
 pytestmark = pytest.mark.skipif(not native.available(), reason="needs the compiled core")
@@ -134,3 +136,93 @@ def test_bad_arguments_are_one_clear_error(game, successes):
         flip_graph.prior_walk(naive, 0, 1.0, UNIFORM, walkers=0)
     with pytest.raises(ValueError, match="too few"):
         flip_graph.fit_prior(game, SMALL, jax.tree.map(lambda x: x[:3], successes))
+
+
+def _round(rank, best_rank, next_best, plus, action=None) -> flip_graph.PriorRound:
+    """A hand-made round: walker w's terms are filled with w + 1 (so records tell walkers apart)."""
+    walkers = len(rank)
+    terms = np.broadcast_to(np.arange(1, walkers + 1, dtype=np.uint32)[:, None, None], (walkers, 2, 3)).copy()
+    return flip_graph.PriorRound(
+        terms,
+        np.array(rank, np.int32),
+        np.array(best_rank, np.int32),
+        np.array(action if action is not None else [7] * walkers, np.int32),
+        np.array(plus, bool),
+        np.array(next_best, np.int32),
+    )
+
+
+def test_successes_are_the_plus_moves_since_the_last_return_to_the_best():
+    labels = flip_graph._SuccessLabels(walkers=2, patience=3)
+    labels(_round([10, 10], [10, 10], [10, 10], [True, True], [1, 2]))  # both plus
+    labels(_round([11, 11], [10, 10], [10, 10], [False, True], [0, 3]))  # walker 0 goes back
+    labels(_round([10, 12], [10, 10], [9, 9], [True, True], [4, 5]))  # both reach 9
+    assert [(int(t[0, 0]), a) for t, _, _, a in labels.found] == [(1, 4), (2, 2), (2, 3), (2, 5)]
+    restart = [labels(_round([9, 9], [9, 9], [9, 9], [True, True])) for _ in range(3)]
+    assert [r.tolist() for r in restart] == [[False, False], [False, False], [True, True]]
+    assert labels.chains == [[], []], "a restart drops the open chains"
+
+
+def test_outcomes_label_each_best_scheme_by_the_horizon_after_it():
+    labels = flip_graph._OutcomeLabels(walkers=2, horizon=2, patience=10)
+    labels(_round([10, 10], [10, 10], [10, 10], [True, True]))  # round 0: both at their best
+    labels(_round([11, 10], [10, 10], [10, 10], [True, True]))  # round 1: walker 1 at its best
+    assert [(int(t[0, 0]), s) for t, _, s, _ in labels.out] == [
+        (1, False),
+        (2, False),
+    ]  # round 0's horizon passed
+    labels(_round([10, 10], [10, 10], [9, 10], [True, True]))  # round 2: walker 0 goes lower
+    assert [(int(t[0, 0]), s) for t, _, s, _ in labels.out[2:]] == [(1, True), (2, False)]
+    labels = flip_graph._OutcomeLabels(walkers=1, horizon=5, patience=2)
+    labels(_round([10], [10], [10], [True]))
+    assert labels(_round([10], [10], [10], [True])).tolist() == [True]
+    assert labels.out == [] and labels.pending == [[]] and labels.episodes.tolist() == [1], (
+        "a restart drops its windows"
+    )
+
+
+def test_the_fitted_value_learns_a_planted_rule(game, successes):
+    # label: the scheme's factors hold more set bits than the median scheme of its rank
+    weight = np.array([sum(bin(int(x)).count("1") for x in terms.reshape(-1)) for terms in successes.terms])
+    median = {rank: np.median(weight[successes.rank == rank]) for rank in np.unique(successes.rank)}
+    heavy = np.array([w > median[r] for w, r in zip(weight, successes.rank, strict=True)])
+    episode = np.arange(len(heavy)) // 4
+    outcomes = flip_graph.Outcomes(successes.terms, successes.rank, heavy, episode.astype(np.int32))
+    _, measure = flip_graph.fit_value(game, SMALL, outcomes, updates=300, heldout=0.3, seed=0)
+    assert measure["auc"] > 0.75, measure
+    assert measure["log_loss"] < measure["base_log_loss"], measure
+
+
+def test_selection_turns_the_last_walkers_into_copies_of_the_first(game):
+    states = jax.vmap(game.init)(jax.random.split(jax.random.PRNGKey(0), 8))
+    best = np.array([12, 9, 11, 10, 13, 10, 14, 11], np.int32)
+    rank = best.copy()
+    rank[3] = 11  # walker 3 is on a plus excursion: after walker 5, at its best with the same best rank
+    terms, best_terms = np.asarray(states.terms).copy(), np.asarray(states.best_terms).copy()
+    terms[:, -1, 0] = best_terms[:, -1, 1] = np.arange(
+        8
+    )  # tells the walkers apart (the uniform value reads nothing)
+    states = states._replace(terms=terms, rank=rank, best_terms=best_terms, best_rank=best)
+    network = make_network(gamify.Env(game).action_space, config=NetworkConfig(torso="uniform"))
+    chosen = jax.device_get(flip_graph._selection(game, network, 0.25)({}, jax.random.PRNGKey(1), states))
+    # the last two (walkers 6 and 4: best 14, 13) become copies of the first two (walkers 1 and 5)
+    assert chosen.best_rank.tolist() == [12, 9, 11, 10, 9, 10, 10, 11]
+    assert chosen.rank[[4, 6]].tolist() == [9, 10]
+    assert chosen.terms[[4, 6], -1, 0].tolist() == [1, 5] and chosen.best_terms[[4, 6], -1, 1].tolist() == [
+        1,
+        5,
+    ]
+    assert np.array_equal(chosen.key, np.asarray(states.key)), "each keeps its own walk seed"
+    untouched = [0, 1, 2, 3, 5, 7]
+    assert np.array_equal(chosen.terms[untouched], terms[untouched])
+
+
+def test_a_prior_walk_with_selection_runs_and_verifies():
+    naive = flips.standard_scheme(*SIZES)
+    selector = Guide(SMALL)
+    result = flip_graph.prior_walk(
+        naive, 0, 60.0, UNIFORM, walkers=8, selector=selector, select_every=2, should_stop=_rounds(5)
+    )
+    assert result.rounds == 5 and result.scheme.verify().ok
+    with pytest.raises(ValueError, match="select_fraction"):
+        flip_graph.prior_walk(naive, 0, 1.0, UNIFORM, selector=selector, select_fraction=0.75)
