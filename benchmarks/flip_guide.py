@@ -31,8 +31,11 @@ arms' compilation (once per walk, ~10 s) is not counted in their time; it is rep
 Prints (and with ``--markdown FILE`` writes) a table: the rank per seed, the median, the
 flips per second of each arm (the search's simulations included) and its ratio to plain.
 
-    python benchmarks/flip_guide.py --format 3x4x5 --seeds 0,1,2 --seconds 120 --train-time 15m
+    python benchmarks/flip_guide.py --format 3x4x5 --seeds 0,1,2 --seconds 60 --updates 1500
+    python benchmarks/flip_guide.py --format 3x4x5 --arms plain,trained,untrained,uniform --train-time 15m
     python benchmarks/flip_guide.py --format 3x4x5 --guide runs/guide345 --arms plain,trained
+
+Without ``--arms``: plain and the walker arms (the search arms take a 15-minute training).
 """
 
 from __future__ import annotations
@@ -248,7 +251,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--warmup", type=parse_duration, default=10.0, help="the plain walk to the start (10s)"
     )
-    parser.add_argument("--arms", default=",".join(ARMS), help=f"comma-separated, of {', '.join(ARMS)}")
+    parser.add_argument(
+        "--arms",
+        default=",".join(("plain", *PRIOR_ARMS)),
+        help=f"comma-separated, of {', '.join(ARMS)} (default: plain and the walker arms)",
+    )
     parser.add_argument("--guide", type=Path, help="a gamify train flip_graph run (default: train one here)")
     parser.add_argument("--train-time", type=parse_duration, default=900.0, help="without --guide (15m)")
     parser.add_argument(

@@ -45,8 +45,8 @@ BLOCKS = {
     "throughput": ("throughput", "throughput --quick --suites flips"),
     # a script of benchmarks/ rather than a gamify bench suite: ~40 minutes (15 of training)
     "flip-guide": (
-        "flip_guide.py --format 3x4x5 --seeds 0,1,2 --seconds 90 --train-time 15m",
-        "flip_guide.py --format 2x2x3 --seeds 0 --seconds 1 --warmup 0.5 --arms plain",
+        "flip_guide.py --format 3x4x5 --seeds 0,1,2 --seconds 60 --collect 120 --updates 1500",
+        "flip_guide.py --format 2x2x3 --seeds 0 --seconds 1 --warmup 0.5 --arms plain,walkers,select",
     ),
     "matmul-strassen": (
         "matmul strassen --sizes 256,512,1024,2048",
