@@ -19,6 +19,11 @@ any search or network is measured against that baseline (``benchmarks/flip_guide
 Terms are a set: observations are one row per term slot (all-zero rows are empty slots)
 and the actions are ordered pairs of slots per mode, which the ``set`` torso of
 :mod:`gamify.networks` scores pairwise, so nothing learned depends on the terms' order.
+
+Two ways to play it: :func:`guided_walk` (Gumbel MCTS, each simulation a stretch) and
+:func:`prior_walk` (walkers in lockstep drawing plus moves from the network's prior, optionally
+selected by a value); :func:`collect_successes`/:func:`fit_prior` and
+:func:`collect_outcomes`/:func:`fit_value` learn the two from the walkers' own hindsight.
 """
 
 from __future__ import annotations
