@@ -38,7 +38,7 @@ def game():
 
 @pytest.fixture(scope="module")
 def successes(game):
-    return flip_graph.collect_successes(game, 4.0, UNIFORM, walkers=32, patience=8, seed=0)
+    return flip_graph.collect_successes(game, 2.5, UNIFORM, walkers=32, patience=8, seed=0)
 
 
 def test_prior_walks_are_deterministic_and_verified():
@@ -114,7 +114,7 @@ def _planted(game, successes) -> Successes:
 
 
 def test_the_fitted_prior_learns_a_planted_rule_and_is_measured_against_uniform(game, successes):
-    params, measure = flip_graph.fit_prior(game, SMALL, _planted(game, successes), updates=300, seed=0)
+    params, measure = flip_graph.fit_prior(game, SMALL, _planted(game, successes), updates=200, seed=0)
     assert measure["uniform_nll"] > 3.0  # many legal moves: the uniform prior is far from the rule
     assert measure["nll"] < measure["uniform_nll"] - 1.0, measure
     assert measure["top1"] > 5 * measure["uniform_top1"], measure
