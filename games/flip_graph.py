@@ -29,6 +29,7 @@ selected by a value); :func:`collect_successes`/:func:`fit_prior` and
 from __future__ import annotations
 
 import dataclasses
+import functools
 import os
 import time
 from collections.abc import Callable
@@ -450,10 +451,16 @@ def _prior_round(game: FlipGraph, network, levels: int, temperature: float):
     @jax.jit
     def play(params, key, states: FlipState, fresh: Array):
         start_key, draw_key = jax.random.split(key)
-        starts = jax.vmap(game.init)(jax.random.split(start_key, fresh.shape[0]))
-        states = jax.tree.map(
-            lambda new, old: jnp.where(fresh.reshape((-1,) + (1,) * (old.ndim - 1)), new, old), starts, states
-        )
+
+        def restart(states):
+            starts = jax.vmap(game.init)(jax.random.split(start_key, fresh.shape[0]))
+
+            def put(new, old):
+                return jnp.where(fresh.reshape((-1,) + (1,) * (old.ndim - 1)), new, old)
+
+            return jax.tree.map(put, starts, states)
+
+        states = jax.lax.cond(fresh.any(), restart, lambda states: states, states)  # most rounds: none
         obs = jax.vmap(game.observe)(states)
         _, logits = network.evaluate(params, obs, jnp.ones(obs.shape[0]))
         legal = jax.vmap(game.legal_action_mask)(states)[:, :plus_actions]
@@ -740,6 +747,51 @@ def collect_successes(
     return Successes(np.stack(terms), *(np.array(x, np.int32) for x in (rank, best_rank, action)))
 
 
+def _stored_states(terms: Array, rank: Array, best_rank: Array) -> FlipState:
+    """Recorded positions as game states (the key and flips never reach an observation)."""
+    count = rank.shape[0]
+    return FlipState(
+        terms, rank, terms, best_rank, jnp.zeros((count, 2), jnp.uint32), jnp.zeros(count, jnp.int32)
+    )
+
+
+def _fit(
+    game: FlipGraph,
+    network_config: NetworkConfig,
+    loss: Callable,
+    rows: np.ndarray,
+    held_out: Callable[[object, object], dict],
+    *,
+    updates: int,
+    batch: int,
+    learning_rate: float,
+    seed: int,
+    progress: Callable[[int, dict], None] | None,
+    every: int,
+) -> tuple[object, dict]:
+    """Adam on ``loss(network, params, index)`` (a mean over the recorded rows ``index``),
+    batches drawn from ``rows``; ``held_out(network, params)`` measures, for ``progress``
+    every ``every`` updates and at the end."""
+    env = Env(game)
+    network = make_network(env.action_space, config=network_config)
+    params = train.initial_params(env, network, seed)
+    optimizer = optax.adam(learning_rate)
+
+    @jax.jit
+    def update(params, opt_state, index):
+        grads = jax.grad(lambda p: loss(network, p, index))(params)
+        changes, opt_state = optimizer.update(grads, opt_state, params)
+        return optax.apply_updates(params, changes), opt_state
+
+    opt_state = optimizer.init(params)
+    draws = np.random.default_rng(seed + 1)
+    for step in range(1, updates + 1):
+        params, opt_state = update(params, opt_state, jnp.asarray(draws.choice(rows, batch)))
+        if progress is not None and (step % every == 0 or step == updates):
+            progress(step, held_out(network, params))
+    return params, held_out(network, params)
+
+
 def fit_prior(
     game: FlipGraph,
     network_config: NetworkConfig,
@@ -760,27 +812,15 @@ def fit_prior(
     count = len(successes.action)
     if count < 10:
         raise ValueError(f"{_ERROR_PREFIX}{count} successes are too few to fit a prior")
-    env = Env(game)
-    network = make_network(env.action_space, config=network_config)
-    params = train.initial_params(env, network, seed)
     plus_actions = 3 * game.max_terms**2
     order = np.random.default_rng(seed).permutation(count)
     cut = max(1, int(round(count * heldout)))
     test, fit = order[:cut], order[cut:]
     data = jax.tree.map(jnp.asarray, successes)
-    optimizer = optax.adam(learning_rate)
 
-    def losses(params, index):
-        states = FlipState(
-            data.terms[index],
-            data.rank[index],
-            data.terms[index],
-            data.best_rank[index],
-            jnp.zeros((len(index), 2), jnp.uint32),
-            jnp.zeros(len(index), jnp.int32),
-        )
-        obs = jax.vmap(game.observe)(states)
-        _, logits = network.evaluate(params, obs, jnp.ones(len(index)))
+    def losses(network, params, index):
+        states = _stored_states(data.terms[index], data.rank[index], data.best_rank[index])
+        _, logits = network.evaluate(params, jax.vmap(game.observe)(states), jnp.ones(len(index)))
         legal = jax.vmap(game.legal_action_mask)(states)[:, :plus_actions]
         log_probs = jax.nn.log_softmax(jnp.where(legal, logits[:, :plus_actions], -jnp.inf))
         chosen = data.action[index]
@@ -789,19 +829,12 @@ def fit_prior(
         hit = jnp.argmax(log_probs, axis=1) == chosen
         return nll, jnp.log(legal_moves), hit, 1.0 / legal_moves
 
-    @jax.jit
-    def update(params, opt_state, index):
-        grads = jax.grad(lambda p: losses(p, index)[0].mean())(params)
-        changes, opt_state = optimizer.update(grads, opt_state, params)
-        return optax.apply_updates(params, changes), opt_state
+    @functools.partial(jax.jit, static_argnums=0)
+    def measure(network, params, index):
+        return tuple(x.mean() for x in losses(network, params, index))
 
-    @jax.jit
-    def measure(params, index):
-        nll, uniform_nll, hit, uniform_hit = losses(params, index)
-        return nll.mean(), uniform_nll.mean(), hit.mean(), uniform_hit.mean()
-
-    def held_out(params) -> dict:
-        parts = [measure(params, jnp.asarray(test[k : k + 256])) for k in range(0, len(test), 256)]
+    def held_out(network, params) -> dict:
+        parts = [measure(network, params, jnp.asarray(test[k : k + 256])) for k in range(0, len(test), 256)]
         weights = np.array([min(256, len(test) - k) for k in range(0, len(test), 256)], float)
         names = ("nll", "uniform_nll", "top1", "uniform_top1")
         return {
@@ -809,13 +842,19 @@ def fit_prior(
             for i, name in enumerate(names)
         }
 
-    opt_state = optimizer.init(params)
-    draws = np.random.default_rng(seed + 1)
-    for step in range(1, updates + 1):
-        params, opt_state = update(params, opt_state, jnp.asarray(draws.choice(fit, batch)))
-        if progress is not None and (step % 50 == 0 or step == updates):
-            progress(step, held_out(params))
-    return params, held_out(params)
+    return _fit(
+        game,
+        network_config,
+        lambda network, params, index: losses(network, params, index)[0].mean(),
+        fit,
+        held_out,
+        updates=updates,
+        batch=batch,
+        learning_rate=learning_rate,
+        seed=seed,
+        progress=progress,
+        every=50,
+    )
 
 
 class Outcomes(NamedTuple):
@@ -880,9 +919,6 @@ def fit_value(
     episodes. Returns the parameters and the held-out measure: ``auc`` within each rank
     (averaged over ranks, weighted by their pairs; 0.5 is chance, so the rank itself earns
     nothing), ``log_loss`` against ``base_log_loss`` (each rank's success rate as the guess)."""
-    env = Env(game)
-    network = make_network(env.action_space, config=network_config)
-    params = train.initial_params(env, network, seed)
     ids = np.unique(outcomes.episode)
     held = np.random.default_rng(seed).permutation(ids)[: max(1, int(round(len(ids) * heldout)))]
     test = np.flatnonzero(np.isin(outcomes.episode, held))
@@ -890,34 +926,22 @@ def fit_value(
     if len(fit) < 10 or not outcomes.success[fit].any() or outcomes.success[fit].all():
         raise ValueError(f"{_ERROR_PREFIX}the outcomes need successes and failures to fit a value")
     data = jax.tree.map(jnp.asarray, outcomes)
-    optimizer = optax.adam(learning_rate)
 
-    def logits(params, index):
-        states = FlipState(
-            data.terms[index],
-            data.rank[index],
-            data.terms[index],
-            data.rank[index],
-            jnp.zeros((len(index), 2), jnp.uint32),
-            jnp.zeros(len(index), jnp.int32),
-        )
+    @functools.partial(jax.jit, static_argnums=0)
+    def logits(network, params, index):
+        states = _stored_states(data.terms[index], data.rank[index], data.rank[index])
         value, _ = network.evaluate(params, jax.vmap(game.observe)(states), jnp.ones(len(index)))
         return value
 
-    def loss(params, index):
-        return optax.sigmoid_binary_cross_entropy(logits(params, index), data.success[index]).mean()
+    def loss(network, params, index):
+        return optax.sigmoid_binary_cross_entropy(logits(network, params, index), data.success[index]).mean()
 
-    @jax.jit
-    def update(params, opt_state, index):
-        grads = jax.grad(loss)(params, index)
-        changes, opt_state = optimizer.update(grads, opt_state, params)
-        return optax.apply_updates(params, changes), opt_state
-
-    score = jax.jit(logits)
-
-    def held_out(params) -> dict:
+    def held_out(network, params) -> dict:
         scores = np.concatenate(
-            [np.asarray(score(params, jnp.asarray(test[k : k + 512]))) for k in range(0, len(test), 512)]
+            [
+                np.asarray(logits(network, params, jnp.asarray(test[k : k + 512])))
+                for k in range(0, len(test), 512)
+            ]
         )
         labels, ranks = outcomes.success[test], outcomes.rank[test]
         aucs, weights, base = [], [], np.zeros(len(test))
@@ -944,10 +968,16 @@ def fit_value(
             "heldout": len(test),
         }
 
-    opt_state = optimizer.init(params)
-    draws = np.random.default_rng(seed + 1)
-    for step in range(1, updates + 1):
-        params, opt_state = update(params, opt_state, jnp.asarray(draws.choice(fit, batch)))
-        if progress is not None and (step % 100 == 0 or step == updates):
-            progress(step, held_out(params))
-    return params, held_out(params)
+    return _fit(
+        game,
+        network_config,
+        loss,
+        fit,
+        held_out,
+        updates=updates,
+        batch=batch,
+        learning_rate=learning_rate,
+        seed=seed,
+        progress=progress,
+        every=100,
+    )
