@@ -23,6 +23,8 @@ For each seed, a plain walk of ``--warmup`` seconds from the naive algorithm mak
              whether uniform walkers at their best rank went lower within 30 rounds
              (``collect_outcomes`` for ``--collect``, then ``fit_value``);
   value-untrained  the same selection with the value network freshly initialised.
+  pairs      the same selection, ties within a rank broken by a hand-made value: the size of
+             the scheme's flip neighbourhood (``flip_graph.flip_pairs``; nothing learned).
 
 The search arms' guide is a ``gamify train flip_graph`` run (``--guide DIR``), or one trained here first
 for ``--train-time`` from schemes this script collects along plain walks of the descent
@@ -57,7 +59,7 @@ from gamify.tensor import flips, formats
 from gamify.tensor.records import reference_ranks
 
 SEARCH_ARMS = ("trained", "untrained", "uniform")
-PRIOR_ARMS = ("walkers", "prior", "prior-untrained", "select", "value", "value-untrained")
+PRIOR_ARMS = ("walkers", "prior", "prior-untrained", "select", "value", "value-untrained", "pairs")
 ARMS = ("plain", *SEARCH_ARMS, *PRIOR_ARMS)
 PRIOR_NETWORK = NetworkConfig(torso="set", pair_kinds=3, hidden_size=64, head_hidden_size=64)
 
@@ -193,6 +195,8 @@ def run_arm(
         selector = None
         if arm in ("select", "value", "value-untrained"):
             selector = flip_graph.Guide(uniform if arm == "select" else PRIOR_NETWORK, learned.get(arm))
+        elif arm == "pairs":
+            selector = flip_graph.flip_pairs
         result = flip_graph.prior_walk(start, target, seconds, walk, seed=seed, selector=selector)
         return {
             "rank": result.scheme.rank,
@@ -252,6 +256,11 @@ def main(argv: list[str] | None = None) -> int:
         "--warmup", type=parse_duration, default=10.0, help="the plain walk to the start (10s)"
     )
     parser.add_argument(
+        "--start-rank",
+        type=int,
+        help="the plain walk to the start stops at this rank instead (one thread, so reproducible)",
+    )
+    parser.add_argument(
         "--arms",
         default=",".join(("plain", *PRIOR_ARMS)),
         help=f"comma-separated, of {', '.join(ARMS)} (default: plain and the walker arms)",
@@ -299,7 +308,11 @@ def main(argv: list[str] | None = None) -> int:
         guide = flip_graph.Guide(plateau=args.plateau, moves=args.moves)
     rows, starts = {arm: [] for arm in arms}, []
     for seed in seeds:
-        start = flips.walk(flips.standard_scheme(*sizes), best, args.warmup, seed=seed).scheme
+        naive = flips.standard_scheme(*sizes)
+        if args.start_rank:
+            start = flips.walk(naive, args.start_rank, 600.0, seed=seed, threads=1).scheme
+        else:
+            start = flips.walk(naive, best, args.warmup, seed=seed).scheme
         starts.append(start.rank)
         print(f"seed {seed}: start rank {start.rank}", flush=True)
         for arm in arms:
@@ -308,8 +321,9 @@ def main(argv: list[str] | None = None) -> int:
     command = shlex.join(
         ["python", "benchmarks/flip_guide.py", *(argv if argv is not None else sys.argv[1:])]
     )
+    walked = f"at rank {args.start_rank}" if args.start_rank else f"after {args.warmup:g} s"
     setup = (
-        f"from a plain walk's scheme after {args.warmup:g} s (start ranks {', '.join(map(str, starts))}), "
+        f"from a plain walk's scheme {walked} (start ranks {', '.join(map(str, starts))}), "
         f"each arm {args.seconds:g} s more on every core, seeds {args.seeds}"
     )
     setup += "".join(f"; {note}" for note in notes)

@@ -3,6 +3,7 @@ hindsight labels they collect (successes, outcomes), fitting a prior and a value
 selection among walkers by the value."""
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 import pytest
 
@@ -204,7 +205,8 @@ def test_selection_turns_the_last_walkers_into_copies_of_the_first(game):
     )  # tells the walkers apart (the uniform value reads nothing)
     states = states._replace(terms=terms, rank=rank, best_terms=best_terms, best_rank=best)
     network = make_network(gamify.Env(game).action_space, config=NetworkConfig(torso="uniform"))
-    chosen = jax.device_get(flip_graph._selection(game, network, 0.25)({}, jax.random.PRNGKey(1), states))
+    value = flip_graph._network_value(game, network)
+    chosen = jax.device_get(flip_graph._selection(value, 0.25)({}, jax.random.PRNGKey(1), states))
     # the last two (walkers 6 and 4: best 14, 13) become copies of the first two (walkers 1 and 5)
     assert chosen.best_rank.tolist() == [12, 9, 11, 10, 9, 10, 10, 11]
     assert chosen.rank[[4, 6]].tolist() == [9, 10]
@@ -217,6 +219,15 @@ def test_selection_turns_the_last_walkers_into_copies_of_the_first(game):
     assert np.array_equal(chosen.terms[untouched], terms[untouched])
 
 
+def test_flip_pairs_counts_the_term_pairs_sharing_a_factor(game):
+    terms = np.zeros((2, game.max_terms, 3), np.uint32)
+    terms[0, :4] = [[1, 2, 3], [1, 5, 3], [1, 6, 7], [8, 6, 9]]  # a: 3 pairs, b: 1, c: 1
+    terms[1, :4] = terms[0, :4]
+    rank = np.array([4, 3], np.int32)  # the second counts 3 terms: a: 3 pairs, c: 1
+    states = flip_graph._stored_states(jnp.asarray(terms), jnp.asarray(rank), jnp.asarray(rank))
+    assert flip_graph.flip_pairs(states).tolist() == [5.0, 4.0]
+
+
 def test_a_prior_walk_with_selection_runs_and_verifies():
     naive = flips.standard_scheme(*SIZES)
     selector = Guide(SMALL)
@@ -224,5 +235,16 @@ def test_a_prior_walk_with_selection_runs_and_verifies():
         naive, 0, 60.0, UNIFORM, walkers=8, selector=selector, select_every=2, should_stop=_rounds(5)
     )
     assert result.rounds == 5 and result.scheme.verify().ok
+    by_pairs = flip_graph.prior_walk(
+        naive,
+        0,
+        60.0,
+        UNIFORM,
+        walkers=8,
+        selector=flip_graph.flip_pairs,
+        select_every=2,
+        should_stop=_rounds(3),
+    )
+    assert by_pairs.rounds == 3 and by_pairs.scheme.verify().ok
     with pytest.raises(ValueError, match="select_fraction"):
         flip_graph.prior_walk(naive, 0, 1.0, UNIFORM, selector=selector, select_fraction=0.75)
