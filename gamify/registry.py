@@ -40,6 +40,7 @@ BUILTIN_GAMES: dict[str, str] = {
     "xor_rank": "gamify.games.xor_rank:XorRank",
     "tensor_decomposition": "gamify.games.tensor_decomposition:TensorDecomposition",
     "flip_graph": "gamify.games.flip_graph:FlipGraph",
+    "update_rule": "gamify.games.update_rule:UpdateRule",
 }
 
 

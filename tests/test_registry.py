@@ -96,7 +96,7 @@ def test_file_colon_class_spec(game_file):
         (
             "nope",
             {},
-            r"unknown game 'nope'; available: flip_graph, lights_out, tensor_decomposition, xor_rank",
+            r"unknown game 'nope'; available: flip_graph, lights_out, tensor_decomposition, update_rule, xor_rank",
         ),
         (
             "lights_out",
@@ -174,7 +174,7 @@ def test_plugin_errors():
         load_game("missing")
     with raises_one_line(
         "available: flip_graph, lights_out, missing, not_a_game, tensor_decomposition, tiny, "
-        "tiny_factory, xor_rank"
+        "tiny_factory, update_rule, xor_rank"
     ):
         load_game("other")
 
@@ -188,6 +188,7 @@ def test_list_games_includes_plugins():
         "xor_rank",
         "tensor_decomposition",
         "flip_graph",
+        "update_rule",
         "missing",
         "not_a_game",
         "tiny",

@@ -1,0 +1,632 @@
+"""Discover an optimizer's update rule by search: learning-algorithm discovery cast as a game.
+
+A program computes the update direction d of every parameter from per-parameter quantities;
+the optimizer then steps ``w ← w − lr · d``. The game writes the program one instruction at
+a time and ends by returning a register; its only reward, at the end, is how well the rule
+trains a suite of small tasks.
+
+Registers (elementwise arrays):
+
+  g   the gradient
+  m   Adam's first moment, EMA of g at 0.9, bias-corrected
+  v   Adam's second moment, EMA of g² at 0.999, bias-corrected
+  k   the heavy-ball trace, k ← g + 0.9 k
+  r   RMSProp's mean square, r ← 0.9 r + 0.1 g² (no bias correction)
+  l   Lion's momentum before this step (then l ← 0.99 l + 0.01 g)
+  w   the parameter
+  1, 0.1, eps (1e-8)   constants
+  then one register per instruction written.
+
+These are the accumulators of SGD with momentum, RMSProp, Adam and Lion as optax defines them,
+so each of SGD, momentum, RMSProp, Adam, signSGD, Lion, PowerSign and AddSign is a short
+program (:data:`REFERENCE_RULES`; tests check each against optax or the paper's formula).
+
+Moves: an instruction ``op(a)`` or ``op(a, b)`` over registers that exist (never constants
+alone; commutative operations with a ≤ b), or *return*: the last instruction's register
+(with no instruction yet, any of g … w). At ``length`` instructions only return is left.
+Flat actions (unary ops × registers, binary ops × registers², returns): at the default
+length 6 that is 1,680 actions, few enough for a flat policy.
+
+Reward: the rule's score (:func:`make_scorer`): each task of the training suite is trained
+for ``steps`` steps from its seeded start at every rate of a grid; score = minus the mean
+over tasks of log(final loss / initial loss) (floored at 10⁻⁶, so −log ratio ≤ 13.8) at the
+rule's best rate; a non-finite or exploding loss counts as log ratio +3, worse than not
+moving. The scorer runs an interpreter of the program (``lax.switch`` over op codes) inside
+jit, vmapped over programs, rates and tasks; the game calls it from its step through a host
+callback that scores only finished programs and keeps a table of programs already scored,
+keyed by their canonical expression (the same rule written in another order, with dead code,
+or with arguments swapped scores once). The held-out suite (:func:`heldout_suite`) is never
+used by the game.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import math
+from collections.abc import Callable, Sequence
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+import gamify
+
+Array = jax.Array
+
+_ERROR_PREFIX = "update_rule: "
+
+INPUTS = ("g", "m", "v", "k", "r", "l", "w")
+CONSTANTS = {"1": 1.0, "0.1": 0.1, "eps": 1e-8}
+NAMES = (*INPUTS, *CONSTANTS)
+NUM_INPUTS = len(NAMES)  # registers before the first instruction
+
+
+def _safe_div(x, y):
+    tiny = 1e-30
+    return x / jnp.where(jnp.abs(y) < tiny, jnp.where(y < 0, -tiny, tiny), y)
+
+
+# name, arity, function, commutative, formula template
+_OPS = (
+    ("neg", 1, lambda x, y: -x, False, "-{a}"),
+    ("abs", 1, lambda x, y: jnp.abs(x), False, "|{a}|"),
+    ("sign", 1, lambda x, y: jnp.sign(x), False, "sign({a})"),
+    ("sqrt", 1, lambda x, y: jnp.sqrt(jnp.abs(x)), False, "sqrt({a})"),
+    ("square", 1, lambda x, y: x * x, False, "{a}^2"),
+    ("exp", 1, lambda x, y: jnp.exp(jnp.minimum(x, 50.0)), False, "exp({a})"),
+    ("log", 1, lambda x, y: jnp.log(jnp.maximum(jnp.abs(x), 1e-30)), False, "log|{a}|"),
+    ("clip", 1, lambda x, y: jnp.clip(x, -1.0, 1.0), False, "clip({a})"),
+    ("add", 2, lambda x, y: x + y, True, "({a} + {b})"),
+    ("sub", 2, lambda x, y: x - y, False, "({a} - {b})"),
+    ("mul", 2, lambda x, y: x * y, True, "{a} * {b}"),
+    ("div", 2, _safe_div, False, "{a} / {b}"),
+    ("max", 2, lambda x, y: jnp.maximum(x, y), True, "max({a}, {b})"),
+    ("min", 2, lambda x, y: jnp.minimum(x, y), True, "min({a}, {b})"),
+)
+OPS = tuple(op[0] for op in _OPS)
+UNARY = tuple(k for k, op in enumerate(_OPS) if op[1] == 1)
+BINARY = tuple(k for k, op in enumerate(_OPS) if op[1] == 2)
+_BRANCHES = tuple(op[2] for op in _OPS)
+
+BETA1, BETA2, TRACE, RMS_DECAY, LION_BETA = 0.9, 0.999, 0.9, 0.9, 0.99
+FAILED = 3.0  # log ratio scored for a non-finite or exploding final loss
+FLOOR = 1e-6  # final / initial below this counts as this
+LEARNING_RATES = tuple(float(x) for x in 10.0 ** np.arange(-3.0, 0.01, 0.5))  # 1e-3 … 1, 7 rates
+
+
+class Moments(NamedTuple):
+    """The accumulators behind the registers m, v, k, r, l (one per parameter) and the step."""
+
+    m: Array
+    v: Array
+    k: Array
+    r: Array
+    l: Array  # noqa: E741
+    t: Array
+
+
+def zero_moments(w: Array) -> Moments:
+    zero = jnp.zeros_like(w)
+    return Moments(zero, zero, zero, zero, zero, jnp.zeros((), jnp.int32))
+
+
+def registers(moments: Moments, g: Array, w: Array) -> tuple[Moments, Array]:
+    """Folds the gradient into the accumulators; returns them and the input registers
+    float32[NUM_INPUTS, *w.shape] (the constants broadcast)."""
+    t = moments.t + 1
+    m = BETA1 * moments.m + (1 - BETA1) * g
+    v = BETA2 * moments.v + (1 - BETA2) * g * g
+    k = g + TRACE * moments.k
+    r = RMS_DECAY * moments.r + (1 - RMS_DECAY) * g * g
+    lion = LION_BETA * moments.l + (1 - LION_BETA) * g
+    tf = t.astype(jnp.float32)
+    m_hat = m / (1 - BETA1**tf)
+    v_hat = v / (1 - BETA2**tf)
+    constants = [jnp.full_like(w, c) for c in CONSTANTS.values()]
+    inputs = jnp.stack([g, m_hat, v_hat, k, r, moments.l, w, *constants])
+    return Moments(m, v, k, r, lion, t), inputs
+
+
+def interpret(code: Array, out: Array, inputs: Array) -> Array:
+    """Runs a program: ``code`` int32[L, 3] rows (op, a, b) over registers, ``out`` the
+    register returned, ``inputs`` float32[NUM_INPUTS, ...]. Rows past a program's length are
+    computed and never read (a returned register is always written before it)."""
+    length = code.shape[0]
+    regs = jnp.concatenate([inputs, jnp.zeros((length, *inputs.shape[1:]), inputs.dtype)])
+
+    def body(i, regs):
+        op, a, b = code[i, 0], code[i, 1], code[i, 2]
+        value = jax.lax.switch(op, _BRANCHES, regs[a], regs[b])
+        return regs.at[NUM_INPUTS + i].set(value)
+
+    regs = jax.lax.fori_loop(0, length, body, regs)
+    return regs[out]
+
+
+# ---------------------------------------------------------------------- tasks
+
+
+@dataclasses.dataclass(frozen=True)
+class TaskKind:
+    """Instances of one kind of small training problem: ``make(key) -> (w0, data)`` draws an
+    instance (w0 a flat float32 vector), ``loss(w, data)`` is its full-batch loss."""
+
+    name: str
+    make: Callable[[Array], tuple[Array, object]]
+    loss: Callable[[Array, object], Array]
+
+
+def quadratic(dim: int, condition: float) -> TaskKind:
+    """½ (w − w*)ᵀ A (w − w*), A's eigenvalues log-uniform in [1/condition, 1], random basis."""
+
+    def make(key):
+        rotate, spread, start, optimum = jax.random.split(key, 4)
+        q, _ = jnp.linalg.qr(jax.random.normal(rotate, (dim, dim)))
+        eig = jnp.exp(-jnp.log(condition) * jax.random.uniform(spread, (dim,)))
+        a = (q * eig) @ q.T
+        return jax.random.normal(start, (dim,)), (a, jax.random.normal(optimum, (dim,)))
+
+    def loss(w, data):
+        a, optimum = data
+        x = w - optimum
+        return 0.5 * x @ a @ x
+
+    return TaskKind(f"quadratic{dim}", make, loss)
+
+
+def _dense_layers(sizes: Sequence[int]):
+    """Unflattens a vector into the weights and biases of an MLP with these layer sizes."""
+    shapes = [((i, o), (o,)) for i, o in zip(sizes[:-1], sizes[1:], strict=False)]
+    count = sum(i * o + o for (i, o), _ in shapes)
+
+    def unflatten(w):
+        layers, at = [], 0
+        for (i, o), _ in shapes:
+            kernel = w[at : at + i * o].reshape(i, o)
+            at += i * o
+            layers.append((kernel, w[at : at + o]))
+            at += o
+        return layers
+
+    def init(key):  # LeCun-normal kernels, zero biases
+        parts = []
+        for k, ((i, o), _) in zip(jax.random.split(key, len(shapes)), shapes, strict=True):
+            parts += [jax.random.normal(k, (i * o,)) / math.sqrt(i), jnp.zeros(o)]
+        return jnp.concatenate(parts)
+
+    return count, unflatten, init
+
+
+def _forward(layers, x, activation):
+    for kernel, bias in layers[:-1]:
+        x = activation(x @ kernel + bias)
+    kernel, bias = layers[-1]
+    return x @ kernel + bias
+
+
+def classification(features: int, classes: int, samples: int, hidden: Sequence[int] = ()) -> TaskKind:
+    """Softmax (or, with 2 classes, logistic) regression or an MLP classifier on Gaussian inputs
+    labelled by a random linear teacher with label noise."""
+    outputs = 1 if classes == 2 else classes
+    _, unflatten, init = _dense_layers([features, *hidden, outputs])
+
+    def make(key):
+        data, teacher, noise, start = jax.random.split(key, 4)
+        x = jax.random.normal(data, (samples, features))
+        scores = x @ jax.random.normal(teacher, (features, classes))
+        labels = jnp.argmax(scores + 0.5 * jax.random.gumbel(noise, scores.shape), axis=-1)
+        return init(start), (x, labels)
+
+    def loss(w, data):
+        x, labels = data
+        logits = _forward(unflatten(w), x, jnp.tanh)
+        if outputs == 1:
+            return optax.sigmoid_binary_cross_entropy(logits[:, 0], labels.astype(jnp.float32)).mean()
+        return optax.softmax_cross_entropy_with_integer_labels(logits, labels).mean()
+
+    kind = "logistic" if classes == 2 else "softmax"
+    shape = "x".join(map(str, [features, *hidden, classes]))
+    return TaskKind(f"{kind if not hidden else 'mlp-classifier'}{shape}", make, loss)
+
+
+def regression_mlp(features: int, hidden: Sequence[int], samples: int, activation=jnp.tanh) -> TaskKind:
+    """Mean squared error of an MLP fitting a random teacher MLP of the same shape."""
+    sizes = [features, *hidden, 1]
+    _, unflatten, init = _dense_layers(sizes)
+
+    def make(key):
+        data, teacher, start = jax.random.split(key, 3)
+        x = jax.random.normal(data, (samples, features))
+        y = _forward(unflatten(init(teacher)), x, activation)
+        return init(start), (x, y)
+
+    def loss(w, data):
+        x, y = data
+        return jnp.mean((_forward(unflatten(w), x, activation) - y) ** 2)
+
+    name = "relu" if activation is jax.nn.relu else "tanh"
+    return TaskKind(f"mlp-{name}{'x'.join(map(str, sizes))}", make, loss)
+
+
+@dataclasses.dataclass(frozen=True)
+class Suite:
+    """Task kinds, each with ``instances`` seeded instances."""
+
+    name: str
+    kinds: tuple[TaskKind, ...]
+    instances: int
+    seed: int
+
+    @property
+    def tasks(self) -> int:
+        return len(self.kinds) * self.instances
+
+    def draw(self) -> list[tuple[TaskKind, Array, object]]:
+        """Each kind with its instances' starts (stacked) and data."""
+        out = []
+        for k, kind in enumerate(self.kinds):
+            keys = jax.random.split(jax.random.fold_in(jax.random.PRNGKey(self.seed), k), self.instances)
+            w0, data = jax.vmap(kind.make)(keys)
+            out.append((kind, w0, data))
+        return out
+
+
+def training_suite(seed: int = 0) -> Suite:
+    """What the search scores rules on: 8 tasks, 4 kinds × 2 seeded instances."""
+    kinds = (
+        quadratic(16, condition=100.0),
+        classification(8, 2, samples=64),
+        classification(8, 4, samples=64),
+        regression_mlp(8, (16,), samples=64),
+    )
+    return Suite("training", kinds, instances=2, seed=seed)
+
+
+def heldout_suite(seed: int = 1) -> Suite:
+    """What the search never sees: other sizes, conditioning, depth and activations."""
+    kinds = (
+        quadratic(64, condition=1000.0),
+        classification(16, 2, samples=256),
+        classification(16, 8, samples=256, hidden=(32,)),
+        regression_mlp(16, (32, 32), samples=256, activation=jax.nn.relu),
+    )
+    return Suite("held-out", kinds, instances=2, seed=seed)
+
+
+# ---------------------------------------------------------------------- scoring
+
+
+class Scores(NamedTuple):
+    """Per program: the score (higher is better), the index of its best rate, and each task's
+    log(final / initial) at that rate."""
+
+    score: Array  # float32[B]
+    rate: Array  # int32[B]
+    tasks: Array  # float32[B, tasks]
+
+
+def make_scorer(
+    suite: Suite, steps: int = 100, learning_rates: Sequence[float] = LEARNING_RATES
+) -> Callable[[Array, Array], Scores]:
+    """A jitted ``score(code int32[B, L, 3], out int32[B]) -> Scores`` for the suite."""
+    drawn = suite.draw()
+    rates = jnp.asarray(learning_rates, jnp.float32)
+
+    def train(kind: TaskKind, code, out, lr, w0, data):
+        grad = jax.grad(kind.loss)
+
+        def step(carry, _):
+            w, moments = carry
+            moments, inputs = registers(moments, grad(w, data), w)
+            return (w - lr * interpret(code, out, inputs), moments), None
+
+        (w, _), _ = jax.lax.scan(step, (w0, zero_moments(w0)), None, length=steps)
+        return kind.loss(w, data)
+
+    @jax.jit
+    def score(code: Array, out: Array) -> Scores:
+        ratios = []
+        for kind, w0, data in drawn:
+            initial = jax.vmap(kind.loss)(w0, data)  # [I]
+            run = functools.partial(train, kind)
+            over_tasks = jax.vmap(run, in_axes=(None, None, None, 0, 0))
+            over_rates = jax.vmap(over_tasks, in_axes=(None, None, 0, None, None))
+            final = jax.vmap(over_rates, in_axes=(0, 0, None, None, None))(code, out, rates, w0, data)
+            ratio = jnp.log(jnp.maximum(final / initial, FLOOR))
+            ratios.append(jnp.where(jnp.isfinite(ratio), jnp.minimum(ratio, FAILED), FAILED))
+        ratios = jnp.concatenate(ratios, axis=-1)  # [B, rates, tasks]
+        mean = ratios.mean(axis=-1)
+        best = jnp.argmin(mean, axis=-1)
+        tasks = jnp.take_along_axis(ratios, best[:, None, None], axis=1)[:, 0]
+        return Scores(-jnp.min(mean, axis=-1), best.astype(jnp.int32), tasks)
+
+    return score
+
+
+# ---------------------------------------------------------------------- programs
+
+
+@dataclasses.dataclass(frozen=True)
+class Program:
+    """A finished program (numpy): its instructions (op, a, b) and the register it returns."""
+
+    code: tuple[tuple[int, int, int], ...]
+    out: int
+
+    def padded(self, length: int) -> tuple[np.ndarray, int]:
+        code = np.zeros((length, 3), np.int32)
+        if self.code:
+            code[: len(self.code)] = self.code
+        return code, self.out
+
+    def _expression(self, register: int, canonical: bool) -> str:
+        if register < NUM_INPUTS:
+            return NAMES[register]
+        op, a, b = self.code[register - NUM_INPUTS]
+        name, arity, _, commutative, template = _OPS[op]
+        args = [self._expression(a, canonical)]
+        if arity == 2:
+            args.append(self._expression(b, canonical))
+        if canonical:
+            if commutative:
+                args.sort()
+            return f"{name}({','.join(args)})"
+        return template.format(a=args[0], b=args[-1])
+
+    def valid(self) -> bool:
+        """Every argument is a register written before it, and so is the one returned."""
+        rows = all(0 <= x < NUM_INPUTS + k for k, (_, a, b) in enumerate(self.code) for x in (a, b))
+        ops = all(0 <= op < len(OPS) for op, _, _ in self.code)
+        return rows and ops and 0 <= self.out < NUM_INPUTS + len(self.code)
+
+    def key(self) -> str:
+        """The canonical expression: equal for programs that compute the same tree (dead code
+        dropped, commutative arguments sorted)."""
+        return self._expression(self.out, canonical=True)
+
+    def formula(self) -> str:
+        """The rule as people write it: the update is ``w ← w − lr · formula``."""
+        text = self._expression(self.out, canonical=False)
+        return text[1:-1] if text.startswith("(") and text.endswith(")") else text
+
+
+def _register(name: str | int) -> int:
+    if isinstance(name, int):
+        return name
+    if name not in NAMES:
+        raise ValueError(f"{_ERROR_PREFIX}unknown register {name!r}: one of {', '.join(NAMES)} or an index")
+    return NAMES.index(name)
+
+
+def parse(instructions: Sequence[Sequence[str | int]]) -> Program:
+    """A program from ``[(op, a[, b]), ...]`` (register names or indices); returns the last
+    instruction's register, or with one ``("return", x)`` row only, the input x."""
+    if len(instructions) == 1 and instructions[0][0] == "return":
+        return Program((), _register(instructions[0][1]))
+    code = []
+    for row in instructions:
+        if row[0] not in OPS:
+            raise ValueError(f"{_ERROR_PREFIX}unknown operation {row[0]!r}: one of {', '.join(OPS)}")
+        op = OPS.index(row[0])
+        arity = _OPS[op][1]
+        if len(row) != 1 + arity:
+            raise ValueError(f"{_ERROR_PREFIX}{row[0]} takes {arity} argument(s), got {len(row) - 1}")
+        args = [_register(x) for x in row[1:]]
+        code.append((op, args[0], args[-1]))
+    return Program(tuple(code), NUM_INPUTS + len(code) - 1)
+
+
+# The reference rules as programs (tests check each against optax or the paper's formula).
+REFERENCE_RULES: dict[str, Program] = {
+    "sgd": parse([("return", "g")]),
+    "momentum": parse([("return", "k")]),
+    "rmsprop": parse([("add", "r", "eps"), ("sqrt", 10), ("div", "g", 11)]),
+    "adam": parse([("sqrt", "v"), ("add", 10, "eps"), ("div", "m", 11)]),
+    "signsgd": parse([("sign", "g")]),
+    "lion": parse([("sub", "g", "l"), ("mul", 10, "0.1"), ("add", "l", 11), ("sign", 12)]),
+    "powersign": parse([("sign", "g"), ("sign", "m"), ("mul", 10, 11), ("exp", 12), ("mul", 13, "g")]),
+    "addsign": parse([("sign", "g"), ("sign", "m"), ("mul", 10, 11), ("add", 12, "1"), ("mul", 13, "g")]),
+}
+
+
+def to_optax(program: Program, learning_rate: float) -> optax.GradientTransformation:
+    """The rule as an optax transformation (``w ← w − learning_rate · d`` on every leaf)."""
+    code, out = program.padded(max(1, len(program.code)))
+    code, out = jnp.asarray(code), jnp.int32(out)
+
+    def init(params):
+        return jax.tree.map(zero_moments, params)
+
+    def update(updates, state, params=None):
+        if params is None and "w" in program.key():
+            raise ValueError(f"{_ERROR_PREFIX}this rule reads the parameters: pass params to update")
+        params = params if params is not None else updates
+
+        def leaf(g, moments, w):
+            moments, inputs = registers(moments, g, w)
+            return -learning_rate * interpret(code, out, inputs), moments
+
+        flat, tree = jax.tree.flatten(updates)
+        moments = tree.flatten_up_to(state)
+        results = [leaf(g, s, w) for g, s, w in zip(flat, moments, jax.tree.leaves(params), strict=True)]
+        return tree.unflatten([d for d, _ in results]), tree.unflatten([s for _, s in results])
+
+    return optax.GradientTransformation(init, update)
+
+
+# ---------------------------------------------------------------------- the game
+
+
+class RuleState(NamedTuple):
+    code: Array  # int32[L, 3]
+    length: Array  # int32: instructions written
+
+
+class UpdateRule(gamify.Game[RuleState]):
+    """Write an optimizer's update rule, one instruction at a time (see the module docstring).
+
+    Args:
+      length: the most instructions a program has (6: PowerSign and AddSign take 5).
+      steps: training steps per task when scoring a rule (100).
+      seed: the training suite's seed.
+    """
+
+    name = "update_rule"
+    description = "discover an optimizer's update rule: write a program, scored by training small tasks"
+
+    def __init__(self, length: int = 6, steps: int = 100, seed: int = 0):
+        for label, value, low in (("length", length, 1), ("steps", steps, 1), ("seed", seed, 0)):
+            if not isinstance(value, int) or value < low:
+                raise ValueError(f"{_ERROR_PREFIX}{label} must be an integer >= {low}, got {value!r}")
+        self.length, self.steps = length, steps
+        self.max_steps = length + 1
+        self.registers = NUM_INPUTS + length
+        r = self.registers
+        self.unary_actions = len(UNARY) * r
+        self.binary_actions = len(BINARY) * r * r
+        self.return_base = self.unary_actions + self.binary_actions
+        self.action_space = gamify.FlatActions(self.return_base + r)
+        self.suite = training_suite(seed)
+        self._scorer = make_scorer(self.suite, steps)
+        self.table: dict[str, float] = {}  # canonical expression -> score: a memo of a pure function
+        self.scored = 0  # programs the scorer ran (not the table's hits); instrumentation only
+
+    # ------------------------------------------------------------------ actions
+
+    def decode(self, action: int) -> tuple[str, int, int, int]:
+        """("unary"|"binary"|"return", op, a, b) of a flat action (numpy)."""
+        r = self.registers
+        if action < self.unary_actions:
+            return "unary", UNARY[action // r], action % r, action % r
+        if action < self.return_base:
+            index = action - self.unary_actions
+            return "binary", BINARY[index // (r * r)], (index // r) % r, index % r
+        return "return", -1, action - self.return_base, -1
+
+    def encode(self, program: Program) -> list[int]:
+        """The moves that write ``program`` (instructions, then return)."""
+        r, moves = self.registers, []
+        for op, a, b in program.code:
+            if _OPS[op][1] == 1:
+                moves.append(UNARY.index(op) * r + a)
+            else:
+                if _OPS[op][3]:
+                    a, b = min(a, b), max(a, b)
+                moves.append(self.unary_actions + BINARY.index(op) * r * r + a * r + b)
+        moves.append(self.return_base + program.out)
+        return moves
+
+    def _instruction(self, action: Array) -> Array:
+        r = self.registers
+        unary = action < self.unary_actions
+        index = action - self.unary_actions
+        op = jnp.where(
+            unary,
+            jnp.asarray(UNARY)[action // r % len(UNARY)],
+            jnp.asarray(BINARY)[index // (r * r) % len(BINARY)],
+        )
+        a = jnp.where(unary, action % r, (index // r) % r)
+        b = jnp.where(unary, action % r, index % r)
+        return jnp.stack([op, a, b]).astype(jnp.int32)
+
+    # ------------------------------------------------------------------ the rules
+
+    def init(self, key: Array) -> RuleState:
+        del key
+        return RuleState(jnp.zeros((self.length, 3), jnp.int32), jnp.int32(0))
+
+    def step(self, state: RuleState, action: Array):
+        done = action >= self.return_base
+        code = jnp.where(done, state.code, state.code.at[state.length].set(self._instruction(action)))
+        length = state.length + jnp.where(done, 0, 1)
+        out = (action - self.return_base).astype(jnp.int32)
+        reward = jax.pure_callback(
+            self._reward,
+            jax.ShapeDtypeStruct((), jnp.float32),
+            code,
+            length,
+            out,
+            done,
+            vmap_method="broadcast_all",
+        )
+        return RuleState(code, length), reward, done
+
+    def legal_action_mask(self, state: RuleState) -> Array:
+        r = self.registers
+        slots = jnp.arange(r)
+        exists = slots < NUM_INPUTS + state.length
+        variable = exists & ((slots < len(INPUTS)) | (slots >= NUM_INPUTS))
+        room = state.length < self.length
+        unary = jnp.tile(variable & room, len(UNARY))
+        pair = exists[:, None] & exists[None, :] & (variable[:, None] | variable[None, :]) & room
+        commutative = jnp.asarray([_OPS[k][3] for k in BINARY])
+        ordered = slots[:, None] <= slots[None, :]
+        binary = pair[None] & (~commutative[:, None, None] | ordered[None])
+        last = NUM_INPUTS + state.length - 1
+        returns = jnp.where(state.length == 0, slots < len(INPUTS), slots == last)
+        return jnp.concatenate([unary, binary.reshape(-1), returns])
+
+    def observe(self, state: RuleState) -> Array:
+        written = (jnp.arange(self.length) < state.length)[:, None]
+        op = jax.nn.one_hot(state.code[:, 0], len(OPS))
+        a = jax.nn.one_hot(state.code[:, 1], self.registers)
+        b = jax.nn.one_hot(state.code[:, 2], self.registers)
+        return (written * jnp.concatenate([op, a, b], axis=-1)).reshape(-1)
+
+    # ------------------------------------------------------------------ scoring (host)
+
+    def score_programs(self, programs: Sequence[Program]) -> np.ndarray:
+        """Scores on the training suite (the table first; the rest in one jitted batch)."""
+        keys = [p.key() for p in programs]
+        missing = {key: p for key, p in zip(keys, programs, strict=True) if key not in self.table}
+        if missing:
+            todo = list(missing.values())
+            size = max(8, 1 << (len(todo) - 1).bit_length())  # few batch shapes: few compilations
+            todo += [todo[0]] * (size - len(todo))
+            code = np.stack([p.padded(self.length)[0] for p in todo])
+            out = np.array([p.out for p in todo], np.int32)
+            score = np.asarray(self._scorer(jnp.asarray(code), jnp.asarray(out)).score)
+            for key, value in zip(missing, score, strict=False):
+                self.table[key] = float(value)
+            self.scored += len(missing)
+        return np.array([self.table[k] for k in keys], np.float32)
+
+    def _reward(self, code, length, out, done) -> np.ndarray:
+        code, length, out, done = (np.asarray(x) for x in (code, length, out, done))
+        batch = done.shape
+        code, length, out, done = (
+            code.reshape(-1, self.length, 3),
+            length.reshape(-1),
+            out.reshape(-1),
+            done.reshape(-1),
+        )
+        reward = np.zeros(done.shape, np.float32)
+        programs = {i: self.program(code[i], length[i], out[i]) for i in np.flatnonzero(done)}
+        programs = {i: p for i, p in programs.items() if p.valid()}  # Env ignores an illegal move's reward
+        if programs:
+            reward[list(programs)] = self.score_programs(list(programs.values()))
+        return reward.reshape(batch)
+
+    def program(self, code, length, out) -> Program:
+        code = np.asarray(code)[: int(length)]
+        return Program(tuple(tuple(int(x) for x in row) for row in code), int(out))
+
+    # ------------------------------------------------------------------ solutions
+
+    def rule(self, actions) -> Program:
+        """The program a game's moves wrote (numpy actions, ending with a return)."""
+        actions = [int(a) for a in np.asarray(actions).reshape(-1)]
+        code = []
+        for action in actions:
+            kind, op, a, b = self.decode(action)
+            if kind == "return":
+                return Program(tuple(code), a)
+            code.append((op, a, b))
+        raise ValueError(f"{_ERROR_PREFIX}the moves never return a register")
+
+    def describe(self, actions) -> str:
+        program = self.rule(actions)
+        return f"d = {program.formula()}   (w <- w - lr * d)"

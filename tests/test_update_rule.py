@@ -1,0 +1,177 @@
+"""The update-rule game: the reference optimizers as programs, the interpreter, the scorer, the game."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import gamify
+from gamify.games import update_rule as ur
+from gamify.testing import check_game
+
+STEPS = 3  # training steps per task in the tests' scorer: compiling dominates, not running
+
+
+@pytest.fixture(scope="module")
+def game():
+    return ur.UpdateRule(length=6, steps=STEPS)
+
+
+def _bello(sign_of_m_term):
+    """PowerSign / AddSign as Bello et al. (2017) write them, with m the EMA of g at 0.9."""
+
+    def make(learning_rate):
+        def init(params):
+            return jnp.zeros_like(params)
+
+        def update(g, m, params=None):
+            m = 0.9 * m + 0.1 * g
+            return -learning_rate * sign_of_m_term(jnp.sign(g) * jnp.sign(m)) * g, m
+
+        return optax.GradientTransformation(init, update)
+
+    return make
+
+
+REFERENCES = {
+    "sgd": lambda lr: optax.sgd(lr),
+    "momentum": lambda lr: optax.sgd(lr, momentum=0.9),
+    "rmsprop": lambda lr: optax.rmsprop(lr),
+    "adam": lambda lr: optax.adam(lr),
+    "signsgd": lambda lr: optax.sign_sgd(lr),
+    "lion": lambda lr: optax.lion(lr, weight_decay=0.0),
+    "powersign": _bello(jnp.exp),
+    "addsign": _bello(lambda x: 1.0 + x),
+}
+
+
+@pytest.mark.parametrize("name", sorted(REFERENCES))
+def test_each_reference_optimizer_is_a_program_that_reproduces_its_update(name):
+    assert set(REFERENCES) == set(ur.REFERENCE_RULES)
+    ours, theirs = ur.to_optax(ur.REFERENCE_RULES[name], 0.01), REFERENCES[name](0.01)
+    params = jax.random.normal(jax.random.PRNGKey(0), (50,))
+    state_ours, state_theirs = ours.init(params), theirs.init(params)
+    for step in range(6):
+        g = jax.random.normal(jax.random.PRNGKey(step + 1), (50,)) * (1 + step)
+        d_ours, state_ours = ours.update(g, state_ours, params)
+        d_theirs, state_theirs = theirs.update(g, state_theirs, params)
+        np.testing.assert_allclose(d_ours, d_theirs, rtol=2e-5, atol=1e-7, err_msg=f"{name}, step {step}")
+        params = params + d_ours
+
+
+def test_formulas_and_canonical_keys():
+    adam = ur.REFERENCE_RULES["adam"]
+    assert adam.formula() == "m / (sqrt(v) + eps)"
+    assert ur.REFERENCE_RULES["sgd"].formula() == "g"
+    swapped = ur.parse([("sqrt", "v"), ("add", "eps", 10), ("div", "m", 11)])
+    dead = ur.parse([("sign", "g"), ("sqrt", "v"), ("add", 11, "eps"), ("div", "m", 12)])
+    assert swapped.key() == dead.key() == adam.key()
+    assert ur.parse([("div", "v", "m")]).key() != ur.parse([("div", "m", "v")]).key()
+    with pytest.raises(ValueError, match="unknown operation"):
+        ur.parse([("tanh", "g")])
+    with pytest.raises(ValueError, match="unknown register"):
+        ur.parse([("sign", "x")])
+    with pytest.raises(ValueError, match="takes 2 argument"):
+        ur.parse([("add", "g")])
+
+
+def _random_program(seed: int, game) -> ur.Program:
+    rng = np.random.default_rng(seed)
+    state, moves = game.init(None), []
+    while True:
+        mask = np.array(game.legal_action_mask(state))
+        if state.length > 0 and rng.random() < 0.3:
+            mask[: game.return_base] = False  # end early sometimes
+        action = int(rng.choice(np.flatnonzero(mask)))
+        moves.append(action)
+        if action >= game.return_base:
+            return game.rule(moves)
+        state = ur.RuleState(
+            state.code.at[state.length].set(game._instruction(jnp.int32(action))), state.length + 1
+        )
+
+
+@settings(max_examples=20, deadline=None)
+@given(st.integers(0, 10**6))
+def test_keys_ignore_the_order_of_commutative_arguments(seed):
+    game = ur.UpdateRule.__new__(ur.UpdateRule)  # the move arithmetic only: no scorer
+    game.length, game.registers = 6, ur.NUM_INPUTS + 6
+    r = game.registers
+    game.unary_actions, game.binary_actions = len(ur.UNARY) * r, len(ur.BINARY) * r * r
+    game.return_base = game.unary_actions + game.binary_actions
+    program = _random_program(seed, game)
+    flipped = ur.Program(
+        tuple((op, b, a) if ur._OPS[op][3] else (op, a, b) for op, a, b in program.code), program.out
+    )
+    assert flipped.key() == program.key()
+    assert game.rule(game.encode(program)) == ur.Program(
+        tuple((op, min(a, b), max(a, b)) if ur._OPS[op][3] else (op, a, b) for op, a, b in program.code),
+        program.out,
+    )
+
+
+def test_the_interpreter_agrees_jitted_and_vmapped(game):
+    programs = [_random_program(seed, game) for seed in range(16)]
+    code = jnp.asarray(np.stack([p.padded(game.length)[0] for p in programs]))
+    out = jnp.asarray([p.out for p in programs], jnp.int32)
+    w = jax.random.normal(jax.random.PRNGKey(0), (32,))
+    g = jax.random.normal(jax.random.PRNGKey(1), (32,))
+    _, inputs = ur.registers(ur.zero_moments(w), g, w)
+    eager = np.stack([np.asarray(ur.interpret(code[i], out[i], inputs)) for i in range(len(programs))])
+    jitted = np.stack(
+        [np.asarray(jax.jit(ur.interpret)(code[i], out[i], inputs)) for i in range(len(programs))]
+    )
+    batched = np.asarray(jax.jit(jax.vmap(ur.interpret, in_axes=(0, 0, None)))(code, out, inputs))
+    np.testing.assert_array_equal(np.isfinite(eager), np.isfinite(batched))
+    finite = np.isfinite(eager)
+    np.testing.assert_allclose(jitted[finite], eager[finite], rtol=1e-6)
+    np.testing.assert_allclose(batched[finite], eager[finite], rtol=1e-6)
+
+
+def test_scores_rank_rules_and_failures_score_as_failures(game):
+    blow_up = ur.parse([("abs", "g"), ("exp", 10), ("exp", 11), ("exp", 12)])  # steps of e^15 and up
+    zero_over = ur.parse([("sub", "g", "g"), ("div", "g", 10)])
+    rules = [ur.REFERENCE_RULES["adam"], ur.REFERENCE_RULES["momentum"], blow_up, zero_over]
+    scores = game.score_programs(rules)
+    assert np.all(np.isfinite(scores))
+    assert scores[0] > 0 and scores[1] > 0, "Adam and momentum lower the losses"
+    assert scores[2] < 0, "steps of e^15 make things worse than not moving"
+    assert scores[3] == -ur.FAILED, "a rule whose losses become non-finite fails on every task"
+    scored = game.scored
+    again = game.score_programs([ur.parse([("sqrt", "v"), ("add", "eps", 10), ("div", "m", 11)])])
+    assert game.scored == scored, "the same rule written otherwise comes from the table"
+    assert again[0] == scores[0]
+
+
+def test_the_game_plays_a_reference_rule_to_its_score(game):
+    env = gamify.Env(game)
+    step = jax.jit(env.step)
+    state = env.init(jax.random.PRNGKey(0))
+    total = 0.0
+    for action in game.encode(ur.REFERENCE_RULES["addsign"]):
+        assert bool(env.legal_action_mask(state)[action])
+        state = step(state, jnp.int32(action))
+        total += float(state.reward)
+    assert bool(state.terminated)
+    assert total == pytest.approx(float(game.score_programs([ur.REFERENCE_RULES["addsign"]])[0]))
+
+
+def test_the_game_conforms(game, monkeypatch):
+    def touched(*args, **kwargs):
+        raise AssertionError("the held-out suite was used by the game")
+
+    monkeypatch.setattr(ur, "heldout_suite", touched)
+    check_game(game, num_random_games=2, num_random_steps=16)
+
+
+def test_the_suites_do_not_overlap():
+    training, heldout = ur.training_suite(), ur.heldout_suite()
+    assert not {k.name for k in training.kinds} & {k.name for k in heldout.kinds}
+
+
+def test_bad_parameters_are_one_clear_error():
+    with pytest.raises(ValueError, match="length must be an integer >= 1"):
+        ur.UpdateRule(length=0)
