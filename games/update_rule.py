@@ -491,7 +491,8 @@ class UpdateRule(gamify.Game[RuleState]):
         self.action_space = gamify.FlatActions(self.return_base + r)
         self.suite = training_suite(seed)
         self._scorer = make_scorer(self.suite, steps)
-        self.table: dict[str, float] = {}  # canonical expression -> score: a memo of a pure function
+        # canonical expression -> (score, program): a memo of a pure function, in scoring order
+        self.table: dict[str, tuple[float, Program]] = {}
         self.scored = 0  # programs the scorer ran (not the table's hits); instrumentation only
 
     # ------------------------------------------------------------------ actions
@@ -589,10 +590,24 @@ class UpdateRule(gamify.Game[RuleState]):
             code = np.stack([p.padded(self.length)[0] for p in todo])
             out = np.array([p.out for p in todo], np.int32)
             score = np.asarray(self._scorer(jnp.asarray(code), jnp.asarray(out)).score)
-            for key, value in zip(missing, score, strict=False):
-                self.table[key] = float(value)
+            for (key, program), value in zip(missing.items(), score, strict=False):
+                self.table[key] = (float(value), program)
             self.scored += len(missing)
-        return np.array([self.table[k] for k in keys], np.float32)
+        return np.array([self.table[k][0] for k in keys], np.float32)
+
+    def forget(self) -> None:
+        """Empties the table (a new search starts counting its programs from zero)."""
+        self.table.clear()
+
+    def curve(self, budget: int | None = None) -> SearchResult:
+        """The best of the first ``budget`` distinct programs scored since :meth:`forget`, and
+        the best score after each."""
+        scored = list(self.table.values())[:budget]
+        if not scored:
+            raise ValueError(f"{_ERROR_PREFIX}no program was scored")
+        curve = np.maximum.accumulate(np.array([score for score, _ in scored], np.float32))
+        best = max(scored, key=lambda item: item[0])
+        return SearchResult(best[1], best[0], curve)
 
     def _reward(self, code, length, out, done) -> np.ndarray:
         code, length, out, done = (np.asarray(x) for x in (code, length, out, done))
@@ -630,3 +645,129 @@ class UpdateRule(gamify.Game[RuleState]):
     def describe(self, actions) -> str:
         program = self.rule(actions)
         return f"d = {program.formula()}   (w <- w - lr * d)"
+
+
+# ---------------------------------------------------------------------- baselines
+
+
+class SearchResult(NamedTuple):
+    """A baseline search's outcome: the best program, its score, and the best score after each
+    distinct program scored (the curve to compare searches at equal numbers of programs)."""
+
+    best: Program
+    score: float
+    curve: np.ndarray  # float32[scored]
+
+
+def _random_instruction(rng: np.random.Generator, registers: int) -> tuple[int, int, int]:
+    """A random instruction over the first ``registers`` registers (not on constants alone)."""
+    variables = [x for x in range(registers) if x < len(INPUTS) or x >= NUM_INPUTS]
+    op = int(rng.integers(len(OPS)))
+    a = int(rng.choice(variables))
+    b = int(rng.integers(registers)) if _OPS[op][1] == 2 else a
+    if _OPS[op][1] == 2 and rng.random() < 0.5:
+        a, b = b, a
+    return op, a, b
+
+
+def random_program(rng: np.random.Generator, length: int) -> Program:
+    """A program of 0 to ``length`` random instructions (each length equally likely)."""
+    size = int(rng.integers(length + 1))
+    if size == 0:
+        return Program((), int(rng.integers(len(INPUTS))))
+    code = tuple(_random_instruction(rng, NUM_INPUTS + k) for k in range(size))
+    return Program(code, NUM_INPUTS + size - 1)
+
+
+def mutate(rng: np.random.Generator, program: Program, length: int) -> Program:
+    """One random change that keeps the program valid: an instruction replaced, one argument
+    or the operation changed, an instruction appended (reading the last one) or the last removed."""
+    code = list(program.code)
+    choices = ["append"] if not code else ["replace", "argument", "operation", "append", "remove"]
+    if len(code) >= length:
+        choices.remove("append")
+    kind = choices[int(rng.integers(len(choices)))]
+    if kind == "append":
+        op, a, b = _random_instruction(rng, NUM_INPUTS + len(code))
+        last = NUM_INPUTS + len(code) - 1 if code else int(rng.integers(len(INPUTS)))
+        code.append((op, last, b) if _OPS[op][1] == 2 else (op, last, last))
+    elif kind == "remove":
+        code.pop()
+        if not code:
+            return Program((), int(rng.integers(len(INPUTS))))
+    else:
+        i = int(rng.integers(len(code)))
+        op, a, b = code[i]
+        if kind == "replace":
+            code[i] = _random_instruction(rng, NUM_INPUTS + i)
+        elif kind == "argument":
+            new = _random_instruction(rng, NUM_INPUTS + i)[1]  # a variable register before i
+            if _OPS[op][1] == 1:
+                code[i] = (op, new, new)
+            else:
+                code[i] = (op, new, b) if rng.random() < 0.5 else (op, a, new)
+        else:
+            same = UNARY if _OPS[op][1] == 1 else BINARY
+            code[i] = (int(rng.choice(same)), a, b)
+    return Program(tuple(code), NUM_INPUTS + len(code) - 1)
+
+
+def _until(game: UpdateRule, propose: Callable[[], list[Program]], budget: int) -> SearchResult:
+    """Scores proposals in batches from an empty table until ``budget`` distinct programs were
+    scored (proposals seen before cost nothing and count nothing)."""
+    game.forget()
+    while len(game.table) < budget:
+        game.score_programs(propose())
+    return game.curve(budget)
+
+
+def random_search(game: UpdateRule, budget: int, *, batch: int = 64, seed: int = 0) -> SearchResult:
+    """Random programs (:func:`random_program`) until ``budget`` distinct ones were scored."""
+    rng = np.random.default_rng(seed)
+    return _until(game, lambda: [random_program(rng, game.length) for _ in range(batch)], budget)
+
+
+def regularized_evolution(
+    game: UpdateRule,
+    budget: int,
+    *,
+    population: int = 100,
+    tournament: int = 10,
+    batch: int = 32,
+    seed: int = 0,
+) -> SearchResult:
+    """Regularized evolution (Real et al. 2019, the method of AutoML-Zero; Lion's search is
+    its close relative): a population of random programs; then, ``batch`` children at a time,
+    each the mutation (:func:`mutate`) of the best of ``tournament`` members drawn at random;
+    children join, the oldest leave. Runs until ``budget`` distinct programs were scored."""
+    rng = np.random.default_rng(seed)
+    members: list[tuple[Program, float]] = []
+
+    def propose() -> list[Program]:
+        if len(members) < population:
+            batch_ = [random_program(rng, game.length) for _ in range(batch)]
+        else:
+            batch_ = []
+            for _ in range(batch):
+                drawn = rng.choice(len(members), size=tournament, replace=False)
+                parent = max((members[int(k)] for k in drawn), key=lambda m: m[1])[0]
+                batch_.append(mutate(rng, parent, game.length))
+        scores = game.score_programs(batch_)  # scored here to join the population; the table keeps them
+        members.extend(zip(batch_, (float(x) for x in scores), strict=True))
+        del members[: max(0, len(members) - population)]
+        return []
+
+    return _until(game, propose, budget)
+
+
+def discover(game: UpdateRule, budget: int, config: gamify.TrainConfig) -> SearchResult:
+    """gamify's own search: training iterations (Gumbel MCTS self-play with the policy-value
+    network, learning from it) until ``budget`` distinct programs were scored, every program
+    a simulation finishes counted. ``config.learner.learning_rate = 0`` keeps the network at
+    its initial weights (the ablation); ``network=NetworkConfig(torso="uniform")`` drops it."""
+    game.forget()
+    trainer = gamify.Trainer(game, config)
+    state = trainer.init()
+    while len(game.table) < budget:
+        state, _ = trainer.iterate(state)
+    return game.curve(budget)

@@ -175,3 +175,25 @@ def test_the_suites_do_not_overlap():
 def test_bad_parameters_are_one_clear_error():
     with pytest.raises(ValueError, match="length must be an integer >= 1"):
         ur.UpdateRule(length=0)
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.integers(0, 10**6))
+def test_random_programs_and_their_mutations_stay_valid(seed):
+    rng = np.random.default_rng(seed)
+    program = ur.random_program(rng, 6)
+    for _ in range(40):
+        assert program.valid() and len(program.code) <= 6
+        assert program.out == (ur.NUM_INPUTS + len(program.code) - 1 if program.code else program.out)
+        program = ur.mutate(rng, program, 6)
+
+
+@pytest.mark.parametrize("search", ["random", "evolution"])
+def test_baselines_count_distinct_programs_and_keep_the_best(game, search):
+    if search == "random":
+        result = ur.random_search(game, 20, batch=8, seed=1)
+    else:
+        result = ur.regularized_evolution(game, 20, population=8, tournament=3, batch=8, seed=1)
+    assert len(result.curve) == 20 and np.all(np.diff(result.curve) >= 0)
+    assert result.score == result.curve[-1] == max(score for score, _ in list(game.table.values())[:20])
+    assert game.score_programs([result.best])[0] == result.score
