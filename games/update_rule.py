@@ -44,6 +44,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import math
+import time
 from collections.abc import Callable, Sequence
 from typing import NamedTuple
 
@@ -387,6 +388,13 @@ class Program:
         dropped, commutative arguments sorted)."""
         return self._expression(self.out, canonical=True)
 
+    def instructions(self) -> list[tuple]:
+        """The program as :func:`parse` reads it (register names where they have one)."""
+        if not self.code:
+            return [("return", NAMES[self.out])]
+        name = lambda x: NAMES[x] if x < NUM_INPUTS else x
+        return [(OPS[op], name(a), name(b))[: 1 + _OPS[op][1]] for op, a, b in self.code]
+
     def formula(self) -> str:
         """The rule as people write it: the update is ``w ← w − lr · formula``."""
         text = self._expression(self.out, canonical=False)
@@ -595,6 +603,15 @@ class UpdateRule(gamify.Game[RuleState]):
             self.scored += len(missing)
         return np.array([self.table[k][0] for k in keys], np.float32)
 
+    def details(self, programs: Sequence[Program], suite: Suite | None = None) -> Scores:
+        """Scores with each program's best rate and per-task results (numpy), on the training
+        suite or on ``suite`` (e.g. :func:`heldout_suite`, for a report after the search)."""
+        scorer = self._scorer if suite is None else make_scorer(suite, self.steps)
+        padded = list(programs) + [programs[0]] * (-len(programs) % 8)
+        code = np.stack([p.padded(self.length)[0] for p in padded])
+        out = np.array([p.out for p in padded], np.int32)
+        return Scores(*(np.asarray(x)[: len(programs)] for x in scorer(jnp.asarray(code), jnp.asarray(out))))
+
     def forget(self) -> None:
         """Empties the table (a new search starts counting its programs from zero)."""
         self.table.clear()
@@ -712,38 +729,72 @@ def mutate(rng: np.random.Generator, program: Program, length: int) -> Program:
     return Program(tuple(code), NUM_INPUTS + len(code) - 1)
 
 
-def _until(game: UpdateRule, propose: Callable[[], list[Program]], budget: int) -> SearchResult:
-    """Scores proposals in batches from an empty table until ``budget`` distinct programs were
-    scored (proposals seen before cost nothing and count nothing)."""
+def _search(
+    game: UpdateRule,
+    work: Callable[[], object],
+    budget: int | None,
+    seconds: float,
+    progress: Callable[[SearchResult, float], None] | None,
+    should_stop: Callable[[], bool],
+) -> SearchResult:
+    """Calls ``work`` (which scores programs through the game) from an empty table until
+    ``budget`` distinct programs were scored, ``seconds`` passed or ``should_stop()``; reports
+    the best so far to ``progress(result, elapsed)`` after each call. Ctrl-C ends it with what
+    was scored."""
+    if budget is None and not math.isfinite(seconds):
+        raise ValueError(f"{_ERROR_PREFIX}a search needs a budget of programs or of seconds")
     game.forget()
-    while len(game.table) < budget:
-        game.score_programs(propose())
+    clock = time.perf_counter()
+    try:
+        while (budget is None or len(game.table) < budget) and time.perf_counter() - clock < seconds:
+            work()
+            if progress is not None and game.table:
+                progress(game.curve(budget), time.perf_counter() - clock)
+            if should_stop():
+                break
+    except KeyboardInterrupt:
+        pass
     return game.curve(budget)
 
 
-def random_search(game: UpdateRule, budget: int, *, batch: int = 64, seed: int = 0) -> SearchResult:
-    """Random programs (:func:`random_program`) until ``budget`` distinct ones were scored."""
+def random_search(
+    game: UpdateRule,
+    budget: int | None = None,
+    *,
+    seconds: float = math.inf,
+    batch: int = 64,
+    seed: int = 0,
+    progress: Callable[[SearchResult, float], None] | None = None,
+    should_stop: Callable[[], bool] = lambda: False,
+) -> SearchResult:
+    """Random programs (:func:`random_program`), ``batch`` at a time, until ``budget`` distinct
+    programs were scored or ``seconds`` passed (see :func:`_search`)."""
     rng = np.random.default_rng(seed)
-    return _until(game, lambda: [random_program(rng, game.length) for _ in range(batch)], budget)
+    work = lambda: game.score_programs([random_program(rng, game.length) for _ in range(batch)])
+    return _search(game, work, budget, seconds, progress, should_stop)
 
 
 def regularized_evolution(
     game: UpdateRule,
-    budget: int,
+    budget: int | None = None,
     *,
+    seconds: float = math.inf,
     population: int = 100,
     tournament: int = 10,
     batch: int = 32,
     seed: int = 0,
+    progress: Callable[[SearchResult, float], None] | None = None,
+    should_stop: Callable[[], bool] = lambda: False,
 ) -> SearchResult:
     """Regularized evolution (Real et al. 2019, the method of AutoML-Zero; Lion's search is
     its close relative): a population of random programs; then, ``batch`` children at a time,
     each the mutation (:func:`mutate`) of the best of ``tournament`` members drawn at random;
-    children join, the oldest leave. Runs until ``budget`` distinct programs were scored."""
+    children join, the oldest leave. Until ``budget`` distinct programs were scored or
+    ``seconds`` passed (see :func:`_search`)."""
     rng = np.random.default_rng(seed)
     members: list[tuple[Program, float]] = []
 
-    def propose() -> list[Program]:
+    def work() -> None:
         if len(members) < population:
             batch_ = [random_program(rng, game.length) for _ in range(batch)]
         else:
@@ -752,22 +803,30 @@ def regularized_evolution(
                 drawn = rng.choice(len(members), size=tournament, replace=False)
                 parent = max((members[int(k)] for k in drawn), key=lambda m: m[1])[0]
                 batch_.append(mutate(rng, parent, game.length))
-        scores = game.score_programs(batch_)  # scored here to join the population; the table keeps them
+        scores = game.score_programs(batch_)
         members.extend(zip(batch_, (float(x) for x in scores), strict=True))
         del members[: max(0, len(members) - population)]
-        return []
 
-    return _until(game, propose, budget)
+    return _search(game, work, budget, seconds, progress, should_stop)
 
 
-def discover(game: UpdateRule, budget: int, config: gamify.TrainConfig) -> SearchResult:
+def discover(
+    game: UpdateRule,
+    config: gamify.TrainConfig,
+    budget: int | None = None,
+    *,
+    seconds: float = math.inf,
+    progress: Callable[[SearchResult, float], None] | None = None,
+    should_stop: Callable[[], bool] = lambda: False,
+) -> SearchResult:
     """gamify's own search: training iterations (Gumbel MCTS self-play with the policy-value
     network, learning from it) until ``budget`` distinct programs were scored, every program
     a simulation finishes counted. ``config.learner.learning_rate = 0`` keeps the network at
     its initial weights (the ablation); ``network=NetworkConfig(torso="uniform")`` drops it."""
-    game.forget()
     trainer = gamify.Trainer(game, config)
-    state = trainer.init()
-    while len(game.table) < budget:
-        state, _ = trainer.iterate(state)
-    return game.curve(budget)
+    state = [trainer.init()]
+
+    def work() -> None:
+        state[0] = trainer.iterate(state[0])[0]
+
+    return _search(game, work, budget, seconds, progress, should_stop)

@@ -96,7 +96,8 @@ def test_file_colon_class_spec(game_file):
         (
             "nope",
             {},
-            r"unknown game 'nope'; available: flip_graph, lights_out, tensor_decomposition, update_rule, xor_rank",
+            r"unknown game 'nope'; available: flip_graph, lights_out, tensor_decomposition, update_rule, "
+            r"xor_rank",
         ),
         (
             "lights_out",

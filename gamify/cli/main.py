@@ -6,9 +6,9 @@ disk damaged); 3 an internal error (a bug: rerun with --debug for the traceback)
 130 interrupted by Ctrl-C (after keeping what can be kept, and saying where).
 
 Command groups: :mod:`gamify.cli.train` (games, train, eval), :mod:`gamify.cli.search`
-(search), :mod:`gamify.cli.pretrain` (pretrain), :mod:`gamify.cli.schemes` (verify, flips, improve, lift) and
-:mod:`gamify.cli.bench` (bench). Each adds its subcommands with ``add_parsers`` and maps
-them to functions ``args -> exit status`` in ``COMMANDS``.
+(search), :mod:`gamify.cli.pretrain` (pretrain), :mod:`gamify.cli.schemes` (verify, flips, improve,
+lift), :mod:`gamify.cli.discover` (discover) and :mod:`gamify.cli.bench` (bench). Each adds its
+subcommands with ``add_parsers`` and maps them to functions ``args -> exit status`` in ``COMMANDS``.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import os
 import sys
 
 from gamify.checkpoint import CheckpointError
-from gamify.cli import bench, pretrain, schemes, search, train
+from gamify.cli import bench, discover, pretrain, schemes, search, train
 from gamify.cli.common import UsageError
 from gamify.game import GameError
 from gamify.registry import GameNotFoundError
@@ -32,12 +32,13 @@ EXAMPLES = (
   gamify flips 3 3 3 --target-rank 23 --time 1m
   gamify improve scheme.exp --target-rank 22 --lift
   gamify lift runs/flips-3x3x3/scheme.json
+  gamify discover optimizer --time 10m
   gamify bench ranks --max-size 3 --method flips
 """
 )
 
 EXIT_INTERNAL = 3  # never 1, which says "the scheme is wrong"
-GROUPS = (train, search, pretrain, schemes, bench)
+GROUPS = (train, search, pretrain, schemes, discover, bench)
 COMMANDS = {name: command for group in GROUPS for name, command in group.COMMANDS.items()}
 
 
