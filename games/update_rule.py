@@ -608,7 +608,8 @@ class UpdateRule(gamify.Game[RuleState]):
         suite or on ``suite`` (e.g. :func:`heldout_suite`, for a report after the search)."""
         scorer = self._scorer if suite is None else make_scorer(suite, self.steps)
         padded = list(programs) + [programs[0]] * (-len(programs) % 8)
-        code = np.stack([p.padded(self.length)[0] for p in padded])
+        width = max(self.length, *(len(p.code) for p in padded))  # the references may be longer
+        code = np.stack([p.padded(width)[0] for p in padded])
         out = np.array([p.out for p in padded], np.int32)
         return Scores(*(np.asarray(x)[: len(programs)] for x in scorer(jnp.asarray(code), jnp.asarray(out))))
 
@@ -754,7 +755,10 @@ def _search(
                 break
     except KeyboardInterrupt:
         pass
-    return game.curve(budget)
+    if budget is not None:  # the last batch may overshoot: the search is its first ``budget`` programs
+        for key in list(game.table)[budget:]:
+            del game.table[key]
+    return game.curve()
 
 
 def random_search(

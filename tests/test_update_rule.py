@@ -1,5 +1,7 @@
 """The update-rule game: the reference optimizers as programs, the interpreter, the scorer, the game."""
 
+import json
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -197,3 +199,40 @@ def test_baselines_count_distinct_programs_and_keep_the_best(game, search):
     assert len(result.curve) == 20 and np.all(np.diff(result.curve) >= 0)
     assert result.score == result.curve[-1] == max(score for score, _ in list(game.table.values())[:20])
     assert game.score_programs([result.best])[0] == result.score
+
+
+def test_discover_writes_verified_rules_and_a_ready_optax_transformation(tmp_path, capsys):
+    from gamify.cli.main import main
+
+    out = tmp_path / "found"
+    argv = [
+        "discover",
+        "optimizer",
+        "--search",
+        "random",
+        "--programs",
+        "16",
+        "--steps",
+        "2",
+        "--length",
+        "3",
+    ]
+    assert main([*argv, "--top", "3", "--out", str(out), "--quiet"]) == 0
+    printed = capsys.readouterr().out
+    record = json.loads((out / "rules.json").read_text())
+    assert record["programs_scored"] == 16 and len(record["found"]) == 3
+    assert [r["rule"] for r in record["references"]] == list(ur.REFERENCE_RULES)
+    best = record["found"][0]
+    assert best["training_score"] >= max(r["training_score"] for r in record["found"])
+    assert best["heldout_score"] is not None and best["formula"] in printed
+    namespace = {}
+    exec((out / "best_rule.py").read_text(), namespace)
+    assert namespace["RULE"].formula() == best["formula"]
+    optimizer = namespace["optimizer"]()
+    params = jnp.ones(4)
+    updates, _ = optimizer.update(jnp.full(4, 0.5), optimizer.init(params), params)
+    assert updates.shape == (4,) and bool(jnp.all(jnp.isfinite(updates)))
+    assert main(["discover", "optimizer", "--length", "13", "--out", str(tmp_path / "x")]) == 2
+    (tmp_path / "file").write_text("")
+    assert main(["discover", "optimizer", "--out", str(tmp_path / "file")]) == 2
+    assert "is not a folder" in capsys.readouterr().err
