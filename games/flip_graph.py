@@ -918,6 +918,52 @@ def collect_outcomes(
     return Outcomes(np.stack(terms), np.array(rank, np.int32), np.array(success), np.array(episode, np.int32))
 
 
+def descent_rates(
+    schemes: list[Scheme],
+    *,
+    walkers: int = 32,
+    rounds: int = 300,
+    plateau: int = 1000,
+    chunk: int = 16,
+    seed: int = 0,
+    threads: int | None = None,
+) -> np.ndarray:
+    """Each scheme's chance of going lower: the fraction of ``walkers`` uniform prior walkers
+    (plus moves up to best + 1, stretches of ``plateau``) started from it that reach a lower
+    rank within ``rounds`` rounds. Schemes of one format and rank, ``chunk`` of them walked at
+    once; labels for a value over schemes, sharper than one walk's outcome (whose noise is
+    binomial with one trial)."""
+    if not schemes or len({(s.matmul, s.rank) for s in schemes}) != 1 or schemes[0].matmul is None:
+        raise ValueError(f"{_ERROR_PREFIX}descent rates need matmul schemes of one format and one rank")
+    rank = schemes[0].rank
+    game = FlipGraph(
+        *schemes[0].matmul, start=schemes[0], plateau=plateau, moves=2, target_rank=0, threads=threads
+    )
+    guide = Guide(NetworkConfig(torso="uniform"), plateau=plateau)
+    rates = np.zeros(len(schemes))
+    for first in range(0, len(schemes), chunk):
+        index = np.arange(first, min(first + chunk, len(schemes)))
+        terms = np.zeros((len(index) * walkers, game.max_terms, 3), np.uint32)
+        for k, i in enumerate(index):
+            terms[k * walkers : (k + 1) * walkers, :rank] = flip_walks.to_masks(schemes[i])
+        keys = jax.random.split(jax.random.fold_in(jax.random.PRNGKey(seed), first), len(terms))
+        states = jax.vmap(game.start_state)(jnp.asarray(terms), keys)
+        seen: list[np.ndarray] = []
+        _prior_rounds(
+            game,
+            guide,
+            states,
+            float("inf"),
+            levels=1,
+            temperature=1.0,
+            seed=seed + first,
+            on_round=lambda round_, seen=seen: seen.append(round_.next_best),
+            should_stop=lambda seen=seen: len(seen) >= rounds,
+        )
+        rates[index] = (seen[-1] < rank).reshape(len(index), walkers).mean(axis=1)
+    return rates
+
+
 def _auc(scores: np.ndarray, labels: np.ndarray) -> float:
     """The chance a random success scores above a random failure (ties count half)."""
     positive, negative = scores[labels], scores[~labels]

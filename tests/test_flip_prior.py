@@ -248,3 +248,14 @@ def test_a_prior_walk_with_selection_runs_and_verifies():
     assert by_pairs.rounds == 3 and by_pairs.scheme.verify().ok
     with pytest.raises(ValueError, match="select_fraction"):
         flip_graph.prior_walk(naive, 0, 1.0, UNIFORM, selector=selector, select_fraction=0.75)
+
+
+def test_descent_rates_are_fractions_of_walkers_that_go_lower():
+    naive = flips.standard_scheme(*SIZES)  # rank 18: most walkers go lower within a few rounds
+    stuck = flips.walk(naive, 15, 30.0, seed=0, threads=1).scheme  # the best known rank: none can
+    assert stuck.rank == 15
+    rates = flip_graph.descent_rates([naive, naive], walkers=8, rounds=5, plateau=1000)
+    assert rates.tolist() == [0.875, 0.875]  # fractions of 8 walkers (seed 0)
+    assert flip_graph.descent_rates([stuck], walkers=8, rounds=5, plateau=1000).tolist() == [0.0]
+    with pytest.raises(ValueError, match="one format and one rank"):
+        flip_graph.descent_rates([naive, stuck])
