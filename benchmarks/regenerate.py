@@ -48,6 +48,14 @@ BLOCKS = {
         "flip_guide.py --format 3x4x5 --seeds 0,1,2 --seconds 60 --collect 120 --updates 1500",
         "flip_guide.py --format 2x2x3 --seeds 0 --seconds 1 --warmup 0.5 --arms plain,walkers,select",
     ),
+    "flip-rates": (  # ~6 minutes
+        "flip_rates.py --format 3x4x5 --rank 53 --schemes 32",
+        "flip_rates.py --format 2x3x3 --rank 16 --schemes 4 --walkers 4 --rounds 3",
+    ),
+    "update-rule": (
+        "update_rule.py --budget 2000 --seeds 0,1,2",
+        "update_rule.py --budget 16 --seeds 0 --steps 2 --batch 8 --arms random",
+    ),
     "matmul-strassen": (
         "matmul strassen --sizes 256,512,1024,2048",
         "matmul strassen --sizes 16,32 --repeats 2",

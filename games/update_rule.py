@@ -383,6 +383,18 @@ class Program:
         ops = all(0 <= op < len(OPS) for op, _, _ in self.code)
         return rows and ops and 0 <= self.out < NUM_INPUTS + len(self.code)
 
+    def inputs(self) -> set[str]:
+        """The input registers the returned value depends on."""
+        used, todo = set(), [self.out]
+        while todo:
+            register = todo.pop()
+            if register < NUM_INPUTS:
+                used.add(NAMES[register])
+            else:
+                op, a, b = self.code[register - NUM_INPUTS]
+                todo += [a, b] if _OPS[op][1] == 2 else [a]
+        return used
+
     def key(self) -> str:
         """The canonical expression: equal for programs that compute the same tree (dead code
         dropped, commutative arguments sorted)."""
@@ -449,7 +461,7 @@ def to_optax(program: Program, learning_rate: float) -> optax.GradientTransforma
         return jax.tree.map(zero_moments, params)
 
     def update(updates, state, params=None):
-        if params is None and "w" in program.key():
+        if params is None and "w" in program.inputs():
             raise ValueError(f"{_ERROR_PREFIX}this rule reads the parameters: pass params to update")
         params = params if params is not None else updates
 
