@@ -133,7 +133,7 @@ def main(argv: list[str] | None = None) -> int:
         f"- date: {machine['date']}, gamify {machine['gamify']}, Python {machine['python']}",
         f"- command: `{command}`",
         f"- score: minus the mean over tasks of log(final loss / initial loss) after {args.steps} steps, at "
-        f"the rule's best rate of {len(ur.LEARNING_RATES)} (1e-3 to 1); higher is better, 0 is not moving",
+        f"the rule's best rate of {len(ur.LEARNING_RATES)} (0.003 to 3.2); higher is better, 0 is not moving",
         f"- throughput: {rate:,.0f} programs scored per second (batch {args.batch}, 8 tasks, "
         f"{len(ur.LEARNING_RATES)} rates, {args.steps} steps; compiled in {compiled:.0f} s)",
         "",

@@ -76,7 +76,7 @@ def _write(out: Path, game, ur, top: int, searched: str, *, heldout: bool) -> li
                 "heldout_score": round(float(held.score[k]), 4) if held is not None else None,
             }
         )
-    found = rows[: len(programs)]
+    found = sorted(rows[: len(programs)], key=lambda row: -row["training_score"])  # rescored: floats move
     record = {
         "search": searched,
         "programs_scored": len(game.table),
