@@ -45,7 +45,8 @@ BLOCKS = {
     "throughput": ("throughput", "throughput --quick --suites flips"),
     # a script of benchmarks/ rather than a gamify bench suite: ~40 minutes (15 of training)
     "flip-guide": (
-        "flip_guide.py --format 3x4x5 --seeds 0,1,2 --seconds 60 --collect 120 --updates 1500",
+        "flip_guide.py --format 3x4x5 --seeds 0,1,2,3,4,5,6,7 --seconds 25 --start-rank 53 --collect 120 "
+        "--updates 1500 --arms plain,walkers,select,pairs,value,value-untrained",
         "flip_guide.py --format 2x2x3 --seeds 0 --seconds 1 --warmup 0.5 --arms plain,walkers,select",
     ),
     "flip-rates": (  # ~6 minutes

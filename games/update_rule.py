@@ -158,7 +158,7 @@ class TaskKind:
     """Instances of one kind of small training problem: ``make(key) -> (w0, data)`` draws an
     instance (w0 a flat float32 vector), ``loss(w, data)`` is its full-batch loss."""
 
-    name: str
+    name: str  # names every parameter of the kind: equal names, equal tasks
     make: Callable[[Array], tuple[Array, object]]
     loss: Callable[[Array, object], Array]
 
@@ -178,7 +178,7 @@ def quadratic(dim: int, condition: float) -> TaskKind:
         x = w - optimum
         return 0.5 * x @ a @ x
 
-    return TaskKind(f"quadratic{dim}", make, loss)
+    return TaskKind(f"quadratic{dim}-c{condition:g}", make, loss)
 
 
 def _dense_layers(sizes: Sequence[int]):
@@ -237,7 +237,7 @@ def classification(features: int, classes: int, samples: int, hidden: Sequence[i
 
     kind = "logistic" if classes == 2 else "softmax"
     shape = "x".join(map(str, [features, *hidden, classes]))
-    return TaskKind(f"{kind if not hidden else 'mlp-classifier'}{shape}", make, loss)
+    return TaskKind(f"{kind if not hidden else 'mlp-classifier'}{shape}-n{samples}", make, loss)
 
 
 def regression_mlp(features: int, hidden: Sequence[int], samples: int, activation=jnp.tanh) -> TaskKind:
@@ -256,7 +256,7 @@ def regression_mlp(features: int, hidden: Sequence[int], samples: int, activatio
         return jnp.mean((_forward(unflatten(w), x, activation) - y) ** 2)
 
     name = "relu" if activation is jax.nn.relu else "tanh"
-    return TaskKind(f"mlp-{name}{'x'.join(map(str, sizes))}", make, loss)
+    return TaskKind(f"mlp-{name}{'x'.join(map(str, sizes))}-n{samples}", make, loss)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -319,7 +319,18 @@ class Scores(NamedTuple):
 def make_scorer(
     suite: Suite, steps: int = 100, learning_rates: Sequence[float] = LEARNING_RATES
 ) -> Callable[[Array, Array], Scores]:
-    """A jitted ``score(code int32[B, L, 3], out int32[B]) -> Scores`` for the suite."""
+    """A jitted ``score(code int32[B, L, 3], out int32[B]) -> Scores`` for the suite; one per
+    suite, steps and rates in a process, so games and reports share its compilations."""
+    key = (tuple(k.name for k in suite.kinds), suite.instances, suite.seed, steps, tuple(learning_rates))
+    if key not in _SCORERS:
+        _SCORERS[key] = _scorer(suite, steps, learning_rates)
+    return _SCORERS[key]
+
+
+_SCORERS: dict[tuple, Callable[[Array, Array], Scores]] = {}
+
+
+def _scorer(suite: Suite, steps: int, learning_rates: Sequence[float]) -> Callable[[Array, Array], Scores]:
     drawn = suite.draw()
     rates = jnp.asarray(learning_rates, jnp.float32)
 

@@ -14,7 +14,7 @@ import gamify
 from gamify.games import update_rule as ur
 from gamify.testing import check_game
 
-STEPS = 3  # training steps per task in the tests' scorer: compiling dominates, not running
+STEPS = 2  # training steps per task in the tests' scorer (shared with the CLI test's): compiling dominates
 
 
 @pytest.fixture(scope="module")
