@@ -2,7 +2,7 @@
 
 Usage (repository root, gamify installed)::
 
-    python benchmarks/regenerate.py            # the recorded figures: about 3 hours 20 minutes on 2 cores
+    python benchmarks/regenerate.py            # the recorded figures: about 3 hours 40 minutes on 2 cores
     python benchmarks/regenerate.py --smoke    # a short version of every block (CI runs it)
     python benchmarks/regenerate.py --only throughput --results /tmp/RESULTS.md
 
@@ -43,7 +43,7 @@ BLOCKS = {
         "--budget-per-format 5s --preset tiny",
     ),
     "throughput": ("throughput", "throughput --quick --suites flips"),
-    # a script of benchmarks/ rather than a gamify bench suite: ~40 minutes (15 of training)
+    # a script of benchmarks/ rather than a gamify bench suite: ~35 minutes (8 of collecting and fitting)
     "flip-guide": (
         "flip_guide.py --format 3x4x5 --seeds 0,1,2,3,4,5,6,7 --seconds 25 --start-rank 53 --collect 120 "
         "--updates 1500 --arms plain,walkers,select,pairs,value,value-untrained",
@@ -53,8 +53,8 @@ BLOCKS = {
         "flip_rates.py --format 3x4x5 --rank 53 --schemes 32",
         "flip_rates.py --format 2x3x3 --rank 16 --schemes 4 --walkers 4 --rounds 3",
     ),
-    "update-rule": (
-        "update_rule.py --budget 2000 --seeds 0,1,2",
+    "update-rule": (  # ~20 minutes
+        "update_rule.py --budget 1000 --seeds 0,1,2",
         "update_rule.py --budget 16 --seeds 0 --steps 2 --batch 8 --arms random",
     ),
     "matmul-strassen": (

@@ -19,7 +19,7 @@ Three parts, one run:
 
    Each search's best rule is then scored on the held-out suite.
 
-    python benchmarks/update_rule.py --budget 3000 --seeds 0,1,2
+    python benchmarks/update_rule.py --budget 1000 --seeds 0,1,2
     python benchmarks/update_rule.py --budget 64 --seeds 0 --steps 5 --arms random,gamify   # smoke
 """
 
@@ -85,7 +85,7 @@ def search(arm: str, game: ur.UpdateRule, budget: int, seed: int, args) -> ur.Se
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--budget", type=int, default=3000, help="distinct programs scored per search (3000)")
+    parser.add_argument("--budget", type=int, default=1000, help="distinct programs scored per search (1000)")
     parser.add_argument("--seeds", default="0,1,2")
     parser.add_argument("--arms", default=",".join(ARMS), help=f"comma-separated, of {', '.join(ARMS)}")
     parser.add_argument("--steps", type=int, default=100, help="training steps per task when scoring (100)")

@@ -478,7 +478,8 @@ def flip_pairs(states: FlipState) -> Array:
     """The size of each scheme's flip neighbourhood (batched states): the pairs of its terms that
     share a factor, counted per mode. A hand-made value for selection: among 32 rank-53 schemes
     of ⟨3,4,5⟩ it ranked their chances of going lower (uniform walkers, 300 rounds) with Spearman
-    0.58, where two independent estimates of those chances agreed with 0.68 (benchmarks/RESULTS.md)."""
+    0.57, where two independent estimates of those chances agreed with 0.80
+    (``benchmarks/flip_rates.py``); as a selection value it did not beat rank alone (RESULTS.md)."""
     slots = jnp.arange(states.terms.shape[-2])
     active = slots < states.rank[:, None]
     pairs = active[:, :, None] & active[:, None, :] & (slots[:, None] < slots[None, :])

@@ -128,9 +128,9 @@ def run(args) -> int:
         raise UsageError(f"--out {args.out} exists and is not a folder")
     if args.length > 12:
         raise UsageError(f"--length must be at most 12, got {args.length}")
-    import gamify  # deferred: JAX loads only for the commands that need it
-    from gamify.games import update_rule as ur
-    from gamify.learner import LearnerConfig
+    import gamify  # deferred, as the next two: JAX loads only for the commands that need it
+    from gamify.games import update_rule as ur  # deferred: imports JAX
+    from gamify.learner import LearnerConfig  # deferred: imports JAX
 
     game = ur.UpdateRule(length=args.length, steps=args.steps)
     last_write, last_line = [time.perf_counter()], [-math.inf]
