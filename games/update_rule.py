@@ -268,10 +268,6 @@ class Suite:
     instances: int
     seed: int
 
-    @property
-    def tasks(self) -> int:
-        return len(self.kinds) * self.instances
-
     def draw(self) -> list[tuple[TaskKind, Array, object]]:
         """Each kind with its instances' starts (stacked) and data."""
         out = []
