@@ -47,7 +47,7 @@ def throughput(game: ur.UpdateRule, batch: int, repeats: int) -> tuple[float, fl
     """(programs per second, compile seconds) of the game's scorer on random programs."""
     rng = np.random.default_rng(0)
     programs = [ur.random_program(rng, game.length) for _ in range(batch)]
-    code = np.stack([p.padded(game.length)[0] for p in programs])
+    code = np.stack([p.padded(game.length) for p in programs])
     out = np.array([p.out for p in programs], np.int32)
     scorer = ur.make_scorer(game.suite, game.steps)
     clock = time.perf_counter()
@@ -57,14 +57,6 @@ def throughput(game: ur.UpdateRule, batch: int, repeats: int) -> tuple[float, fl
     for _ in range(repeats):
         jax.block_until_ready(scorer(code, out))
     return batch * repeats / (time.perf_counter() - clock), compiled
-
-
-def heldout_scores(programs: list[ur.Program], steps: int, length: int) -> np.ndarray:
-    scorer = ur.make_scorer(ur.heldout_suite(), steps)
-    padded = programs + [programs[0]] * (-len(programs) % 8)
-    code = np.stack([p.padded(length)[0] for p in padded])
-    out = np.array([p.out for p in padded], np.int32)
-    return np.asarray(scorer(code, out).score)[: len(programs)]
 
 
 def search(arm: str, game: ur.UpdateRule, budget: int, seed: int, args) -> ur.SearchResult:
@@ -106,7 +98,8 @@ def main(argv: list[str] | None = None) -> int:
     names = list(ur.REFERENCE_RULES)
     references = [ur.REFERENCE_RULES[n] for n in names]
     train_ref = game.score_programs(references)
-    held_ref = heldout_scores(references, args.steps, game.length)
+    heldout = ur.heldout_suite()
+    held_ref = game.details(references, heldout).score
     adam = names.index("adam")
 
     rows = {arm: [] for arm in arms}
@@ -114,7 +107,7 @@ def main(argv: list[str] | None = None) -> int:
         for arm in arms:
             clock = time.perf_counter()
             result = search(arm, game, args.budget, seed, args)
-            held = float(heldout_scores([result.best], args.steps, game.length)[0])
+            held = float(game.details([result.best], heldout).score[0])
             rows[arm].append((result, held, time.perf_counter() - clock))
             print(
                 f"seed {seed} {arm}: {result.score:.3f} (held-out {held:.3f}) {result.best.formula()} "

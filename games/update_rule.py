@@ -371,11 +371,12 @@ class Program:
     code: tuple[tuple[int, int, int], ...]
     out: int
 
-    def padded(self, length: int) -> tuple[np.ndarray, int]:
+    def padded(self, length: int) -> np.ndarray:
+        """The instructions as int32[length, 3], rows past the program's zero (never read)."""
         code = np.zeros((length, 3), np.int32)
         if self.code:
             code[: len(self.code)] = self.code
-        return code, self.out
+        return code
 
     def _expression(self, register: int, canonical: bool) -> str:
         if register < NUM_INPUTS:
@@ -468,8 +469,7 @@ REFERENCE_RULES: dict[str, Program] = {
 
 def to_optax(program: Program, learning_rate: float) -> optax.GradientTransformation:
     """The rule as an optax transformation (``w ← w − learning_rate · d`` on every leaf)."""
-    code, out = program.padded(max(1, len(program.code)))
-    code, out = jnp.asarray(code), jnp.int32(out)
+    code, out = jnp.asarray(program.padded(max(1, len(program.code)))), jnp.int32(program.out)
 
     def init(params):
         return jax.tree.map(zero_moments, params)
@@ -623,13 +623,8 @@ class UpdateRule(gamify.Game[RuleState]):
         keys = [p.key() for p in programs]
         missing = {key: p for key, p in zip(keys, programs, strict=True) if key not in self.table}
         if missing:
-            todo = list(missing.values())
-            size = max(8, 1 << (len(todo) - 1).bit_length())  # few batch shapes: few compilations
-            todo += [todo[0]] * (size - len(todo))
-            code = np.stack([p.padded(self.length)[0] for p in todo])
-            out = np.array([p.out for p in todo], np.int32)
-            score = np.asarray(self._scorer(jnp.asarray(code), jnp.asarray(out)).score)
-            for (key, program), value in zip(missing.items(), score, strict=False):
+            score = self._score(list(missing.values()), self._scorer).score
+            for (key, program), value in zip(missing.items(), score, strict=True):
                 self.table[key] = (float(value), program)
             self.scored += len(missing)
         return np.array([self.table[k][0] for k in keys], np.float32)
@@ -637,11 +632,16 @@ class UpdateRule(gamify.Game[RuleState]):
     def details(self, programs: Sequence[Program], suite: Suite | None = None) -> Scores:
         """Scores with each program's best rate and per-task results (numpy), on the training
         suite or on ``suite`` (e.g. :func:`heldout_suite`, for a report after the search)."""
-        scorer = self._scorer if suite is None else make_scorer(suite, self.steps)
-        padded = list(programs) + [programs[0]] * (-len(programs) % 8)
-        width = max(self.length, *(len(p.code) for p in padded))  # the references may be longer
-        code = np.stack([p.padded(width)[0] for p in padded])
-        out = np.array([p.out for p in padded], np.int32)
+        return self._score(list(programs), self._scorer if suite is None else make_scorer(suite, self.steps))
+
+    def _score(self, programs: list[Program], scorer) -> Scores:
+        """One scorer call (numpy results), the batch padded to a power of two ≥ 8 and the code to
+        the game's length (or the longest program's): few shapes, few compilations."""
+        size = max(8, 1 << (len(programs) - 1).bit_length())
+        batch = programs + [programs[0]] * (size - len(programs))
+        width = max(self.length, *(len(p.code) for p in batch))
+        code = np.stack([p.padded(width) for p in batch])
+        out = np.array([p.out for p in batch], np.int32)
         return Scores(*(np.asarray(x)[: len(programs)] for x in scorer(jnp.asarray(code), jnp.asarray(out))))
 
     def forget(self) -> None:

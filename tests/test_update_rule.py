@@ -117,7 +117,7 @@ def test_keys_ignore_the_order_of_commutative_arguments(seed):
 
 def test_the_interpreter_agrees_jitted_and_vmapped(game):
     programs = [_random_program(seed, game) for seed in range(16)]
-    code = jnp.asarray(np.stack([p.padded(game.length)[0] for p in programs]))
+    code = jnp.asarray(np.stack([p.padded(game.length) for p in programs]))
     out = jnp.asarray([p.out for p in programs], jnp.int32)
     w = jax.random.normal(jax.random.PRNGKey(0), (32,))
     g = jax.random.normal(jax.random.PRNGKey(1), (32,))
