@@ -57,6 +57,10 @@ BLOCKS = {
         "update_rule.py --budget 1000 --seeds 0,1,2",
         "update_rule.py --budget 16 --seeds 0 --steps 2 --batch 8 --arms random",
     ),
+    "optimizers": (  # ~15 minutes: two searches of 1000 programs, then 10 rules on 5 draws of 2 suites
+        "optimizers --search gamify,evolution --programs 1000 --seeds 1,2,3,4,5",
+        "optimizers --search random --programs 8 --steps 2 --seeds 1 --no-digits",
+    ),
     "matmul-strassen": (
         "matmul strassen --sizes 256,512,1024,2048",
         "matmul strassen --sizes 16,32 --repeats 2",
@@ -84,6 +88,10 @@ def run_block(name: str, smoke: bool, scratch: Path) -> str | None:
         if args[0] == "ranks":
             args += ["--out", str(scratch / name), "--quiet"]
             markdown = scratch / name / "ranks.md"
+        elif args[0] == "optimizers":  # the full run's JSON and loss curves stay in runs/bench-optimizers
+            args += ["--markdown", str(markdown), "--quiet"] + (
+                ["--out", str(scratch / name)] if smoke else []
+            )
         else:
             args += ["--markdown", str(markdown)]
         print(f"== {name}: gamify bench {shlex.join(args)}", flush=True)

@@ -35,10 +35,8 @@ from pathlib import Path
 import jax
 import numpy as np
 
-import gamify
 from gamify.cli.bench.machine import machine_info
 from gamify.games import update_rule as ur
-from gamify.learner import LearnerConfig
 
 ARMS = ("random", "evolution", "gamify", "frozen")
 
@@ -57,22 +55,6 @@ def throughput(game: ur.UpdateRule, batch: int, repeats: int) -> tuple[float, fl
     for _ in range(repeats):
         jax.block_until_ready(scorer(code, out))
     return batch * repeats / (time.perf_counter() - clock), compiled
-
-
-def search(arm: str, game: ur.UpdateRule, budget: int, seed: int, args) -> ur.SearchResult:
-    if arm == "random":
-        return ur.random_search(game, budget, seed=seed)
-    if arm == "evolution":
-        return ur.regularized_evolution(game, budget, seed=seed)
-    config = gamify.TrainConfig(
-        seed=seed,
-        games_per_iteration=args.games,
-        eval_every=0,
-        network=gamify.NetworkConfig(hidden_size=64),
-        search=gamify.SearchConfig(num_simulations=args.simulations),
-        learner=LearnerConfig(learning_rate=1e-3 if arm == "gamify" else 0.0),
-    )
-    return ur.discover(game, config, args.budget)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -106,7 +88,9 @@ def main(argv: list[str] | None = None) -> int:
     for seed in seeds:
         for arm in arms:
             clock = time.perf_counter()
-            result = search(arm, game, args.budget, seed, args)
+            result = ur.run_search(
+                game, arm, args.budget, seed=seed, games=args.games, simulations=args.simulations
+            )
             held = float(game.details([result.best], heldout).score[0])
             rows[arm].append((result, held, time.perf_counter() - clock))
             print(

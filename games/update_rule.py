@@ -211,6 +211,23 @@ def _forward(layers, x, activation):
     return x @ kernel + bias
 
 
+def _classifier_loss(unflatten, outputs: int):
+    """Cross-entropy (logistic with one output) of a tanh MLP plus the L2 penalty."""
+
+    def loss(w, data):
+        x, labels = data
+        logits = _forward(unflatten(w), x, jnp.tanh)
+        if outputs == 1:
+            fit = optax.sigmoid_binary_cross_entropy(logits[:, 0], labels.astype(jnp.float32)).mean()
+        else:
+            fit = optax.softmax_cross_entropy_with_integer_labels(logits, labels).mean()
+        # few samples in a few dimensions are often separable: without a penalty, blowing the
+        # weights up (any huge step) would drive the loss to 0 and win
+        return fit + 0.5 * L2 * jnp.sum(w * w)
+
+    return loss
+
+
 def classification(features: int, classes: int, samples: int, hidden: Sequence[int] = ()) -> TaskKind:
     """Softmax (or, with 2 classes, logistic) regression or an MLP classifier on Gaussian inputs
     labelled by a random linear teacher with label noise; L2-penalised."""
@@ -224,20 +241,40 @@ def classification(features: int, classes: int, samples: int, hidden: Sequence[i
         labels = jnp.argmax(scores + 0.5 * jax.random.gumbel(noise, scores.shape), axis=-1)
         return init(start), (x, labels)
 
-    def loss(w, data):
-        x, labels = data
-        logits = _forward(unflatten(w), x, jnp.tanh)
-        if outputs == 1:
-            fit = optax.sigmoid_binary_cross_entropy(logits[:, 0], labels.astype(jnp.float32)).mean()
-        else:
-            fit = optax.softmax_cross_entropy_with_integer_labels(logits, labels).mean()
-        # few samples in a few dimensions are often separable: without a penalty, blowing the
-        # weights up (any huge step) would drive the loss to 0 and win
-        return fit + 0.5 * L2 * jnp.sum(w * w)
-
     kind = "logistic" if classes == 2 else "softmax"
     shape = "x".join(map(str, [features, *hidden, classes]))
-    return TaskKind(f"{kind if not hidden else 'mlp-classifier'}{shape}-n{samples}", make, loss)
+    name = f"{kind if not hidden else 'mlp-classifier'}{shape}-n{samples}"
+    return TaskKind(name, make, _classifier_loss(unflatten, outputs))
+
+
+def digits(samples: int = 512, hidden: Sequence[int] = ()) -> TaskKind:
+    """A real data set: scikit-learn's handwritten digits (8×8 images, 10 classes, 1,797 of
+    them, shipped inside scikit-learn), a random subset of ``samples`` per instance, pixels
+    scaled to [0, 1]; softmax regression or a tanh MLP, L2-penalised as :func:`classification`.
+
+    Raises:
+      ImportError: scikit-learn is not installed (``pip install "gamify[digits]"``).
+    """
+    try:
+        from sklearn.datasets import load_digits  # deferred: an optional extra
+    except ImportError as e:
+        raise ImportError(
+            f'{_ERROR_PREFIX}the digits task needs scikit-learn: pip install "gamify[digits]"'
+        ) from e
+    images, labels = load_digits(return_X_y=True)
+    if not 1 <= samples <= len(labels):
+        raise ValueError(f"{_ERROR_PREFIX}digits has {len(labels)} samples, asked for {samples}")
+    images = jnp.asarray(images / 16.0, jnp.float32)
+    labels = jnp.asarray(labels, jnp.int32)
+    _, unflatten, init = _dense_layers([images.shape[1], *hidden, 10])
+
+    def make(key):
+        subset, start = jax.random.split(key)
+        rows = jax.random.choice(subset, labels.shape[0], (samples,), replace=False)
+        return init(start), (images[rows], labels[rows])
+
+    shape = "x".join(map(str, [images.shape[1], *hidden, 10]))
+    return TaskKind(f"digits{shape}-n{samples}", make, _classifier_loss(unflatten, 10))
 
 
 def regression_mlp(features: int, hidden: Sequence[int], samples: int, activation=jnp.tanh) -> TaskKind:
@@ -300,6 +337,12 @@ def heldout_suite(seed: int = 1) -> Suite:
     return Suite("held-out", kinds, instances=2, seed=seed)
 
 
+def digits_suite(seed: int = 1) -> Suite:
+    """A held-out suite on real data (:func:`digits`; needs scikit-learn): softmax regression
+    and a tanh MLP with 32 hidden units, 2 instances each."""
+    return Suite("digits", (digits(), digits(hidden=(32,))), instances=2, seed=seed)
+
+
 # ---------------------------------------------------------------------- scoring
 
 
@@ -326,27 +369,31 @@ def make_scorer(
 _SCORERS: dict[tuple, Callable[[Array, Array], Scores]] = {}
 
 
+def _train(kind: TaskKind, steps: int, record: bool, code, out, lr, w0, data):
+    """Trains one task instance with the rule: its final loss, or with ``record`` the loss after
+    each step, float32[steps]."""
+    grad = jax.grad(kind.loss)
+
+    def step(carry, _):
+        w, moments = carry
+        moments, inputs = registers(moments, grad(w, data), w)
+        w = w - lr * interpret(code, out, inputs)
+        return (w, moments), (kind.loss(w, data) if record else None)
+
+    (w, _), losses = jax.lax.scan(step, (w0, zero_moments(w0)), None, length=steps)
+    return losses if record else kind.loss(w, data)
+
+
 def _scorer(suite: Suite, steps: int, learning_rates: Sequence[float]) -> Callable[[Array, Array], Scores]:
     drawn = suite.draw()
     rates = jnp.asarray(learning_rates, jnp.float32)
-
-    def train(kind: TaskKind, code, out, lr, w0, data):
-        grad = jax.grad(kind.loss)
-
-        def step(carry, _):
-            w, moments = carry
-            moments, inputs = registers(moments, grad(w, data), w)
-            return (w - lr * interpret(code, out, inputs), moments), None
-
-        (w, _), _ = jax.lax.scan(step, (w0, zero_moments(w0)), None, length=steps)
-        return kind.loss(w, data)
 
     @jax.jit
     def score(code: Array, out: Array) -> Scores:
         ratios = []
         for kind, w0, data in drawn:
             initial = jax.vmap(kind.loss)(w0, data)  # [I]
-            run = functools.partial(train, kind)
+            run = functools.partial(_train, kind, steps, False)
             over_tasks = jax.vmap(run, in_axes=(None, None, None, 0, 0))
             over_rates = jax.vmap(over_tasks, in_axes=(None, None, 0, None, None))
             final = jax.vmap(over_rates, in_axes=(0, 0, None, None, None))(code, out, rates, w0, data)
@@ -359,6 +406,31 @@ def _scorer(suite: Suite, steps: int, learning_rates: Sequence[float]) -> Callab
         return Scores(-jnp.min(mean, axis=-1), best.astype(jnp.int32), tasks)
 
     return score
+
+
+@functools.cache  # one compilation per task kind and steps in a process
+def _recorder(kind: TaskKind, steps: int):
+    over_tasks = jax.vmap(functools.partial(_train, kind, steps, True), in_axes=(None, None, None, 0, 0))
+    return jax.jit(jax.vmap(over_tasks, in_axes=(0, 0, 0, None, None)))
+
+
+def loss_curves(suite: Suite, code: Array, out: Array, rates: Array, steps: int = 100) -> np.ndarray:
+    """log(loss / initial loss) of each program, at its own rate, on every task of the suite
+    after each step: float32[B, tasks, steps], floored at log 10⁻⁶ as the score is; a non-finite
+    loss is +inf.
+
+    Args:
+      code, out: programs as the scorer takes them (int32[B, L, 3], int32[B]).
+      rates: float32[B], each program's learning rate.
+    """
+    curves = []
+    for kind, w0, data in suite.draw():
+        initial = jax.vmap(kind.loss)(w0, data)  # [I]
+        run = _recorder(kind, steps)
+        losses = run(jnp.asarray(code), jnp.asarray(out), jnp.asarray(rates, jnp.float32), w0, data)
+        curves.append(jnp.log(jnp.maximum(losses / initial[None, :, None], FLOOR)))  # [B, I, steps]
+    curves = np.asarray(jnp.concatenate(curves, axis=1))
+    return np.where(np.isfinite(curves), curves, np.inf).astype(np.float32)
 
 
 # ---------------------------------------------------------------------- programs
@@ -865,3 +937,42 @@ def discover(
         state[0] = trainer.iterate(state[0])[0]
 
     return _search(game, work, budget, seconds, progress, should_stop)
+
+
+SEARCHES = ("gamify", "frozen", "evolution", "random")
+
+
+def run_search(
+    game: UpdateRule,
+    method: str,
+    budget: int | None = None,
+    *,
+    seconds: float = math.inf,
+    seed: int = 0,
+    games: int = 16,
+    simulations: int = 32,
+    progress: Callable[[SearchResult, float], None] | None = None,
+    should_stop: Callable[[], bool] = lambda: False,
+) -> SearchResult:
+    """One search by name, as the CLI and the benchmarks run it: ``gamify`` (:func:`discover`
+    with ``games`` self-play games per iteration, ``simulations`` per move, a 64-wide network
+    learning at the learner's default rate), ``frozen`` (the same, learning rate 0), ``evolution``
+    (:func:`regularized_evolution`) or ``random`` (:func:`random_search`)."""
+    common = {"seconds": seconds, "seed": seed, "progress": progress, "should_stop": should_stop}
+    if method == "random":
+        return random_search(game, budget, **common)
+    if method == "evolution":
+        return regularized_evolution(game, budget, **common)
+    if method not in SEARCHES:
+        raise ValueError(f"{_ERROR_PREFIX}unknown search {method!r}: one of {', '.join(SEARCHES)}")
+    config = gamify.TrainConfig(
+        seed=seed,
+        games_per_iteration=games,
+        eval_every=0,
+        network=gamify.NetworkConfig(hidden_size=64),
+        search=gamify.SearchConfig(num_simulations=simulations),
+    )
+    if method == "frozen":
+        config = dataclasses.replace(config, learner=dataclasses.replace(config.learner, learning_rate=0.0))
+    del common["seed"]
+    return discover(game, config, budget, **common)

@@ -174,6 +174,33 @@ def test_the_suites_do_not_overlap():
     assert not {k.name for k in training.kinds} & {k.name for k in heldout.kinds}
 
 
+def test_loss_curves_end_where_the_scorer_does(game):
+    programs = [ur.REFERENCE_RULES[name] for name in ("adam", "momentum", "sgd")]
+    details = game.details(programs)
+    code = np.stack([p.padded(game.length) for p in programs])
+    out = np.array([p.out for p in programs], np.int32)
+    rates = np.array([ur.LEARNING_RATES[r] for r in details.rate], np.float32)
+    curves = ur.loss_curves(game.suite, code, out, rates, STEPS)
+    assert curves.shape == (3, 8, STEPS) and np.all(np.isfinite(curves))
+    np.testing.assert_allclose(np.minimum(curves[:, :, -1], ur.FAILED), details.tasks, rtol=1e-4, atol=1e-5)
+
+
+def test_digits_are_real_data_a_fresh_subset_per_instance(monkeypatch):
+    kind = ur.digits(samples=16)
+    (w0, (x, y)), (w1, (x1, _)) = kind.make(jax.random.PRNGKey(0)), kind.make(jax.random.PRNGKey(1))
+    assert x.shape == (16, 64) and w0.shape == (64 * 10 + 10,)
+    assert float(x.min()) >= 0 and float(x.max()) <= 1 and set(np.asarray(y).tolist()) <= set(range(10))
+    assert not np.array_equal(np.asarray(x), np.asarray(x1)) and not np.array_equal(w0, w1)
+    loss, grad = jax.value_and_grad(kind.loss)(w0, (x, y))
+    assert np.isfinite(float(loss)) and float(loss) > 0 and bool(jnp.all(jnp.isfinite(grad)))
+    for samples in (0, 1798):
+        with pytest.raises(ValueError, match="digits has 1797 samples"):
+            ur.digits(samples=samples)
+    monkeypatch.setitem(__import__("sys").modules, "sklearn.datasets", None)
+    with pytest.raises(ImportError, match=r"gamify\[digits\]"):
+        ur.digits()
+
+
 def test_bad_parameters_are_one_clear_error():
     with pytest.raises(ValueError, match="length must be an integer >= 1"):
         ur.UpdateRule(length=0)
@@ -232,6 +259,31 @@ def test_discover_writes_verified_rules_and_a_ready_optax_transformation(tmp_pat
     params = jnp.ones(4)
     updates, _ = optimizer.update(jnp.full(4, 0.5), optimizer.init(params), params)
     assert updates.shape == (4,) and bool(jnp.all(jnp.isfinite(updates)))
+
+    # the bench takes the rules as written and scores them again on the held-out suite (seed 1,
+    # as discover's report did), next to the references
+    bench = ["bench", "optimizers", "--rules", str(out / "rules.json"), "--top", "2", "--steps", "2"]
+    bench += ["--seeds", "1", "--no-digits", "--out", str(tmp_path / "bench"), "--quiet"]
+    assert main([*bench, "--markdown", str(tmp_path / "table.md")]) == 0
+    table = json.loads((tmp_path / "bench" / "optimizers.json").read_text())
+    rules = table["rules"]
+    assert [r["formula"] for r in rules[:2]] == [r["formula"] for r in record["found"][:2]]
+    assert [r["rule"] for r in rules[2:]] == list(ur.REFERENCE_RULES) and sum(r["found"] for r in rules) == 2
+    held = table["figures"]["held-out seed 1"]["score"]
+    assert held[0] == pytest.approx(best["heldout_score"], abs=1e-3)
+    assert (tmp_path / "bench" / "loss_curves.png").stat().st_size > 10_000
+    assert (tmp_path / "table.md").read_text().count("\n|") == 2 + len(rules)
+    capsys.readouterr()
+    (tmp_path / "other.json").write_text('{"found": "x"}')
+    for bad in (
+        ["--seeds", "1,x"],
+        ["--rules", str(tmp_path / "none.json")],
+        ["--rules", str(tmp_path / "other.json")],
+    ):
+        assert main(["bench", "optimizers", *bad, "--out", str(tmp_path / "y")]) == 2
+    assert "not a rules.json" in capsys.readouterr().err
+    assert main(["bench", "optimizers", "--search", "hill", "--out", str(tmp_path / "y")]) == 2
+
     assert main(["discover", "optimizer", "--length", "13", "--out", str(tmp_path / "x")]) == 2
     (tmp_path / "file").write_text("")
     assert main(["discover", "optimizer", "--out", str(tmp_path / "file")]) == 2

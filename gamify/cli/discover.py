@@ -18,7 +18,7 @@ examples:
   gamify discover optimizer --programs 3000 --seed 1
 """
 
-SEARCHES = ("gamify", "evolution", "random")
+SEARCHES = ("gamify", "frozen", "evolution", "random")  # games/update_rule.py's
 
 
 def add_parsers(commands) -> None:
@@ -40,8 +40,9 @@ def add_parsers(commands) -> None:
         "--search",
         choices=SEARCHES,
         default="gamify",
-        help="gamify: Gumbel MCTS with a policy-value network learning by self-play (default); evolution: "
-        "regularized evolution (Real et al.); random: random programs",
+        help="gamify: Gumbel MCTS with a policy-value network learning by self-play (default); frozen: the "
+        "same with the network never trained (the ablation); evolution: regularized evolution (Real et "
+        "al.); random: random programs",
     )
     discover.add_argument("--time", type=parse_duration, default=600.0, help="wall time, e.g. 30s, 10m (10m)")
     discover.add_argument(
@@ -128,9 +129,7 @@ def run(args) -> int:
         raise UsageError(f"--out {args.out} exists and is not a folder")
     if args.length > 12:
         raise UsageError(f"--length must be at most 12, got {args.length}")
-    import gamify  # deferred, as the next two: JAX loads only for the commands that need it
     from gamify.games import update_rule as ur  # deferred: imports JAX
-    from gamify.learner import LearnerConfig  # deferred: imports JAX
 
     game = ur.UpdateRule(length=args.length, steps=args.steps)
     last_write, last_line = [time.perf_counter()], [-math.inf]
@@ -148,22 +147,16 @@ def run(args) -> int:
             _write(args.out, game, ur, args.top, args.search, heldout=False)
             last_write[0] = time.perf_counter()
 
-    budget = {"budget": args.programs, "seconds": args.time, "progress": progress}
     with graceful_stop("the search") as stop:
-        if args.search == "random":
-            ur.random_search(game, seed=args.seed, should_stop=stop, **budget)
-        elif args.search == "evolution":
-            ur.regularized_evolution(game, seed=args.seed, should_stop=stop, **budget)
-        else:
-            config = gamify.TrainConfig(
-                seed=args.seed,
-                games_per_iteration=16,
-                eval_every=0,
-                network=gamify.NetworkConfig(hidden_size=64),
-                search=gamify.SearchConfig(num_simulations=32),
-                learner=LearnerConfig(),
-            )
-            ur.discover(game, config, should_stop=stop, **budget)
+        ur.run_search(
+            game,
+            args.search,
+            args.programs,
+            seconds=args.time,
+            seed=args.seed,
+            progress=progress,
+            should_stop=stop,
+        )
     if not game.table:
         raise UsageError("no program was scored: give the search more --time")
     rows = _write(args.out, game, ur, args.top, args.search, heldout=True)

@@ -9,6 +9,8 @@ Suites (one module each, each with ``add_parser(suites)`` and ``run(args)``):
   (:mod:`gamify.cli.bench.ablation`);
 - ``throughput``: stepper, search and flip-walker speed against their baselines, measured
   side by side in one process (:mod:`gamify.cli.bench.throughput`);
+- ``optimizers``: update rules found by ``gamify discover optimizer`` (or by searches it runs)
+  against SGD, momentum, RMSProp, Adam, Lion, ... on held-out tasks (:mod:`gamify.cli.bench.optimizers`);
 - ``matmul``: a verified scheme run as a matrix-multiplication routine against the
   library matmul (:mod:`gamify.cli.bench.matmul`).
 
@@ -18,16 +20,22 @@ The bench is a command group of the CLI layer: it uses the engine, the tensor do
 
 from __future__ import annotations
 
-from gamify.cli.bench import ablation, matmul, ranks, throughput
+from gamify.cli.bench import ablation, matmul, optimizers, ranks, throughput
 
-SUITES = {"ranks": ranks, "ablation": ablation, "throughput": throughput, "matmul": matmul}
+SUITES = {
+    "ranks": ranks,
+    "ablation": ablation,
+    "throughput": throughput,
+    "optimizers": optimizers,
+    "matmul": matmul,
+}
 
 
 def add_parsers(commands) -> None:
     """Adds ``bench`` and its suites to the CLI's subcommands."""
     bench = commands.add_parser(
         "bench",
-        help="reproduce the benchmark tables (ranks, ablation, throughput, matmul)",
+        help="reproduce the benchmark tables (ranks, ablation, throughput, optimizers, matmul)",
         description="Regenerate gamify's published figures: each suite prints a table and can write "
         "JSON/markdown next to it. See benchmarks/RESULTS.md for the recorded runs.",
     )
