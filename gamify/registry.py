@@ -41,6 +41,7 @@ BUILTIN_GAMES: dict[str, str] = {
     "tensor_decomposition": "gamify.games.tensor_decomposition:TensorDecomposition",
     "flip_graph": "gamify.games.flip_graph:FlipGraph",
     "update_rule": "gamify.games.update_rule:UpdateRule",
+    "automl_zero": "gamify.games.automl_zero:AutoMLZero",
 }
 
 

@@ -96,8 +96,8 @@ def test_file_colon_class_spec(game_file):
         (
             "nope",
             {},
-            r"unknown game 'nope'; available: flip_graph, lights_out, tensor_decomposition, update_rule, "
-            r"xor_rank",
+            r"unknown game 'nope'; available: automl_zero, flip_graph, lights_out, tensor_decomposition, "
+            r"update_rule, xor_rank",
         ),
         (
             "lights_out",
@@ -174,7 +174,7 @@ def test_plugin_errors():
     with raises_one_line("game plugin 'missing' failed to load: ModuleNotFoundError"):
         load_game("missing")
     with raises_one_line(
-        "available: flip_graph, lights_out, missing, not_a_game, tensor_decomposition, tiny, "
+        "available: automl_zero, flip_graph, lights_out, missing, not_a_game, tensor_decomposition, tiny, "
         "tiny_factory, update_rule, xor_rank"
     ):
         load_game("other")
@@ -190,6 +190,7 @@ def test_list_games_includes_plugins():
         "tensor_decomposition",
         "flip_graph",
         "update_rule",
+        "automl_zero",
         "missing",
         "not_a_game",
         "tiny",

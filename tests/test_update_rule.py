@@ -260,31 +260,35 @@ def test_discover_writes_verified_rules_and_a_ready_optax_transformation(tmp_pat
     updates, _ = optimizer.update(jnp.full(4, 0.5), optimizer.init(params), params)
     assert updates.shape == (4,) and bool(jnp.all(jnp.isfinite(updates)))
 
-    # the bench takes the rules as written and scores them again on the held-out suite (seed 1,
-    # as discover's report did), next to the references
-    bench = ["bench", "optimizers", "--rules", str(out / "rules.json"), "--top", "2", "--steps", "2"]
-    bench += ["--seeds", "1", "--no-digits", "--out", str(tmp_path / "bench"), "--quiet"]
-    assert main([*bench, "--markdown", str(tmp_path / "table.md")]) == 0
-    table = json.loads((tmp_path / "bench" / "optimizers.json").read_text())
-    rules = table["rules"]
-    assert [r["formula"] for r in rules[:2]] == [r["formula"] for r in record["found"][:2]]
-    assert [r["rule"] for r in rules[2:]] == list(ur.REFERENCE_RULES) and sum(r["found"] for r in rules) == 2
-    held = table["figures"]["held-out seed 1"]["score"]
-    assert held[0] == pytest.approx(best["heldout_score"], abs=1e-3)
-    assert (tmp_path / "bench" / "loss_curves.png").stat().st_size > 10_000
-    assert (tmp_path / "table.md").read_text().count("\n|") == 2 + len(rules)
-    capsys.readouterr()
-    (tmp_path / "other.json").write_text('{"found": "x"}')
-    for bad in (
-        ["--seeds", "1,x"],
-        ["--rules", str(tmp_path / "none.json")],
-        ["--rules", str(tmp_path / "other.json")],
-    ):
-        assert main(["bench", "optimizers", *bad, "--out", str(tmp_path / "y")]) == 2
-    assert "not a rules.json" in capsys.readouterr().err
-    assert main(["bench", "optimizers", "--search", "hill", "--out", str(tmp_path / "y")]) == 2
-
     assert main(["discover", "optimizer", "--length", "13", "--out", str(tmp_path / "x")]) == 2
     (tmp_path / "file").write_text("")
     assert main(["discover", "optimizer", "--out", str(tmp_path / "file")]) == 2
     assert "is not a folder" in capsys.readouterr().err
+
+
+def test_bench_optimizers_reads_found_rules_and_refuses_bad_input(tmp_path, capsys):
+    from gamify.cli.bench.optimizers import _read_rules
+    from gamify.cli.common import UsageError
+    from gamify.cli.main import main
+
+    rules = tmp_path / "run" / "rules.json"
+    rules.parent.mkdir()
+    found = [{"instructions": ur.REFERENCE_RULES[name].instructions()} for name in ("lion", "adam", "sgd")]
+    rules.write_text(json.dumps({"search": "evolution", "found": found}))
+    read = _read_rules([rules], 2, ur)
+    assert [name for name, _ in read] == ["run#1 (evolution)", "run#2 (evolution)"]
+    assert [p.key() for _, p in read] == [ur.REFERENCE_RULES[n].key() for n in ("lion", "adam")]
+    (tmp_path / "other.json").write_text('{"found": "x"}')
+    (tmp_path / "empty.json").write_text('{"found": []}')
+    for bad, message in (
+        (tmp_path / "none.json", "No such file"),
+        (tmp_path / "other.json", "not a rules.json"),
+        (tmp_path / "empty.json", "holds no found rule"),
+    ):
+        with pytest.raises(UsageError, match=message):
+            _read_rules([bad], 1, ur)
+    out = ["--out", str(tmp_path / "y")]
+    assert main(["bench", "optimizers", "--seeds", "1,x", *out]) == 2
+    assert main(["bench", "optimizers", "--search", "hill", *out]) == 2
+    assert main(["bench", "optimizers", "--rules", str(tmp_path / "other.json"), *out]) == 2
+    assert "not a rules.json" in capsys.readouterr().err and not (tmp_path / "y").exists()

@@ -184,6 +184,7 @@ def run(args) -> int:
     from gamify.games import update_rule as ur  # deferred: imports JAX
 
     say = (lambda text: None) if args.quiet else (lambda text: print(text, flush=True))
+    found = _read_rules(args.rules, args.top, ur) if args.rules else []
     game = ur.UpdateRule(steps=args.steps)
     digits = not args.no_digits
     if digits:
@@ -193,11 +194,8 @@ def run(args) -> int:
             digits = False
             say(f"digits suite skipped: {e}")
 
-    found: list[tuple[str, object]] = []
     searched = {}
-    if args.rules:
-        found = _read_rules(args.rules, args.top, ur)
-    else:
+    if not args.rules:
         for method in searches:
             clock = time.perf_counter()
             result = ur.run_search(game, method, args.programs, seed=args.search_seed)
