@@ -18,7 +18,7 @@ elementwise on rows of ``FEATURES`` floats):
   s1  the prediction (read after Predict)     v1, v2
   s2, s3
 
-Operations, with AutoML-Zero's names: ``set`` s = c (SCALAR_CONST_SET_OP; c from a 1-2-5 grid,
+Operations, with AutoML-Zero's names: ``set`` s = c (SCALAR_CONST_SET_OP; c from the E6 series,
 0.001 to 1), ``dot`` s = v·v (VECTOR_INNER_PRODUCT_OP), ``sub`` s = s − s (SCALAR_DIFF_OP),
 ``mul`` s = s·s (SCALAR_PRODUCT_OP), ``scale`` v = s·v (SCALAR_VECTOR_PRODUCT_OP), ``add``
 v = v + v (VECTOR_SUM_OP). The interpreter is the update-rule game's: ``lax.switch`` over op
@@ -55,7 +55,8 @@ VECTORS = ("v0", "v1", "v2")
 ADDRESSES = (*SCALARS, *VECTORS)
 LABEL, PREDICTION, INPUT = 0, 1, len(SCALARS)  # s0, s1, v0
 SCRATCH = len(ADDRESSES)  # a row padding instructions write and nothing reads
-CONSTANTS = tuple(float(f"{m}e{e}") for e in (-3, -2, -1) for m in (1, 2, 5)) + (1.0,)  # 0.001 … 1
+# the E6 series, 0.001 to 1: six log-spaced values per decade (AutoML-Zero draws them at random)
+CONSTANTS = tuple(float(f"{m}e{e}") for e in (-3, -2, -1) for m in (1.0, 1.5, 2.2, 3.3, 4.7, 6.8)) + (1.0,)
 SIZES = (10, 2, 8)  # the most instructions in Setup, Predict, Learn (AutoML-Zero's demo)
 COMPONENTS = ("setup", "predict", "learn")
 SUCCESS = 0.9999
@@ -215,7 +216,10 @@ def parse(text: Sequence[Sequence[str]]) -> Program:
             op = OPS.index(name)
             try:
                 if name == "set":
-                    component.append((op, 0, 0, ADDRESSES.index(out), CONSTANTS.index(float(args[0]))))
+                    near = [k for k, c in enumerate(CONSTANTS) if math.isclose(c, float(args[0]), rel_tol=1e-6)]
+                    if not near:
+                        raise ValueError(f"{args[0]} is not one of the constants {CONSTANTS}")
+                    component.append((op, 0, 0, ADDRESSES.index(out), near[0]))
                 else:
                     a, b = (ADDRESSES.index(x) for x in args)
                     component.append((op, a, b, ADDRESSES.index(out), 0))
@@ -229,10 +233,11 @@ def parse(text: Sequence[Sequence[str]]) -> Program:
 
 
 # The hand-written program of AutoML-Zero's README (its learning rate 0.001 is too small for
-# one pass over 100 examples; 0.2 is this grid's best for plain gradient descent).
+# one pass over 100 examples; 0.22 is this grid's best for plain gradient descent, scoring
+# 0.99991 to 0.99994 on the search tasks of seeds 0 to 3: the bar of 0.9999 leaves it little room).
 LINEAR_REGRESSION = parse(
     [
-        [("set", "s2", 0.2)],
+        [("set", "s2", 0.22)],
         [("dot", "s1", "v0", "v1")],
         [
             ("sub", "s3", "s0", "s1"),

@@ -157,7 +157,7 @@ def _plot(path: Path, names: list[str], found: int, suites, curves) -> None:
         steps = np.arange(1, curve.shape[-1] + 1)
         for r, name in enumerate(names):
             ax.plot(steps, curve[r], lw=2.2 if r < found else 1.0, ls="-" if r < found else "--", label=name)
-        ax.set_ylim(top=1.0)  # a rule that blows up leaves the panel instead of squashing the rest
+        ax.set_ylim(top=min(ax.get_ylim()[1], 1.0))  # a rule that blows up leaves the panel
         ax.set_title(f"{suite.name}: {suite.kinds[k].name}", fontsize=9)
         ax.set_xlabel("step")
         ax.set_ylabel("log(loss / initial)")
