@@ -72,7 +72,9 @@ def main(argv: list[str] | None = None) -> int:
     az.evaluate(programs, game.tasks)
     rate = len(programs) / (time.perf_counter() - clock)
     reference = float(az.evaluate([az.LINEAR_REGRESSION], unseen)[0])
-    print(f"throughput: {rate:,.0f} programs/s; hand-written gradient descent on unseen tasks {reference:.6f}")
+    print(
+        f"throughput: {rate:,.0f} programs/s; hand-written gradient descent on unseen tasks {reference:.6f}"
+    )
 
     rows = {arm: [] for arm in arms}
     for seed in seeds:
@@ -88,7 +90,9 @@ def main(argv: list[str] | None = None) -> int:
             )
 
     machine = machine_info()
-    command = shlex.join(["python", "benchmarks/automl_zero.py", *(argv if argv is not None else sys.argv[1:])])
+    command = shlex.join(
+        ["python", "benchmarks/automl_zero.py", *(argv if argv is not None else sys.argv[1:])]
+    )
     lines = [
         "### benchmarks/automl_zero.py: AutoML-Zero's linear-regression task",
         "",
@@ -100,10 +104,13 @@ def main(argv: list[str] | None = None) -> int:
         f"- success: fitness ≥ {az.SUCCESS} on the 10 search tasks; hand-written gradient descent scores "
         f"{reference:.6f} on the 100 unseen tasks",
         "",
-        "| search | solved (seeds) | seconds to solution | distinct programs to solution | best fitness per seed | "
-        "unseen fitness of the best | solution (first solved seed, live code) |",
-        "|---|---:|---|---|---|---|---|",
+        "| search | solved (seeds) | seconds to solution | distinct programs to solution | "
+        "best fitness per seed | at equal programs | unseen fitness of the best | "
+        "solution (first solved seed, live code) |",
+        "|---|---:|---|---|---|---|---|---|",
     ]
+    # per seed, the fewest distinct programs any search scored: every search's best at that count
+    equal = [min(rows[arm][k][0].programs for arm in arms) for k in range(len(seeds))]
     for arm, results in rows.items():
         solved = [(r, h) for r, h in results if r.solved_at]
         first = solved[0][0].best.live().text().replace("\n", "; ") if solved else "-"
@@ -114,6 +121,8 @@ def main(argv: list[str] | None = None) -> int:
             + ", ".join(str(r.solved_at) if r.solved_at else f"> {r.programs}" for r, _ in results)
             + " | "
             + ", ".join(f"{r.fitness:.6f}" for r, _ in results)
+            + " | "
+            + ", ".join(f"{r.curve[n - 1]:.4f} ({n})" for (r, _), n in zip(results, equal, strict=True))
             + " | "
             + ", ".join(f"{h:.6f}" for _, h in results)
             + f" | `{first}` |"

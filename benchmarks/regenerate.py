@@ -59,7 +59,7 @@ BLOCKS = {
     ),
     "optimizers": (  # ~15 minutes: two searches of 1000 programs, then 10 rules on 5 draws of 2 suites
         "optimizers --search gamify,evolution --programs 1000 --seeds 1,2,3,4,5",
-        "optimizers --search random --programs 8 --steps 2 --seeds 1 --no-digits",
+        "optimizers --search random --programs 8 --steps 2 --seeds 1 --no-digits --no-plot",
     ),
     "matmul-strassen": (
         "matmul strassen --sizes 256,512,1024,2048",

@@ -216,7 +216,9 @@ def parse(text: Sequence[Sequence[str]]) -> Program:
             op = OPS.index(name)
             try:
                 if name == "set":
-                    near = [k for k, c in enumerate(CONSTANTS) if math.isclose(c, float(args[0]), rel_tol=1e-6)]
+                    near = [
+                        k for k, c in enumerate(CONSTANTS) if math.isclose(c, float(args[0]), rel_tol=1e-6)
+                    ]
                     if not near:
                         raise ValueError(f"{args[0]} is not one of the constants {CONSTANTS}")
                     component.append((op, 0, 0, ADDRESSES.index(out), near[0]))
@@ -494,6 +496,7 @@ class SearchResult(NamedTuple):
     programs: int  # distinct programs scored when it stopped
     seconds: float
     solved_at: int | None  # distinct programs scored when fitness first reached SUCCESS
+    curve: np.ndarray  # the best fitness after each distinct program, float32[programs]
 
 
 def _search(game, work, budget, seconds, should_stop) -> SearchResult:
@@ -507,7 +510,8 @@ def _search(game, work, budget, seconds, should_stop) -> SearchResult:
                 solved = hits[0] + 1
                 break
     value, best = max(game.table.values(), key=lambda item: item[0])
-    return SearchResult(best, value, len(game.table), time.perf_counter() - clock, solved)
+    curve = np.maximum.accumulate(np.array([v for v, _ in game.table.values()], np.float32))
+    return SearchResult(best, value, len(game.table), time.perf_counter() - clock, solved, curve)
 
 
 def regularized_evolution(

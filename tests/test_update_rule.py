@@ -292,3 +292,14 @@ def test_bench_optimizers_reads_found_rules_and_refuses_bad_input(tmp_path, caps
     assert main(["bench", "optimizers", "--search", "hill", *out]) == 2
     assert main(["bench", "optimizers", "--rules", str(tmp_path / "other.json"), *out]) == 2
     assert "not a rules.json" in capsys.readouterr().err and not (tmp_path / "y").exists()
+
+
+def test_bench_optimizers_plots_one_panel_per_task_kind(tmp_path):
+    from gamify.cli.bench.optimizers import _plot
+
+    suites = [ur.heldout_suite(), ur.training_suite()]
+    rng = np.random.default_rng(0)
+    curves = {s.name: rng.normal(size=(3, len(s.kinds) * s.instances, 5)).astype(np.float32) for s in suites}
+    curves["held-out"][1, :, 2:] = np.inf  # a rule that blew up: left out of the panel, not an error
+    _plot(tmp_path / "curves.png", ["found", "sgd", "adam"], 1, suites, curves)
+    assert (tmp_path / "curves.png").stat().st_size > 10_000 and not list(tmp_path.glob(".*"))

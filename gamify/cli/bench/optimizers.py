@@ -74,6 +74,9 @@ def add_parser(suites) -> None:
     )
     parser.add_argument("--steps", type=positive_int, default=100, help="training steps per task (100)")
     parser.add_argument("--no-digits", action="store_true", help="skip the digits suite")
+    parser.add_argument(
+        "--no-plot", action="store_true", help="skip the loss curves (a compilation per task)"
+    )
     parser.add_argument("--out", type=Path, default=Path("runs/bench-optimizers"), help="output folder")
     parser.add_argument("--markdown", type=Path, help="also write the table here (for RESULTS.md)")
     parser.add_argument("--quiet", action="store_true", help="no progress lines")
@@ -124,6 +127,7 @@ def _command(args) -> str:
             str(args.search_seed),
         ]
     parts += ["--seeds", args.seeds, "--steps", str(args.steps)] + (["--no-digits"] if args.no_digits else [])
+    parts += ["--no-plot"] if args.no_plot else []
     return shlex.join(["gamify", "bench", "optimizers", *parts])
 
 
@@ -213,16 +217,17 @@ def run(args) -> int:
             figures[f"{suite.name} seed {seed}"] = _suite_figures(game, programs, suite, ur)
         say(f"seed {seed}: scored on {' and '.join(s.name for s in suites)}")
 
-    suites = [ur.heldout_suite(seeds[0])] + ([ur.digits_suite(seeds[0])] if digits else [])
-    curves = {}
-    for suite in suites:
-        rates = figures[f"{suite.name} seed {seeds[0]}"]["rate"]
-        width = max(game.length, *(len(p.code) for p in programs))
-        code = np.stack([p.padded(width) for p in programs])
-        out = np.array([p.out for p in programs], np.int32)
-        curves[suite.name] = ur.loss_curves(suite, code, out, np.array(rates, np.float32), args.steps)
     args.out.mkdir(parents=True, exist_ok=True)
-    _plot(args.out / "loss_curves.png", names, len(found), suites, curves)
+    if not args.no_plot:
+        suites = [ur.heldout_suite(seeds[0])] + ([ur.digits_suite(seeds[0])] if digits else [])
+        curves = {}
+        for suite in suites:
+            rates = figures[f"{suite.name} seed {seeds[0]}"]["rate"]
+            width = max(game.length, *(len(p.code) for p in programs))
+            code = np.stack([p.padded(width) for p in programs])
+            out = np.array([p.out for p in programs], np.int32)
+            curves[suite.name] = ur.loss_curves(suite, code, out, np.array(rates, np.float32), args.steps)
+        _plot(args.out / "loss_curves.png", names, len(found), suites, curves)
 
     def mean_over_seeds(suite: str) -> list[tuple[float, float]]:
         per_seed = np.array([figures[f"{suite} seed {s}"]["score"] for s in seeds])  # [seeds, rules]
@@ -309,5 +314,8 @@ def run(args) -> int:
     if args.markdown:
         args.markdown.write_text(text, encoding="utf-8")
     print(text, end="")
-    print(f"wrote {args.out / 'optimizers.json'}, optimizers.md and loss_curves.png")
+    print(
+        f"wrote {args.out / 'optimizers.json'}, optimizers.md"
+        + ("" if args.no_plot else " and loss_curves.png")
+    )
     return 0
