@@ -241,9 +241,7 @@ def test_discover_writes_verified_rules_and_a_ready_optax_transformation(tmp_pat
         "16",
         "--steps",
         "2",
-        "--length",
-        "3",
-    ]
+    ]  # the default length: the same shapes, so the same compilations, as the regenerate smoke's
     assert main([*argv, "--top", "3", "--out", str(out), "--quiet"]) == 0
     printed = capsys.readouterr().out
     record = json.loads((out / "rules.json").read_text())
