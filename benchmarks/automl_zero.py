@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 
 import gamify
-from gamify.cli.bench.machine import machine_info
+from gamify.cli.bench.machine import header_lines, machine_info
 from gamify.games import automl_zero as az
 
 ARMS = ("evolution", "random", "gamify", "frozen")
@@ -96,9 +96,7 @@ def main(argv: list[str] | None = None) -> int:
     lines = [
         "### benchmarks/automl_zero.py: AutoML-Zero's linear-regression task",
         "",
-        f"- machine: {machine['cpu']}, {machine['cores']} cores, {machine['platform']}",
-        f"- date: {machine['date']}, gamify {machine['gamify']}, Python {machine['python']}",
-        f"- command: `{command}`",
+        *header_lines(machine, command),
         f"- throughput: {rate:,.0f} programs evaluated per second (batches of 1,024; 10 tasks × 100 training "
         "and 100 validation examples)",
         f"- success: fitness ≥ {az.SUCCESS} on the 10 search tasks; hand-written gradient descent scores "

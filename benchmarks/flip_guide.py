@@ -50,7 +50,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from gamify.cli.bench.machine import machine_info
+from gamify.cli.bench.machine import header_lines, machine_info
 from gamify.cli.common import parse_duration
 from gamify.cli.main import main as gamify
 from gamify.games import flip_graph
@@ -225,9 +225,7 @@ def report(sizes, best: int, rows: dict, setup: str, command: str) -> list[str]:
     lines = [
         f"### benchmarks/flip_guide.py: guided and plain flip walks, ⟨{','.join(map(str, sizes))}⟩ over Z2",
         "",
-        f"- machine: {machine['cpu']}, {machine['cores']} cores, {machine['platform']}",
-        f"- date: {machine['date']}, gamify {machine['gamify']}, Python {machine['python']}",
-        f"- command: `{command}`",
+        *header_lines(machine, command),
         f"- setup: {setup}; best known rank {best}",
         "",
         "| arm | rank per seed | median | seeds at best known | flips/s | vs plain | compile (s) |",

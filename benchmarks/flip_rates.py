@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 from scipy.stats import spearmanr
 
-from gamify.cli.bench.machine import machine_info
+from gamify.cli.bench.machine import header_lines, machine_info
 from gamify.games import flip_graph
 from gamify.tensor import flips
 
@@ -71,9 +71,7 @@ def main(argv: list[str] | None = None) -> int:
         f"### benchmarks/flip_rates.py: which schemes of ⟨{','.join(map(str, sizes))}⟩ rank {args.rank} "
         "go lower",
         "",
-        f"- machine: {machine['cpu']}, {machine['cores']} cores, {machine['platform']}",
-        f"- date: {machine['date']}, gamify {machine['gamify']}, Python {machine['python']}",
-        f"- command: `{command}`",
+        *header_lines(machine, command),
         f"- {len(schemes)} schemes, each walked twice by {args.walkers} uniform walkers for "
         f"{args.rounds} rounds (plateau {args.plateau}); {time.perf_counter() - clock:.0f} s in all",
         f"- rate of going lower: mean {rate.mean():.3f}, spread between schemes (std of the two runs' mean) "

@@ -35,7 +35,7 @@ from pathlib import Path
 import jax
 import numpy as np
 
-from gamify.cli.bench.machine import machine_info
+from gamify.cli.bench.machine import header_lines, machine_info
 from gamify.games import update_rule as ur
 
 ARMS = ("random", "evolution", "gamify", "frozen")
@@ -106,9 +106,7 @@ def main(argv: list[str] | None = None) -> int:
     lines = [
         "### benchmarks/update_rule.py: discovering an update rule (the `update_rule` game)",
         "",
-        f"- machine: {machine['cpu']}, {machine['cores']} cores, {machine['platform']}",
-        f"- date: {machine['date']}, gamify {machine['gamify']}, Python {machine['python']}",
-        f"- command: `{command}`",
+        *header_lines(machine, command),
         f"- score: minus the mean over tasks of log(final loss / initial loss) after {args.steps} steps, at "
         f"the rule's best rate of {len(ur.LEARNING_RATES)} (0.003 to 3.2); higher is better, 0 is not moving",
         f"- throughput: {rate:,.0f} programs scored per second (batch {args.batch}, 8 tasks, "

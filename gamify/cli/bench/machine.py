@@ -35,3 +35,12 @@ def machine_info(*, accelerator: bool = False) -> dict:
     if accelerator:
         info["jax_backend"] = jax.default_backend()
     return info
+
+
+def header_lines(machine: dict, command: str) -> list[str]:
+    """The machine, date and command lines every benchmark table in RESULTS.md starts with."""
+    return [
+        f"- machine: {machine['cpu']}, {machine['cores']} cores, {machine['platform']}",
+        f"- date: {machine['date']}, gamify {machine['gamify']}, Python {machine['python']}",
+        f"- command: `{command}`",
+    ]

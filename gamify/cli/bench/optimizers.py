@@ -26,7 +26,7 @@ import statistics
 import time
 from pathlib import Path
 
-from gamify.cli.bench.machine import machine_info
+from gamify.cli.bench.machine import header_lines, machine_info
 from gamify.cli.common import UsageError, positive_int
 
 SEARCHES = ("gamify", "frozen", "evolution", "random")  # games/update_rule.py's
@@ -244,9 +244,7 @@ def run(args) -> int:
     lines = [
         "### gamify bench optimizers: found update rules against designed optimizers",
         "",
-        f"- machine: {machine['cpu']}, {machine['cores']} cores, {machine['platform']}",
-        f"- date: {machine['date']}, gamify {machine['gamify']}, Python {machine['python']}",
-        f"- command: `{command}`",
+        *header_lines(machine, command),
         f"- score: minus the mean over a suite's tasks of log(final loss / initial loss) after {args.steps} "
         f"steps, each rule at its best rate of {len(ur.LEARNING_RATES)} (0.003 to 3.2) per suite and seed; "
         "higher is better, 0 is not moving",

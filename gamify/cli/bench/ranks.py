@@ -31,7 +31,7 @@ from pathlib import Path
 
 from gamify.cli import search as search_command
 from gamify.cli.bench import ablation
-from gamify.cli.bench.machine import machine_info
+from gamify.cli.bench.machine import header_lines, machine_info
 from gamify.cli.common import UsageError, integers, parse_duration
 from gamify.tensor import flips
 from gamify.tensor.flips import MAX_DIM
@@ -408,9 +408,7 @@ def markdown_report(report: dict) -> str:
         f"### gamify bench ranks: {settings['method']} over {settings['field'].upper()}, "
         f"{settings['budget_per_format']:g} s per format",
         "",
-        f"- machine: {machine['cpu']}, {machine['cores']} cores, {machine['platform']}",
-        f"- date: {machine['date']}, gamify {machine['gamify']}, Python {machine['python']}",
-        f"- command: `{report['command']}`",
+        *header_lines(machine, report["command"]),
         f"- best known: gamify/tensor/data/best_known_ranks.json, compiled {report['table_compiled']}",
         "",
         markdown_table(report["rows"], settings["field"]),
