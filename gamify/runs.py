@@ -18,9 +18,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 import jax
-import jax.numpy as jnp
 
-from gamify import checkpoint
+from gamify import checkpoint, parallel
 from gamify.game import Game
 from gamify.train import TrainConfig, Trainer, TrainState, best_solution
 
@@ -81,16 +80,23 @@ class Budget:
 
 
 class RunDirectory:
-    """A run directory: config, checkpoint, metrics and best solution on disk."""
+    """A run directory: config, checkpoint, metrics and best solution on disk.
+
+    In a job of several processes (:func:`gamify.parallel.connect`) every process reads it and
+    only process 0 writes: the others' writing methods do nothing.
+    """
 
     def __init__(self, directory: Path):
         self.dir = Path(directory)
         self.saved_iteration: int | None = None  # of the last checkpoint this object wrote
+        self.writes = parallel.writes_files()
 
     def write_config(
         self, game_spec: str, game_args: dict, config: TrainConfig, *, game_version: int
     ) -> None:
         """Records what the run is: the game (name or path, arguments, rules version) and settings."""
+        if not self.writes:
+            return
         record = {
             "game": game_spec,
             "game_args": game_args,
@@ -113,6 +119,8 @@ class RunDirectory:
 
     def save(self, trainer: Trainer, state: TrainState, elapsed: float) -> None:
         """Writes the checkpoint (``state`` and ``elapsed`` seconds) and the best solution."""
+        if not self.writes:
+            return
         progress = {"iteration": int(state.iteration), "elapsed": elapsed}
         checkpoint.save(self.dir / CHECKPOINT, state, progress)
         self.saved_iteration = progress["iteration"]
@@ -144,8 +152,8 @@ class RunDirectory:
           CheckpointError: the checkpoint is missing, corrupt or from another configuration.
         """
         state, progress = checkpoint.load(self.dir / CHECKPOINT, trainer.init())
-        state = jax.tree.map(jnp.asarray, state)
-        if resume:
+        state = trainer.place(state)
+        if resume and self.writes:
             self.drop_metrics_after(int(state.iteration))
             for torn in self.dir.glob(".*.tmp"):  # left by a kill during an atomic write
                 torn.unlink()
@@ -155,7 +163,7 @@ class RunDirectory:
         """Drops metrics logged after ``iteration`` (0: all), so a resumed log has no duplicates;
         ``key`` names the records' counter (pretraining counts ``updates``)."""
         path = self.dir / METRICS
-        if not path.exists():
+        if not self.writes or not path.exists():
             return
         kept = []
         for line in path.read_text().splitlines():
@@ -168,6 +176,8 @@ class RunDirectory:
 
     def append_metrics(self, record: dict) -> None:
         """Adds one iteration's record to metrics.jsonl."""
+        if not self.writes:
+            return
         path = self.dir / METRICS
         try:
             with open(path, "a") as f:
@@ -201,6 +211,7 @@ def train_until(
       should_stop: asked before each iteration; True ends training as a spent budget does
         (reason :data:`STOPPED`), e.g. on a first Ctrl-C, whose exception could otherwise
         land where Python ignores it (a garbage-collector callback during compilation).
+        In a job of several processes, process 0's answer and clock decide for all of them.
     Returns:
       ``(state, reason)``: the final state and why training stopped. A resumed run whose
       budget is already spent (e.g. it reached the game's best possible return) stops
@@ -219,7 +230,7 @@ def train_until(
     logged = (state, elapsed)  # the newest state whose metrics line is written
     try:
         while reason is None:
-            if should_stop():
+            if parallel.agree([should_stop()])[0]:
                 reason = STOPPED
                 break
             tick = time.monotonic()
@@ -229,11 +240,12 @@ def train_until(
                 metrics.update(eval_metrics)
             metrics = _rounded(jax.device_get(metrics))
             seconds = time.monotonic() - tick
+            now = float(parallel.agree([time.monotonic() - start])[0])
             progress = {
                 "iteration": int(state.iteration),
                 "games": int(state.games),
                 "updates": int(state.updates),
-                "elapsed": round(time.monotonic() - start, 3),
+                "elapsed": round(now, 3),
                 "best_return": _best_return(state),
                 # Searches on moves after a game ended are not counted: they are wasted work.
                 "sims_per_second": round(

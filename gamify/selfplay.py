@@ -37,13 +37,17 @@ def returns_to_go(rewards: Array, valid: Array) -> Array:
     return jnp.flip(jnp.cumsum(jnp.flip(rewards, 0), axis=0), 0)
 
 
-def make_selfplay(env: Env, search: SearchFn, *, num_games: int) -> Callable[[Params, Array], SelfPlayResult]:
+def make_selfplay(
+    env: Env, search: SearchFn, *, num_games: int, split: Callable | None = None
+) -> Callable[[Params, Array], SelfPlayResult]:
     """Builds batched self-play: every game plays to its end, searching at every move.
 
     Args:
       env: the game under the shared rules.
       search: picks each move (:func:`gamify.search.make_search`).
       num_games: B, the games played at once.
+      split: ``split(tree, axis)`` constrains arrays to be split over devices along their
+        games axis (:meth:`gamify.parallel.Layout.split`); None: no constraint.
     Returns:
       ``selfplay(params, rng_key, states=None) -> SelfPlayResult``, not jitted: a
       :class:`Trajectory` [L = env.max_steps, B] and the final states [B]. The games start
@@ -56,6 +60,8 @@ def make_selfplay(env: Env, search: SearchFn, *, num_games: int) -> Callable[[Pa
         init_key, play_key = jax.random.split(rng_key)
         if states is None:
             states = jax.vmap(env.init)(jax.random.split(init_key, num_games))
+        if split is not None:  # the rest follows: every game's search and steps on its device
+            states = split(states)
 
         def record(states, out):
             return (

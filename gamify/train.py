@@ -26,6 +26,7 @@ from gamify.env import Env
 from gamify.game import Game
 from gamify.learner import LearnerConfig, make_optimizer, make_update
 from gamify.networks import Network, NetworkConfig, make_network
+from gamify.parallel import Layout
 from gamify.search import SearchConfig, make_search, num_candidates
 from gamify.selfplay import make_selfplay
 from gamify.types import Array, EnvState, Episode, Example, Params, Trajectory
@@ -141,6 +142,9 @@ class Trainer:
       initial_params: the network's parameters to start from instead of :meth:`fresh_params`
         (e.g. :func:`gamify.pretrain.load_params`'s; also settable as ``self.initial_params``
         before :meth:`init`); the optimizer state starts fresh.
+      layout: the devices to train on (:func:`gamify.parallel.layout`): the state replicated on
+        each, self-play's games and each learner batch split over them; states then go in
+        through :meth:`place`. None: the default device, as plain ``jit`` places it.
     """
 
     def __init__(
@@ -150,18 +154,27 @@ class Trainer:
         *,
         episodes: Episode | None = None,
         initial_params: Params | None = None,
+        layout: Layout | None = None,
     ):
         self.game, self.config = game, config
+        self.layout = layout
+        if layout is not None:
+            layout.check_divisible(
+                games_per_iteration=config.games_per_iteration,
+                eval_games=config.eval_games,
+                batch_size=config.batch_size,
+            )
+        split = layout.split if layout is not None else None
         self._episodes = episodes
         self.initial_params = initial_params
         self.env = env = Env(game)
         self.network = make_network(env.action_space, config=config.network)
         self.optimizer = make_optimizer(config=config.learner)
         search = make_search(env, self.network, config=config.search)
-        self._selfplay = make_selfplay(env, search, num_games=config.games_per_iteration)
+        self._selfplay = make_selfplay(env, search, num_games=config.games_per_iteration, split=split)
         eval_config = dataclasses.replace(config.search, gumbel_scale=0.0)
         eval_search = make_search(env, self.network, config=eval_config)
-        self._eval_play = make_selfplay(env, eval_search, num_games=config.eval_games)
+        self._eval_play = make_selfplay(env, eval_search, num_games=config.eval_games, split=split)
         self._update = make_update(self.network, self.optimizer, config=config.learner)
         self._demonstrations = None
         self._trajectory = None  # one iteration's self-play record, as shapes (see _trajectory_shapes)
@@ -171,8 +184,12 @@ class Trainer:
                 num_games=config.demonstrations_per_iteration,
                 num_candidates=num_candidates(env, config.search),
             )
-        self.iterate = jax.jit(self._iterate)
-        self.evaluate = jax.jit(self._evaluate)
+        if layout is None:
+            self.iterate, self.evaluate = jax.jit(self._iterate), jax.jit(self._evaluate)
+        else:  # the state stays replicated; what is split inside is the compiler's to partition
+            on = layout.replicated
+            self.iterate = jax.jit(self._iterate, in_shardings=on, out_shardings=on)
+            self.evaluate = jax.jit(self._evaluate, in_shardings=on, out_shardings=on)
 
     def memory_needed(self) -> dict[str, int]:
         """Bytes of the run's largest arrays, from their shapes alone (nothing is allocated).
@@ -183,7 +200,7 @@ class Trainer:
           trajectories are one iteration's ``games_per_iteration`` × the game's ``max_steps``
           moves.
         """
-        state = jax.eval_shape(self.init)
+        state = jax.eval_shape(self._first_state)
         trajectory = self._trajectory_shapes(state.params, jax.random.PRNGKey(0))
         return {"training state": _nbytes(state), "self-play trajectories": _nbytes(trajectory)}
 
@@ -218,6 +235,14 @@ class Trainer:
 
     def init(self) -> TrainState:
         """The run's first state: fresh parameters from the seed, an empty replay, no best game."""
+        return self.place(self._first_state())
+
+    def place(self, state: TrainState) -> TrainState:
+        """``state`` (host or device values) where :meth:`iterate` takes it: replicated on the
+        layout's devices, or on the default device without a layout."""
+        return jax.tree.map(jnp.asarray, state) if self.layout is None else self.layout.place(state)
+
+    def _first_state(self) -> TrainState:
         _, env_key, shape_key = jax.random.split(self._stream_key("init"), 3)
         start = self.env.init(env_key)
         params = self.fresh_params() if self.initial_params is None else self.initial_params
@@ -268,6 +293,8 @@ class Trainer:
             params, opt_state = carry
             sample_key, augment_key = jax.random.split(k)
             batch = replay.sample_examples(buffer, sample_key, batch_size=self.config.batch_size)
+            if self.layout is not None:  # data-parallel: each device a slice, gradients averaged
+                batch = self.layout.split(batch)
             batch = augment_examples(self.game, augment_key, batch)
             params, opt_state, info = self._update(params, opt_state, batch)
             return (params, opt_state), info
@@ -358,7 +385,7 @@ def _gib(size: int) -> str:
 
 def _memory_available() -> int:
     """The first device's memory limit where JAX reports one (accelerators), else the host's RAM."""
-    stats = jax.devices()[0].memory_stats() or {}
+    stats = jax.local_devices()[0].memory_stats() or {}
     if "bytes_limit" in stats:
         return int(stats["bytes_limit"])
     return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")

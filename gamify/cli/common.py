@@ -16,7 +16,9 @@ import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from gamify import runs, train
+import jax
+
+from gamify import parallel, runs, train
 from gamify.game import Game
 from gamify.progress import ProgressDisplay
 from gamify.registry import load_game
@@ -163,6 +165,89 @@ def write_or_rescue(scheme: Scheme, path: Path) -> list[Path]:
     raise UsageError(f"{failure}; the rank-{scheme.rank} scheme was {where}")
 
 
+def add_parallel_options(parser) -> None:
+    """``--devices`` and the options that join a job of several processes."""
+    group = parser.add_argument_group(
+        "devices and processes (README: Scaling out)",
+        "Self-play's games and each learner batch are split over the devices, the network is "
+        "replicated; in a job of several processes every process runs this same command (with "
+        "its own --process-id) and only process 0 writes files and shows progress.",
+    )
+    group.add_argument(
+        "--devices",
+        type=positive_int,
+        help="devices to use (default: every device of the job; on a CPU, "
+        "XLA_FLAGS=--xla_force_host_platform_device_count=N makes N)",
+    )
+    group.add_argument(
+        "--coordinator",
+        metavar="HOST:PORT|auto",
+        help="join a job of several processes: process 0's address (it listens on that port), or "
+        "auto: the job as Slurm, Open MPI or Kubernetes describe it",
+    )
+    group.add_argument("--num-processes", type=positive_int, metavar="N", help="processes in the job")
+    group.add_argument("--process-id", type=int, metavar="I", help="this process's index, 0..N-1")
+    group.add_argument(
+        "--join-timeout",
+        type=parse_duration,
+        default=120.0,
+        metavar="T",
+        help="how long to wait for every process to join (default 2m)",
+    )
+    group.add_argument(
+        "--heartbeat",
+        type=parse_duration,
+        default=20.0,
+        metavar="T",
+        help="a process silent this long is taken as lost, and the whole job stops (default 20s)",
+    )
+
+
+def start_job(args) -> parallel.Layout | None:
+    """Joins the job (``--coordinator``) and picks the devices (``--devices``); call it before
+    anything touches JAX. Returns None for a single device (plain jit)."""
+    if args.coordinator is None and (args.num_processes is not None or args.process_id is not None):
+        raise UsageError("--num-processes and --process-id need --coordinator")
+    if args.coordinator is not None:
+        auto = args.coordinator == "auto"
+        try:
+            if not auto:
+                parallel.parse_coordinator(args.coordinator)
+        except ValueError as e:
+            raise UsageError(f"--coordinator: {e}") from None
+        if not auto and (args.num_processes is None or args.process_id is None):
+            raise UsageError("--coordinator HOST:PORT needs --num-processes and --process-id")
+        try:
+            parallel.connect(
+                None if auto else args.coordinator,
+                args.num_processes,
+                args.process_id,
+                timeout=max(1, round(args.join_timeout)),
+                heartbeat=max(1, round(args.heartbeat)),
+            )
+        except ValueError as e:
+            raise UsageError(f"--coordinator: {e}") from None
+    try:
+        layout = parallel.layout(args.devices)
+    except ValueError as e:
+        raise UsageError(f"--devices: {e}") from None
+    return layout if layout.size > 1 else None
+
+
+def check_layout(layout: parallel.Layout | None, config: train.TrainConfig) -> None:
+    """UsageError naming the option when a batch does not split evenly over the devices."""
+    if layout is None:
+        return
+    counts = {
+        "--games-per-iteration": config.games_per_iteration,
+        "--batch-size": config.batch_size,
+        "eval games": config.eval_games,
+    }
+    for name, count in counts.items():
+        if count % layout.size:
+            raise UsageError(f"{name} ({count}) must be a multiple of the number of devices ({layout.size})")
+
+
 def open_run(
     out: Path,
     game_spec: str,
@@ -192,10 +277,12 @@ def open_run(
         NetworkConfig field not named here (the ones the command line set); None: ignore them.
 
     Returns:
-      ``(directory, game, config)``.
+      ``(directory, game, config)``. In a job of several processes only process 0 checks that
+      ``out`` is new and writes there; the others make the same game and config.
     """
-    prepare_run_dir(out, resume)
     directory = runs.RunDirectory(out)
+    if directory.writes or resume:
+        prepare_run_dir(out, resume)
     if resume:
         record = directory.read_config()
         if record["game"] != game_spec:
@@ -229,7 +316,7 @@ def discarded_if_unstarted(out: Path, resume: bool) -> Iterator[None]:
     except BaseException:
         metrics = out / runs.METRICS
         started = (metrics.exists() and metrics.stat().st_size) or (out / runs.CHECKPOINT).exists()
-        if not resume and not started:
+        if not resume and not started and parallel.writes_files():
             with contextlib.suppress(OSError):  # the error that got us here is the one to report
                 for path in out.iterdir():
                     shutil.rmtree(path) if path.is_dir() else path.unlink()
@@ -262,6 +349,7 @@ def train_with_progress(
             "best.json is kept unless beaten)",
             file=sys.stderr,
         )
+    quiet = quiet or not directory.writes  # one progress display per job: process 0's
     with ProgressDisplay(max_seconds=budget.max_seconds, quiet=quiet, rank=rank) as display:
         if state is not None:
             display.message(
@@ -280,6 +368,14 @@ def train_with_progress(
                     on_iteration=display.update,
                     should_stop=stop_requested,
                 )
+        except jax.errors.JaxRuntimeError as error:
+            if jax.process_count() == 1:
+                raise
+            detail = str(error).strip().splitlines()[0]  # a collective failed: a peer is gone
+            raise UsageError(
+                f"the job lost a process ({detail}); its last checkpoint is in {directory.dir}: "
+                "start the job again with --resume"
+            ) from None
         except KeyboardInterrupt:  # a second Ctrl-C, or one outside the loop
             saved, where = directory.saved_iteration, directory.dir
             if saved is not None:

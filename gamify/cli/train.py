@@ -10,13 +10,16 @@ from pathlib import Path
 
 import jax.numpy as jnp
 
-from gamify import runs, train
+from gamify import parallel, runs, train
 from gamify.cli.common import (
     UsageError,
+    add_parallel_options,
+    check_layout,
     discarded_if_unstarted,
     open_run,
     parse_duration,
     positive_int,
+    start_job,
     train_with_progress,
 )
 from gamify.learner import LearnerConfig
@@ -31,6 +34,8 @@ examples:
   gamify train xor_rank --set n=4 --target-return -3 --out runs/xr
   gamify train lights_out --out runs/lo --resume --time 5m
   gamify train path/to/my_game.py:MyGame --games 2000
+  gamify train lights_out --devices 4 --out runs/lo4       # 4 GPUs (or forced CPU devices)
+  gamify train lights_out --coordinator host0:1234 --num-processes 2 --process-id 0 --out runs/lo
   gamify eval runs/lo
 """
 
@@ -98,6 +103,7 @@ def add_parsers(commands) -> None:
         "--checkpoint-every", type=parse_duration, default=30.0, help="seconds between checkpoints (30)"
     )
     train.add_argument("--quiet", action="store_true", help="no progress display")
+    add_parallel_options(train)
 
     evaluate = commands.add_parser(
         "eval",
@@ -139,6 +145,7 @@ def _train_config(args) -> train.TrainConfig:
 
 def run_train(args) -> int:
     """``gamify train``."""
+    layout = start_job(args)  # before anything touches JAX
     out = args.out or Path("runs") / re.sub(r"[^A-Za-z0-9_.-]+", "_", Path(args.game.split(":")[0]).stem)
     game_args = {} if args.resume else parse_game_args(args.game_args)
     explicit = frozenset({"hidden_size", "head_hidden_size"} | ({"torso"} if args.torso else set()))
@@ -146,10 +153,11 @@ def run_train(args) -> int:
         out, args.game, game_args, _train_config(args), resume=args.resume, explicit_network=explicit
     )
     with discarded_if_unstarted(out, args.resume):
-        return _train(args, out, directory, game, config)
+        check_layout(layout, config)
+        return _train(args, out, directory, game, config, layout)
 
 
-def _train(args, out, directory, game, config) -> int:
+def _train(args, out, directory, game, config, layout) -> int:
     """The training itself, once the run directory is open."""
     if not any([args.time, args.games, args.updates, args.target_return is not None]):
         args.time = 600.0
@@ -160,7 +168,7 @@ def _train(args, out, directory, game, config) -> int:
         target_return=args.target_return,
         stop_at_best_possible=not args.train_past_optimum,
     )
-    trainer = train.Trainer(game, config)
+    trainer = train.Trainer(game, config, layout=layout)
     state, reason = train_with_progress(
         trainer,
         directory,
@@ -172,6 +180,8 @@ def _train(args, out, directory, game, config) -> int:
     solution = train.best_solution(trainer, state)
     if reason.startswith(runs.BEST_POSSIBLE):
         reason += " (the game's proven optimum; --train-past-optimum trains on)"
+    if not parallel.writes_files():  # process 0 reports for the job
+        return 130 if reason == runs.STOPPED else 0
     print(f"stopped: {reason}; {int(state.games)} games, {int(state.updates)} updates; run saved in {out}")
     if solution is not None:
         print(f"best return {solution['return']:g} in {solution['length']} moves:")
