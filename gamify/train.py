@@ -49,6 +49,10 @@ class TrainConfig:
     episode_repeats: int = 1  # copies of each fixed episode per iteration (their weight in the replay)
     eval_every: int = 5  # iterations; 0 disables evaluation
     eval_games: int = 8
+    # Self-play's (and evaluation's) games in this many groups, each with its own random stream:
+    # the unit a layout of devices splits, so a run is the same on any number of devices that
+    # divides it (gamify.selfplay.make_selfplay).
+    shards: int = 1
     network: NetworkConfig = NetworkConfig()
     search: SearchConfig = SearchConfig()
     learner: LearnerConfig = LearnerConfig()
@@ -61,11 +65,15 @@ class TrainConfig:
             "replay_capacity",
             "eval_games",
             "episode_repeats",
+            "shards",
         ):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
         if self.eval_every < 0:
             raise ValueError(f"eval_every must be >= 0, got {self.eval_every}")
+        for name in ("games_per_iteration", "eval_games"):
+            if (count := getattr(self, name)) % self.shards:
+                raise ValueError(f"{name} ({count}) must be a multiple of shards ({self.shards})")
 
     def to_json(self) -> dict:
         return dataclasses.asdict(self)
@@ -142,9 +150,10 @@ class Trainer:
       initial_params: the network's parameters to start from instead of :meth:`fresh_params`
         (e.g. :func:`gamify.pretrain.load_params`'s; also settable as ``self.initial_params``
         before :meth:`init`); the optimizer state starts fresh.
-      layout: the devices to train on (:func:`gamify.parallel.layout`): the state replicated on
-        each, self-play's games and each learner batch split over them; states then go in
-        through :meth:`place`. None: the default device, as plain ``jit`` places it.
+      layout: the devices to train on (:func:`gamify.parallel.layout`; their number must divide
+        ``config.shards`` and ``config.batch_size``): the state replicated on each, self-play's
+        shards of games and each learner batch split over them; states go in through
+        :meth:`place`. None: the default device, as plain ``jit`` places it.
     """
 
     def __init__(
@@ -159,22 +168,18 @@ class Trainer:
         self.game, self.config = game, config
         self.layout = layout
         if layout is not None:
-            layout.check_divisible(
-                games_per_iteration=config.games_per_iteration,
-                eval_games=config.eval_games,
-                batch_size=config.batch_size,
-            )
-        split = layout.split if layout is not None else None
+            layout.check_divisible(shards=config.shards, batch_size=config.batch_size)
+        play = {"shards": config.shards, "layout": layout}
         self._episodes = episodes
         self.initial_params = initial_params
         self.env = env = Env(game)
         self.network = make_network(env.action_space, config=config.network)
         self.optimizer = make_optimizer(config=config.learner)
         search = make_search(env, self.network, config=config.search)
-        self._selfplay = make_selfplay(env, search, num_games=config.games_per_iteration, split=split)
+        self._selfplay = make_selfplay(env, search, num_games=config.games_per_iteration, **play)
         eval_config = dataclasses.replace(config.search, gumbel_scale=0.0)
         eval_search = make_search(env, self.network, config=eval_config)
-        self._eval_play = make_selfplay(env, eval_search, num_games=config.eval_games, split=split)
+        self._eval_play = make_selfplay(env, eval_search, num_games=config.eval_games, **play)
         self._update = make_update(self.network, self.optimizer, config=config.learner)
         self._demonstrations = None
         self._trajectory = None  # one iteration's self-play record, as shapes (see _trajectory_shapes)

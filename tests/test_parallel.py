@@ -58,9 +58,10 @@ def _read(out) -> tuple[list[dict], dict]:
 
 @pytest.fixture(scope="module")
 def one(tmp_path_factory):
-    """The run on one device, in this process: metrics and best solution."""
+    """The run on one device, in this process, its games in two shards (as two devices play
+    them): metrics and best solution."""
     out = tmp_path_factory.mktemp("one") / "run"
-    assert main([*TRAIN, *GAMES, "--out", str(out)]) == 0
+    assert main([*TRAIN, *GAMES, "--shards", "2", "--out", str(out)]) == 0
     return _read(out)
 
 

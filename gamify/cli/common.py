@@ -180,6 +180,13 @@ def add_parallel_options(parser) -> None:
         "XLA_FLAGS=--xla_force_host_platform_device_count=N makes N)",
     )
     group.add_argument(
+        "--shards",
+        type=positive_int,
+        help="self-play's games in S groups, each with its own random stream, fixed when the run "
+        "is created (default: the number of devices): the run is the same on any number of "
+        "devices that divides S, and can resume on any of them",
+    )
+    group.add_argument(
         "--coordinator",
         metavar="HOST:PORT|auto",
         help="join a job of several processes: process 0's address (it listens on that port), or "
@@ -235,17 +242,18 @@ def start_job(args) -> parallel.Layout | None:
 
 
 def check_layout(layout: parallel.Layout | None, config: train.TrainConfig) -> None:
-    """UsageError naming the option when a batch does not split evenly over the devices."""
+    """UsageError naming the option when the run's shards or batch do not split over the devices."""
     if layout is None:
         return
-    counts = {
-        "--games-per-iteration": config.games_per_iteration,
-        "--batch-size": config.batch_size,
-        "eval games": config.eval_games,
-    }
-    for name, count in counts.items():
-        if count % layout.size:
-            raise UsageError(f"{name} ({count}) must be a multiple of the number of devices ({layout.size})")
+    if config.shards % layout.size:
+        raise UsageError(
+            f"--shards: the run plays its games in {config.shards} shards, which do not split over "
+            f"{layout.size} devices (use --devices D for a D that divides {config.shards})"
+        )
+    if config.batch_size % layout.size:
+        raise UsageError(
+            f"--batch-size ({config.batch_size}) must be a multiple of the number of devices ({layout.size})"
+        )
 
 
 def open_run(

@@ -126,9 +126,16 @@ def run_games(args) -> int:
     return 0
 
 
-def _train_config(args) -> train.TrainConfig:
+def _train_config(args, layout) -> train.TrainConfig:
+    shards = args.shards or (layout.size if layout is not None else 1)
+    if args.games_per_iteration % shards:
+        raise UsageError(
+            f"--games-per-iteration ({args.games_per_iteration}) must be a multiple of the {shards} shards"
+        )
     return train.TrainConfig(
         seed=args.seed,
+        shards=shards,
+        eval_games=-(-8 // shards) * shards,  # 8, or the next multiple of the shards
         games_per_iteration=args.games_per_iteration,
         updates_per_iteration=args.updates_per_iteration,
         batch_size=args.batch_size,
@@ -150,7 +157,7 @@ def run_train(args) -> int:
     game_args = {} if args.resume else parse_game_args(args.game_args)
     explicit = frozenset({"hidden_size", "head_hidden_size"} | ({"torso"} if args.torso else set()))
     directory, game, config = open_run(
-        out, args.game, game_args, _train_config(args), resume=args.resume, explicit_network=explicit
+        out, args.game, game_args, _train_config(args, layout), resume=args.resume, explicit_network=explicit
     )
     with discarded_if_unstarted(out, args.resume):
         check_layout(layout, config)
