@@ -61,6 +61,15 @@ BLOCKS = {
         "optimizers --search gamify,evolution --programs 1000 --seeds 1,2,3,4,5",
         "optimizers --search random --programs 8 --steps 2 --seeds 1 --no-digits --no-plot",
     ),
+    "scale-out": (  # ~15 minutes: 24 runs of `gamify train`, each in fresh processes
+        "scale_out.py --games lights_out,xor_rank --seeds 0,1,2 --iterations 8",
+        "scale_out.py --games lights_out --seeds 0 --iterations 2 --arms '1 device,2 devices' "
+        "--train-args '--simulations 4 --hidden 16 --games-per-iteration 4 --batch-size 16'",
+    ),
+    "ray-walks": (  # ~4 minutes: 2 formats x 3 seeds x 2 arms of 30 s
+        "ray_walks.py --formats 4x4x4,3x4x5 --seconds 30 --seeds 0,1,2",
+        "ray_walks.py --formats 2x2x3 --seconds 1 --seeds 0 --round 0.5",
+    ),
     "matmul-strassen": (
         "matmul strassen --sizes 256,512,1024,2048",
         "matmul strassen --sizes 16,32 --repeats 2",

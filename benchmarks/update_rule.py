@@ -57,7 +57,7 @@ def throughput(game: ur.UpdateRule, batch: int, repeats: int) -> tuple[float, fl
     return batch * repeats / (time.perf_counter() - clock), compiled
 
 
-def main(argv: list[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--budget", type=int, default=1000, help="distinct programs scored per search (1000)")
     parser.add_argument("--seeds", default="0,1,2")
@@ -67,7 +67,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--games", type=int, default=16, help="gamify: games per iteration (16)")
     parser.add_argument("--simulations", type=int, default=32, help="gamify: simulations per move (32)")
     parser.add_argument("--markdown", type=Path, help="also write the tables here")
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
     arms = args.arms.split(",")
     if set(arms) - set(ARMS):
         raise SystemExit(f"--arms must be of {', '.join(ARMS)}")

@@ -141,6 +141,15 @@ def test_bad_input_is_one_line(tmp_path, capsys, args, message):
     assert not (tmp_path / "run").exists() or not any((tmp_path / "run").iterdir())
 
 
+def test_search_takes_the_same_options(tmp_path, capsys):
+    argv = ["search", "matmul", "2", "2", "2", "--quiet", "--out", str(tmp_path / "s"), "--devices", "3"]
+    assert main(argv) == 2
+    assert capsys.readouterr().err.strip() == (
+        "gamify: error: --devices: 3 devices asked for, this process has 1 (cpu); on CPU, "
+        "XLA_FLAGS=--xla_force_host_platform_device_count=N makes N"
+    )
+
+
 def test_an_odd_batch_on_two_devices_is_refused(tmp_path):
     run = subprocess.run(
         _command(*GAMES, "--devices", "2", "--batch-size", "15", "--out", str(tmp_path / "run")),

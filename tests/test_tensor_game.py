@@ -132,8 +132,7 @@ def with_residual(p: Played, residual):
 def test_conforms_matmul(z2, z, z2_flat):
     for p in (z2, z2_flat, z):
         check_game(p.game)
-    check_game(TensorDecomposition(2, 2, 3))
-    check_game(TensorDecomposition(rewards="terminal", change_of_basis=0.5))
+    check_game(TensorDecomposition(2, 2, 3, rewards="terminal", change_of_basis=0.5))  # one compile
 
 
 def test_conforms_with_targets_from_files(tmp_path):

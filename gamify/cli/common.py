@@ -176,12 +176,14 @@ def add_parallel_options(parser) -> None:
     group.add_argument(
         "--devices",
         type=positive_int,
+        metavar="N",
         help="devices to use (default: every device of the job; on a CPU, "
         "XLA_FLAGS=--xla_force_host_platform_device_count=N makes N)",
     )
     group.add_argument(
         "--shards",
         type=positive_int,
+        metavar="S",
         help="self-play's games in S groups, each with its own random stream, fixed when the run "
         "is created (default: the number of devices): the run is the same on any number of "
         "devices that divides S, and can resume on any of them",

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import shutil
+import sys
 import time
 from pathlib import Path
 
@@ -19,6 +20,7 @@ from gamify.cli.common import (
     folder_lock,
     graceful_stop,
     parse_duration,
+    positive_int,
     three_sizes,
     write_or_rescue,
 )
@@ -178,6 +180,27 @@ def add_parsers(commands) -> None:
             help="let a trained guide choose the plus transitions: a `gamify train flip_graph` run for "
             "this format; each round plays 16 games of that game by Gumbel MCTS from the current scheme "
             "(plain walks only: no --pool, --luby, --plateau-max, --no-plus or --symmetric)",
+        )
+        cluster = sub.add_argument_group('a Ray cluster (pip install "gamify[ray]"; README: Scaling out)')
+        cluster.add_argument(
+            "--ray",
+            nargs="?",
+            const="local",
+            metavar="ADDRESS",
+            help="walk on every CPU of a Ray cluster: rounds of the walker as Ray tasks (--threads "
+            "each, default 1), one shared pool of the best schemes per rank (a Ray actor) that "
+            "restarts draw from; ADDRESS: auto or HOST:PORT of a running cluster, none: a local "
+            "Ray instance on this machine",
+        )
+        cluster.add_argument(
+            "--walkers", type=positive_int, metavar="N", help="rounds at once (default: the cluster's CPUs)"
+        )
+        cluster.add_argument(
+            "--round",
+            type=parse_duration,
+            default=10.0,
+            metavar="T",
+            help="the longest round of a walker before it reports to the pool (default 10s)",
         )
         sub.add_argument("--out", type=Path, help="output directory (default runs/flips-...)")
         sub.add_argument("--quiet", action="store_true", help="no progress lines")
@@ -343,6 +366,8 @@ def run_flips(args) -> int:
     with graceful_stop("the walk; its best scheme will be written") as stop_requested:
         if guide is not None:
             result = _guided_walk(args, start, guide, stop_requested)
+        elif args.ray is not None:
+            result = _ray_walk(args, start, pooled, symmetric, transposed, show, stop_requested)
         else:
             result = walk(
                 start,
@@ -380,6 +405,52 @@ def run_flips(args) -> int:
         hint = "; the Z2 scheme is kept (another seed may find one that lifts)"
         return lift_and_write(result.scheme, out / "scheme-z.json", hint=hint)
     return 0
+
+
+def _ray_walk(args, start: Scheme, pooled, symmetric, transposed, show, stop_requested) -> FlipResult:
+    """``--ray``: the walk as rounds on a Ray cluster (gamify.tensor.ray_walks)."""
+    try:
+        import ray  # deferred: Ray is an optional extra
+
+        from gamify.tensor import ray_walks  # deferred: it imports Ray
+    except ImportError:
+        raise UsageError('--ray needs Ray: pip install "gamify[ray]"') from None
+    address = None if args.ray == "local" else args.ray
+    started_here = not ray.is_initialized()  # (a caller of main() may have started one)
+    if started_here:
+        try:
+            ray.init(address=address, include_dashboard=False, log_to_driver=False, configure_logging=False)
+        except (ConnectionError, ValueError, RuntimeError) as error:
+            detail = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+            raise UsageError(f"--ray: cannot join the Ray cluster at {args.ray}: {detail}") from None
+    try:
+        cpus = int(ray.cluster_resources().get("CPU", 1))
+        threads = args.threads or 1
+        walkers = args.walkers or max(1, cpus // threads)
+        print(f"ray: {cpus} CPUs, {walkers} walkers of {threads} thread{'s' if threads > 1 else ''}")
+        return ray_walks.ray_walk(
+            start,
+            args.target_rank,
+            args.time,
+            walkers=args.walkers,
+            threads=threads,
+            round_seconds=args.round,
+            pool_size=args.pool or 16,
+            pool_schemes=pooled,
+            seed=args.seed,
+            progress=show,
+            on_lost=lambda line: print(f"ray: {line}", file=sys.stderr, flush=True),
+            should_stop=stop_requested,
+            plateau=args.plateau,
+            plateau_max=args.plateau_max,
+            luby=args.luby,
+            plus_transitions=not args.no_plus,
+            symmetric=symmetric,
+            transposed=transposed,
+        )
+    finally:
+        if started_here:
+            ray.shutdown()
 
 
 def _load_guide(args, sizes):

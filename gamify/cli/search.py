@@ -21,16 +21,19 @@ from pathlib import Path
 
 import numpy as np
 
-from gamify import pretrain, runs, train
+from gamify import parallel, pretrain, runs, train
 from gamify.checkpoint import CheckpointError
 from gamify.cli.common import (
     UsageError,
+    add_parallel_options,
+    check_layout,
     discarded_if_unstarted,
     integers,
     open_run,
     parse_duration,
     positive_int,
     probability,
+    start_job,
     train_with_progress,
     write_or_rescue,
 )
@@ -136,6 +139,7 @@ def add_parsers(commands) -> None:
         "--target-rank or --budget; writes the best verified scheme, metrics and a plot.",
     )
     for sub in target_kinds(search, "search"):
+        add_parallel_options(sub)
         sub.add_argument("--target-rank", type=int, help="stop once a decomposition of this rank is found")
         sub.add_argument(
             "--budget", type=parse_duration, default=600.0, help="wall time, e.g. 10m (default 10m)"
@@ -293,9 +297,17 @@ def scheme_from_actions(game, actions: np.ndarray):
 
 def run_search(args) -> int:
     """The ``gamify search`` command."""
+    layout = start_job(args)  # before anything touches JAX
     game_args, default_name = game_args_of(args, "search")
     out = args.out or Path("runs") / default_name
-    config = dataclasses.replace(preset(args.preset), seed=args.seed)
+    config = preset(args.preset)
+    shards = args.shards or (layout.size if layout is not None else 1)
+    if config.games_per_iteration % shards:
+        raise UsageError(
+            f"--shards: the {config.games_per_iteration} games of an iteration do not split into {shards}"
+        )
+    eval_games = -(-config.eval_games // shards) * shards  # the next multiple of the shards
+    config = dataclasses.replace(config, seed=args.seed, shards=shards, eval_games=eval_games)
     overrides = {
         "root_reward_weight": args.root_reward_weight,
         "num_simulations": args.simulations,
@@ -338,14 +350,17 @@ def run_search(args) -> int:
         out, GAME, game_args, config, resume=args.resume, same_settings=True, check=check
     )
     with discarded_if_unstarted(out, args.resume):
-        return _search(args, out, directory, game, config, schemes)
+        check_layout(layout, config)
+        return _search(args, out, directory, game, config, schemes, layout)
 
 
-def _search(args, out, directory, game, config, schemes) -> int:
+def _search(args, out, directory, game, config, schemes, layout) -> int:
     """The search itself, once the run directory is open."""
-    for scheme in schemes:
-        record_demonstration(scheme, out)
-    trainer = train.Trainer(game, config, episodes=load_demonstrations(game, out))
+    if directory.writes:
+        for scheme in schemes:
+            record_demonstration(scheme, out)
+    parallel.agree([0])  # a barrier in a job of several processes: the others read what 0 recorded
+    trainer = train.Trainer(game, config, episodes=load_demonstrations(game, out), layout=layout)
     if args.init is not None and not (args.resume and (out / runs.CHECKPOINT).exists()):
         trainer.initial_params = load_pretrained(args.init, trainer)
     target = None if args.target_rank is None else -float(args.target_rank)
@@ -353,6 +368,8 @@ def _search(args, out, directory, game, config, schemes) -> int:
     state, reason = train_with_progress(
         trainer, directory, budget, resume=args.resume, quiet=args.quiet, rank=True
     )
+    if not directory.writes:  # process 0 verifies, improves, writes and reports for the job
+        return 130 if reason == runs.STOPPED else 0
     print(f"stopped: {reason}; {int(state.games)} games in {state_elapsed(out):.0f} s; files in {out}")
     status = 130 if reason == runs.STOPPED else 0
     solution = train.best_solution(trainer, state)
