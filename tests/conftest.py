@@ -69,6 +69,7 @@ def pytest_unconfigure(config):
 _SLOW_FILES = (
     "test_tensor_game",  # 132
     "test_cli_search",  # 122
+    "test_parallel",  # 115, two processes of its own at times
     "test_cli",  # 112
     "test_train",  # 111
     "test_search",  # 102
@@ -77,6 +78,7 @@ _SLOW_FILES = (
     "test_native",  # 94
     "test_bench_throughput",  # 90
     "test_scheme_demonstrations",  # 77
+    "test_ray_walks",  # 40 (walks on both cores)
     "test_flip_prior",  # 75
     "test_networks",  # 63
     "test_flip_graph",  # 61

@@ -216,15 +216,16 @@ def test_search_learns_from_demonstrations_and_records_improvements(tmp_path, ca
     trainer = train.Trainer(game, record["train"], episodes=episodes)
     state, _ = runs.RunDirectory(out).load(trainer, resume=False)
     key = jax.random.fold_in(trainer._stream_key("iterate"), 0)
-    varied = trainer._replayed_episodes(key)
+    varied = jax.jit(trainer._replayed_episodes)(key)  # jitted: one compile, not one per op
     assert record["train"].vary_episodes and not np.array_equal(varied[0].residual, episodes[0].residual)
     config = dataclasses.replace(record["train"], vary_episodes=False, episode_repeats=3)
-    replayed = jax.tree.leaves(train.Trainer(game, config, episodes=episodes)._replayed_episodes(key))
+    replayed = jax.tree.leaves(
+        jax.jit(train.Trainer(game, config, episodes=episodes)._replayed_episodes)(key)
+    )
     for given, again in zip(jax.tree.leaves(episodes), replayed, strict=True):  # as written, 3 times
         np.testing.assert_array_equal(np.concatenate([given] * 3), again)
-    examples, valid = replay_episodes(
-        gamify.Env(game), varied, num_candidates=num_candidates(gamify.Env(game), record["train"].search)
-    )
+    slots = num_candidates(gamify.Env(game), record["train"].search)
+    examples, valid = jax.jit(lambda e: replay_episodes(gamify.Env(game), e, num_candidates=slots))(varied)
     assert int(state.iteration) == 1 and int(valid.sum()) == 7
     size = int(state.replay.size)
     stored = jax.tree.map(lambda x: np.asarray(x)[size - 7 : size], state.replay.data)
