@@ -23,7 +23,7 @@ import ray
 
 from gamify.cli.bench.machine import header_lines, machine_info
 from gamify.tensor.flips import standard_scheme, walk
-from gamify.tensor.ray_walks import ray_walk
+from gamify.tensor.ray_walks import init, ray_walk
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -43,7 +43,7 @@ def main(argv: list[str] | None = None) -> int:
     seeds = [int(s) for s in args.seeds.split(",")]
     clock = time.perf_counter()
     rows = {}
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
+    init(num_cpus=2)
     try:
         for sizes in formats:
             naive = standard_scheme(*sizes)

@@ -12,6 +12,7 @@ import pytest
 import ray
 
 from gamify.cli.main import main
+from gamify.tensor import ray_walks
 from gamify.tensor.flips import standard_scheme
 from gamify.tensor.formats import read_scheme
 from gamify.tensor.ray_walks import ray_walk
@@ -20,7 +21,7 @@ from gamify.tensor.ray_walks import ray_walk
 @pytest.fixture(scope="module", autouse=True)
 def local_ray():
     """One local Ray instance of 2 CPUs for the file (starting one takes ~10 s)."""
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
+    ray_walks.init(num_cpus=2)  # not ray.init here: pytest's working directory is the source tree
     yield
     ray.shutdown()
 

@@ -419,7 +419,7 @@ def _ray_walk(args, start: Scheme, pooled, symmetric, transposed, show, stop_req
     started_here = not ray.is_initialized()  # (a caller of main() may have started one)
     if started_here:
         try:
-            ray.init(address=address, include_dashboard=False, log_to_driver=False, configure_logging=False)
+            ray_walks.init(address)
         except (ConnectionError, ValueError, RuntimeError) as error:
             detail = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
             raise UsageError(f"--ray: cannot join the Ray cluster at {args.ray}: {detail}") from None

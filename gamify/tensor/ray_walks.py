@@ -11,8 +11,10 @@ others found. Ray is an optional extra: ``pip install "gamify[ray]"``.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import random
+import tempfile
 import time
 from collections.abc import Callable, Sequence
 
@@ -20,6 +22,16 @@ import ray
 
 from gamify.tensor.flips import FlipResult, to_masks, walk
 from gamify.tensor.scheme import Scheme
+
+
+def init(address: str | None = None, **options) -> None:
+    """``ray.init`` (no dashboard, workers' logs kept out of the driver's output) from a neutral
+    working directory: Ray puts the driver's working directory on its workers' ``sys.path``,
+    where a gamify source checkout would shadow the installed package and its compiled walker."""
+    with contextlib.chdir(tempfile.gettempdir()):
+        ray.init(
+            address=address, include_dashboard=False, log_to_driver=False, configure_logging=False, **options
+        )
 
 
 @ray.remote(num_cpus=0)
@@ -76,7 +88,7 @@ def ray_walk(
       scheme: a valid scheme over Z2, as for :func:`gamify.tensor.flips.walk`.
       target_rank, seconds: when to stop.
       address: the cluster to join (``"auto"``, ``"HOST:PORT"``); None: the Ray instance
-        already started in this process, else a new local one on this machine's CPUs.
+        already started in this process (best with :func:`init`), else a new local one.
       walkers: rounds in flight at once (default: the cluster's CPUs // ``threads``).
       threads: C++ walker threads per round (the CPUs each task asks Ray for).
       round_seconds: the longest round; the driver hears from each walker this often.
@@ -102,7 +114,7 @@ def ray_walk(
             raise ValueError(f"pool scheme {k} does not decompose the starting scheme's tensor over Z2")
     started_here = not ray.is_initialized()
     if started_here:
-        ray.init(address=address, include_dashboard=False, log_to_driver=False, configure_logging=False)
+        init(address)
     try:
         return _drive(
             scheme, pool_schemes, target, target_rank, seconds, walkers, threads, round_seconds, pool_size,
@@ -155,6 +167,8 @@ def _drive(
         number = pending.pop(ready[0])
         try:
             result = ray.get(ready[0])
+        except ray.exceptions.RayTaskError:  # the walk itself failed: no use starting another
+            raise
         except ray.exceptions.RayError as error:  # its worker died: the pool is untouched
             if on_lost is not None:
                 reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
