@@ -2,17 +2,21 @@
 
 A :class:`Layout` is a one-dimensional mesh of devices (axis ``"games"``). A
 :class:`gamify.Trainer` given one keeps its whole state (parameters, optimizer, replay, best
-game) replicated on every device and splits the work: self-play's games, and the examples of
-each learner batch, so the gradients are averaged across devices by XLA (sharded ``jit``: the
-same program as on one device, partitioned by the compiler, as in the "Anakin" architecture
-of Hessel et al. 2021, "Podracer architectures for scalable reinforcement learning").
+game) replicated on every device and splits the work, as the "Anakin" architecture does (Hessel
+et al. 2021, "Podracer architectures for scalable reinforcement learning"):
+- self-play's games, in the run's *shards* (``TrainConfig.shards``): each device plays its
+  shards to their end with no communication (``jax.shard_map`` in
+  :func:`gamify.selfplay.make_selfplay`). Sharding the game batch by ``jit`` alone was 3×
+  slower on two CPU devices: the partitioner turned mctx's batch-indexed tree updates into
+  collectives in every simulation.
+- the examples of each learner batch (sharded ``jit``, :meth:`Layout.split`): XLA averages
+  the gradients across devices.
 
-What "the same run" means on N devices: JAX's random numbers do not depend on how an array
-is split (``jax_threefry_partitionable``, JAX's default), so the games start alike, draw the
-same Gumbel noise and the same replay samples. Only float sums can come out in another order
-(a gradient is summed per device, then across devices), which moves parameters by float
-rounding; the tests hold the best solution and the counts equal and the metrics equal within
-1e-4.
+What "the same run" means on N devices: each shard draws its own random stream whatever device
+plays it, and the replay is sampled alike, so a run plays the same games on any number of
+devices that divides its shards; only float sums come out in another order (a gradient is
+summed per device, then across), which moves parameters by rounding. The tests hold the best
+solution and the counts equal and the metrics within 1e-4.
 
 Several processes (hosts, or processes on one host) join with :func:`connect`
 (``jax.distributed.initialize``); every process then runs the same program over the mesh of
@@ -56,9 +60,9 @@ class Layout:
     def __repr__(self) -> str:
         return f"Layout({self.size} × {self.devices[0].platform})"
 
-    def split(self, tree, axis: int = 0):
-        """Inside jit: ``tree``'s arrays split over the devices along ``axis`` (games or examples)."""
-        sharding = NamedSharding(self.mesh, P(*([None] * axis), AXIS))
+    def split(self, tree):
+        """Inside jit: ``tree``'s arrays split over the devices along their first axis (examples)."""
+        sharding = NamedSharding(self.mesh, P(AXIS))
         return jax.tree.map(lambda x: jax.lax.with_sharding_constraint(x, sharding), tree)
 
     def place(self, tree):
