@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import shlex
 import sys
 import time
 from pathlib import Path
@@ -26,7 +25,7 @@ from pathlib import Path
 import numpy as np
 
 import gamify
-from gamify.cli.bench.machine import header_lines, machine_info
+from gamify.cli.bench.machine import header_lines, machine_info, publish, script_command
 from gamify.games import automl_zero as az
 
 ARMS = ("evolution", "random", "gamify", "frozen")
@@ -90,9 +89,7 @@ def main(argv: list[str] | None = None) -> int:
             )
 
     machine = machine_info()
-    command = shlex.join(
-        ["python", "benchmarks/automl_zero.py", *(argv if argv is not None else sys.argv[1:])]
-    )
+    command = script_command(__file__, argv)
     lines = [
         "### benchmarks/automl_zero.py: AutoML-Zero's linear-regression task",
         "",
@@ -125,10 +122,7 @@ def main(argv: list[str] | None = None) -> int:
             + ", ".join(f"{h:.6f}" for _, h in results)
             + f" | `{first}` |"
         )
-    text = "\n".join(lines)
-    print(text)
-    if args.markdown:
-        args.markdown.write_text(text + "\n", encoding="utf-8")
+    publish(lines, args.markdown)
     return 0
 
 

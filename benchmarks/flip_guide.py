@@ -43,14 +43,13 @@ Without ``--arms``: plain and the walker arms (the search arms take a 15-minute 
 from __future__ import annotations
 
 import argparse
-import shlex
 import statistics
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-from gamify.cli.bench.machine import header_lines, machine_info
+from gamify.cli.bench.machine import header_lines, machine_info, publish, script_command
 from gamify.cli.common import parse_duration
 from gamify.cli.main import main as gamify
 from gamify.games import flip_graph
@@ -316,9 +315,7 @@ def main(argv: list[str] | None = None) -> int:
         for arm in arms:
             rows[arm].append(run_arm(arm, start, best, args.seconds, seed, guide, learned, args.plateau))
             print(f"  {arm}: {rows[arm][-1]}", flush=True)
-    command = shlex.join(
-        ["python", "benchmarks/flip_guide.py", *(argv if argv is not None else sys.argv[1:])]
-    )
+    command = script_command(__file__, argv)
     walked = f"at rank {args.start_rank}" if args.start_rank else f"after {args.warmup:g} s"
     setup = (
         f"from a plain walk's scheme {walked} (start ranks {', '.join(map(str, starts))}), "
@@ -335,10 +332,7 @@ def main(argv: list[str] | None = None) -> int:
             f"moves per game, 16 games per round, {guide.search.num_simulations} simulations per move"
         )
     lines = report(sizes, best, rows, setup, command)
-    text = "\n".join(lines)
-    print(text)
-    if args.markdown:
-        args.markdown.write_text(text + "\n", encoding="utf-8")
+    publish(lines, args.markdown)
     return 0
 
 

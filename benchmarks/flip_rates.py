@@ -13,7 +13,6 @@ from plain walks from the naive algorithm (one thread, seeds 10000, 10007, ...),
 from __future__ import annotations
 
 import argparse
-import shlex
 import sys
 import time
 from pathlib import Path
@@ -21,7 +20,7 @@ from pathlib import Path
 import numpy as np
 from scipy.stats import spearmanr
 
-from gamify.cli.bench.machine import header_lines, machine_info
+from gamify.cli.bench.machine import header_lines, machine_info, publish, script_command
 from gamify.games import flip_graph
 from gamify.tensor import flips
 
@@ -64,9 +63,7 @@ def main(argv: list[str] | None = None) -> int:
     binomial = np.sqrt(rate.mean() * (1 - rate.mean()) / args.walkers)
     agreement = spearmanr(first, second)
     machine = machine_info()
-    command = shlex.join(
-        ["python", "benchmarks/flip_rates.py", *(argv if argv is not None else sys.argv[1:])]
-    )
+    command = script_command(__file__, argv)
     lines = [
         f"### benchmarks/flip_rates.py: which schemes of ⟨{','.join(map(str, sizes))}⟩ rank {args.rank} "
         "go lower",
@@ -89,10 +86,7 @@ def main(argv: list[str] | None = None) -> int:
         lines.append(
             f"| {name} | {rho.statistic:.2f} | {rho.pvalue:.1g} | {values.min():g} to {values.max():g} |"
         )
-    text = "\n".join(lines)
-    print(text)
-    if args.markdown:
-        args.markdown.write_text(text + "\n", encoding="utf-8")
+    publish(lines, args.markdown)
     return 0
 
 

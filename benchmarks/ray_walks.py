@@ -13,17 +13,14 @@ start (the first round's) counts against Ray. Arms interleaved per seed.
 from __future__ import annotations
 
 import argparse
-import shlex
 import statistics
 import sys
 import time
 from pathlib import Path
 
-import ray
-
-from gamify.cli.bench.machine import header_lines, machine_info
+from gamify.cli.bench.machine import header_lines, machine_info, publish, script_command
 from gamify.tensor.flips import standard_scheme, walk
-from gamify.tensor.ray_walks import init, ray_walk
+from gamify.tensor.ray_walks import ray_walk, session
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -43,8 +40,7 @@ def main(argv: list[str] | None = None) -> int:
     seeds = [int(s) for s in args.seeds.split(",")]
     clock = time.perf_counter()
     rows = {}
-    init(num_cpus=2)
-    try:
+    with session(num_cpus=2):
         for sizes in formats:
             naive = standard_scheme(*sizes)
             for seed in seeds:
@@ -60,9 +56,7 @@ def main(argv: list[str] | None = None) -> int:
                     )
                 said = [f"{arm} {r.flips / r.seconds / 1e6:.2f} M/s rank {r.scheme.rank}" for arm, r in arms]
                 print(f"⟨{','.join(map(str, sizes))}⟩ seed {seed}: " + ", ".join(said), flush=True)
-    finally:
-        ray.shutdown()
-    command = shlex.join(["python", "benchmarks/ray_walks.py", *(argv if argv is not None else sys.argv[1:])])
+    command = script_command(__file__, argv)
     lines = [
         "### benchmarks/ray_walks.py: flip walks through Ray against the same walks on 2 threads",
         "",
@@ -86,10 +80,7 @@ def main(argv: list[str] | None = None) -> int:
             f"| {statistics.mean(ratios):.2f} ({min(ratios):.2f}-{max(ratios):.2f}) "
             f"| {', '.join(str(p[1]) for p in plain)} | {', '.join(str(r[1]) for r in spread)} |"
         )
-    text = "\n".join(lines)
-    print(text)
-    if args.markdown:
-        args.markdown.write_text(text + "\n", encoding="utf-8")
+    publish(lines, args.markdown)
     return 0
 
 

@@ -29,7 +29,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from gamify.cli.bench.machine import header_lines, machine_info
+from gamify.cli.bench.machine import header_lines, machine_info, publish, script_command
 
 ARMS = ("1 device", "2 shards on 1 device", "2 devices", "2 processes")
 OPTIONS = {
@@ -106,7 +106,7 @@ def main(argv: list[str] | None = None) -> int:
                     rate = run_arm(arm, game, seed, extra, Path(scratch))
                     rates.setdefault((game, arm), []).append(rate)
                     print(f"{game} seed {seed} {arm}: {rate:,.0f} sims/s", flush=True)
-    command = shlex.join(["python", "benchmarks/scale_out.py", *(argv if argv is not None else sys.argv[1:])])
+    command = script_command(__file__, argv)
     base = arms[0]
     lines = [
         "### benchmarks/scale_out.py: training on 2 devices or 2 processes against 1 device",
@@ -135,10 +135,7 @@ def main(argv: list[str] | None = None) -> int:
             ratios = [a / b for a, b in zip(rates[game, arm], rates[game, base], strict=True)]
             cells.append(f"{statistics.mean(ratios):.2f} ({min(ratios):.2f}-{max(ratios):.2f})")
         lines.append(f"| {game} | " + " | ".join(cells) + " |")
-    text = "\n".join(lines)
-    print(text)
-    if args.markdown:
-        args.markdown.write_text(text + "\n", encoding="utf-8")
+    publish(lines, args.markdown)
     return 0
 
 

@@ -26,7 +26,6 @@ Three parts, one run:
 from __future__ import annotations
 
 import argparse
-import shlex
 import statistics
 import sys
 import time
@@ -35,7 +34,7 @@ from pathlib import Path
 import jax
 import numpy as np
 
-from gamify.cli.bench.machine import header_lines, machine_info
+from gamify.cli.bench.machine import header_lines, machine_info, publish, script_command
 from gamify.games import update_rule as ur
 
 ARMS = ("random", "evolution", "gamify", "frozen")
@@ -104,9 +103,7 @@ def main(argv: list[str] | None = None) -> int:
             )
 
     machine = machine_info()
-    command = shlex.join(
-        ["python", "benchmarks/update_rule.py", *(argv if argv is not None else sys.argv[1:])]
-    )
+    command = script_command(__file__, argv)
     lines = [
         "### benchmarks/update_rule.py: discovering an update rule (the `update_rule` game)",
         "",
@@ -141,10 +138,7 @@ def main(argv: list[str] | None = None) -> int:
             f"{sum(h > held_ref[adam] for h in held)}/{len(held)} | `{results[0][0].best.formula()}` | "
             f"{statistics.median(t for _, _, t in results):.0f} |"
         )
-    text = "\n".join(lines)
-    print(text)
-    if args.markdown:
-        args.markdown.write_text(text + "\n", encoding="utf-8")
+    publish(lines, args.markdown)
     return 0
 
 

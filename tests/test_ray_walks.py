@@ -21,9 +21,8 @@ from gamify.tensor.ray_walks import ray_walk
 @pytest.fixture(scope="module", autouse=True)
 def local_ray():
     """One local Ray instance of 2 CPUs for the file (starting one takes ~10 s)."""
-    ray_walks.init(num_cpus=2)  # not ray.init here: pytest's working directory is the source tree
-    yield
-    ray.shutdown()
+    with ray_walks.session(num_cpus=2):  # not ray.init: pytest's working directory is the source tree
+        yield
 
 
 def test_gamify_flips_on_ray_writes_a_verified_scheme(tmp_path, capsys):

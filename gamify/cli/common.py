@@ -218,17 +218,9 @@ def start_job(args) -> parallel.Layout | None:
     if args.coordinator is None and (args.num_processes is not None or args.process_id is not None):
         raise UsageError("--num-processes and --process-id need --coordinator")
     if args.coordinator is not None:
-        auto = args.coordinator == "auto"
-        try:
-            if not auto:
-                parallel.parse_coordinator(args.coordinator)
-        except ValueError as e:
-            raise UsageError(f"--coordinator: {e}") from None
-        if not auto and (args.num_processes is None or args.process_id is None):
-            raise UsageError("--coordinator HOST:PORT needs --num-processes and --process-id")
         try:
             parallel.connect(
-                None if auto else args.coordinator,
+                None if args.coordinator == "auto" else args.coordinator,
                 args.num_processes,
                 args.process_id,
                 timeout=max(1, round(args.join_timeout)),
@@ -241,6 +233,20 @@ def start_job(args) -> parallel.Layout | None:
     except ValueError as e:
         raise UsageError(f"--devices: {e}") from None
     return layout if layout.size > 1 else None
+
+
+def with_shards(
+    config: train.TrainConfig, shards: int | None, layout: parallel.Layout | None
+) -> train.TrainConfig:
+    """``config`` playing its games in ``shards`` (``--shards``; default the number of devices),
+    with its evaluation games rounded up to a multiple of them."""
+    shards = shards or (layout.size if layout is not None else 1)
+    if config.games_per_iteration % shards:
+        raise UsageError(
+            f"--shards: the {config.games_per_iteration} games of an iteration do not split into {shards}"
+        )
+    eval_games = -(-config.eval_games // shards) * shards
+    return dataclasses.replace(config, shards=shards, eval_games=eval_games)
 
 
 def check_layout(layout: parallel.Layout | None, config: train.TrainConfig) -> None:

@@ -416,41 +416,34 @@ def _ray_walk(args, start: Scheme, pooled, symmetric, transposed, show, stop_req
     except ImportError:
         raise UsageError('--ray needs Ray: pip install "gamify[ray]"') from None
     address = None if args.ray == "local" else args.ray
-    started_here = not ray.is_initialized()  # (a caller of main() may have started one)
-    if started_here:
-        try:
-            ray_walks.init(address)
-        except (ConnectionError, ValueError, RuntimeError) as error:
-            detail = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-            raise UsageError(f"--ray: cannot join the Ray cluster at {args.ray}: {detail}") from None
     try:
-        cpus = int(ray.cluster_resources().get("CPU", 1))
-        threads = args.threads or 1
-        walkers = args.walkers or max(1, cpus // threads)
-        print(f"ray: {cpus} CPUs, {walkers} walkers of {threads} thread{'s' if threads > 1 else ''}")
-        return ray_walks.ray_walk(
-            start,
-            args.target_rank,
-            args.time,
-            walkers=args.walkers,
-            threads=threads,
-            round_seconds=args.round,
-            pool_size=args.pool or 16,
-            pool_schemes=pooled,
-            seed=args.seed,
-            progress=show,
-            on_lost=lambda line: print(f"ray: {line}", file=sys.stderr, flush=True),
-            should_stop=stop_requested,
-            plateau=args.plateau,
-            plateau_max=args.plateau_max,
-            luby=args.luby,
-            plus_transitions=not args.no_plus,
-            symmetric=symmetric,
-            transposed=transposed,
-        )
-    finally:
-        if started_here:
-            ray.shutdown()
+        with ray_walks.session(address):  # (a caller of main() may have started Ray: then that one)
+            cpus = int(ray.cluster_resources().get("CPU", 1))
+            threads = args.threads or 1
+            walkers = args.walkers or max(1, cpus // threads)
+            print(f"ray: {cpus} CPUs, {walkers} walkers of {threads} thread{'s' if threads > 1 else ''}")
+            return ray_walks.ray_walk(
+                start,
+                args.target_rank,
+                args.time,
+                walkers=args.walkers,
+                threads=threads,
+                round_seconds=args.round,
+                pool_size=args.pool or 16,
+                pool_schemes=pooled,
+                seed=args.seed,
+                progress=show,
+                on_lost=lambda line: print(f"ray: {line}", file=sys.stderr, flush=True),
+                should_stop=stop_requested,
+                plateau=args.plateau,
+                plateau_max=args.plateau_max,
+                luby=args.luby,
+                plus_transitions=not args.no_plus,
+                symmetric=symmetric,
+                transposed=transposed,
+            )
+    except ray_walks.JoinError as error:
+        raise UsageError(f"--ray: {error}") from None
 
 
 def _load_guide(args, sizes):

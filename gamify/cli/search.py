@@ -35,6 +35,7 @@ from gamify.cli.common import (
     probability,
     start_job,
     train_with_progress,
+    with_shards,
     write_or_rescue,
 )
 from gamify.demonstrations import stack_episodes
@@ -300,14 +301,7 @@ def run_search(args) -> int:
     layout = start_job(args)  # before anything touches JAX
     game_args, default_name = game_args_of(args, "search")
     out = args.out or Path("runs") / default_name
-    config = preset(args.preset)
-    shards = args.shards or (layout.size if layout is not None else 1)
-    if config.games_per_iteration % shards:
-        raise UsageError(
-            f"--shards: the {config.games_per_iteration} games of an iteration do not split into {shards}"
-        )
-    eval_games = -(-config.eval_games // shards) * shards  # the next multiple of the shards
-    config = dataclasses.replace(config, seed=args.seed, shards=shards, eval_games=eval_games)
+    config = with_shards(dataclasses.replace(preset(args.preset), seed=args.seed), args.shards, layout)
     overrides = {
         "root_reward_weight": args.root_reward_weight,
         "num_simulations": args.simulations,

@@ -21,6 +21,7 @@ from gamify.cli.common import (
     positive_int,
     start_job,
     train_with_progress,
+    with_shards,
 )
 from gamify.learner import LearnerConfig
 from gamify.networks import NetworkConfig
@@ -127,15 +128,8 @@ def run_games(args) -> int:
 
 
 def _train_config(args, layout) -> train.TrainConfig:
-    shards = args.shards or (layout.size if layout is not None else 1)
-    if args.games_per_iteration % shards:
-        raise UsageError(
-            f"--games-per-iteration ({args.games_per_iteration}) must be a multiple of the {shards} shards"
-        )
-    return train.TrainConfig(
+    config = train.TrainConfig(
         seed=args.seed,
-        shards=shards,
-        eval_games=-(-8 // shards) * shards,  # 8, or the next multiple of the shards
         games_per_iteration=args.games_per_iteration,
         updates_per_iteration=args.updates_per_iteration,
         batch_size=args.batch_size,
@@ -148,6 +142,7 @@ def _train_config(args, layout) -> train.TrainConfig:
         search=SearchConfig(num_simulations=args.simulations, num_samples=args.samples),
         learner=LearnerConfig(learning_rate=args.learning_rate),
     )
+    return with_shards(config, args.shards, layout)
 
 
 def run_train(args) -> int:

@@ -16,7 +16,7 @@ import dataclasses
 import random
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 
 import ray
 
@@ -24,14 +24,44 @@ from gamify.tensor.flips import FlipResult, to_masks, walk
 from gamify.tensor.scheme import Scheme
 
 
-def init(address: str | None = None, **options) -> None:
-    """``ray.init`` (no dashboard, workers' logs kept out of the driver's output) from a neutral
-    working directory: Ray puts the driver's working directory on its workers' ``sys.path``,
-    where a gamify source checkout would shadow the installed package and its compiled walker."""
-    with contextlib.chdir(tempfile.gettempdir()):
-        ray.init(
-            address=address, include_dashboard=False, log_to_driver=False, configure_logging=False, **options
-        )
+class JoinError(ValueError):
+    """Ray could not be started, or its cluster joined."""
+
+
+@contextlib.contextmanager
+def session(address: str | None = None, **options) -> Iterator[None]:
+    """Ray for the block: the instance already running in this process, else one started here
+    (``address``: ``"auto"``, ``"HOST:PORT"`` of a cluster, None for a local instance; ``options``
+    go to ``ray.init``) and shut down after it.
+
+    Ray starts from a neutral working directory: it puts the driver's working directory on its
+    workers' ``sys.path``, where a gamify source checkout would shadow the installed package
+    and its compiled walker.
+
+    Raises:
+      JoinError: Ray could not start or join the cluster.
+    """
+    if ray.is_initialized():
+        yield
+        return
+    try:
+        with contextlib.chdir(tempfile.gettempdir()):
+            ray.init(
+                address=address,
+                include_dashboard=False,
+                log_to_driver=False,
+                configure_logging=False,
+                **options,
+            )
+    except (ConnectionError, ValueError, RuntimeError) as error:
+        detail = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise JoinError(
+            f"cannot join the Ray cluster at {address or 'a new local instance'}: {detail}"
+        ) from None
+    try:
+        yield
+    finally:
+        ray.shutdown()
 
 
 @ray.remote(num_cpus=0)
@@ -112,85 +142,71 @@ def ray_walk(
     for k, extra in enumerate(pool_schemes):
         if not extra.to_z2().verify(target).ok:
             raise ValueError(f"pool scheme {k} does not decompose the starting scheme's tensor over Z2")
-    started_here = not ray.is_initialized()
-    if started_here:
-        init(address)
-    try:
-        return _drive(
-            scheme, pool_schemes, target, target_rank, seconds, walkers, threads, round_seconds, pool_size,
-            keep, seed, progress, on_lost, should_stop, settings,
-        )  # fmt: skip
-    finally:
-        if started_here:
-            ray.shutdown()
+    with session(address):
+        if walkers is None:
+            walkers = max(1, int(ray.cluster_resources().get("CPU", 1)) // threads)
+        pool = SchemePool.remote(keep)
+        ray.get(pool.offer.remote([s.to_z2() for s in (scheme, *pool_schemes)]))
+        clock = time.monotonic()  # the budget is walking time: from here, once the pool is up
+        deadline = clock + seconds
+        best = min([s.to_z2() for s in (scheme, *pool_schemes)], key=lambda s: s.rank)
+        totals, rounds = dict(flips=0, reductions=0, restarts=0, plus=0), 0
+        pending: dict[ray.ObjectRef, int] = {}
+        chooser = random.Random(seed)
 
+        def submit() -> None:
+            nonlocal rounds
+            left = deadline - time.monotonic()
+            if left <= 0.05 or best.rank <= target_rank:
+                return
+            lowest = ray.get(pool.lowest.remote())
+            chooser.shuffle(lowest)
+            ref = _round.options(num_cpus=threads).remote(
+                lowest[0], lowest[1:pool_size], target_rank, min(round_seconds, left),
+                pool_size=pool_size, seed=seed + rounds * threads, threads=threads, **settings,
+            )  # fmt: skip
+            pending[ref] = rounds
+            rounds += 1
 
-def _drive(
-    scheme, pool_schemes, target, target_rank, seconds, walkers, threads, round_seconds, pool_size,
-    keep, seed, progress, on_lost, should_stop, settings,
-) -> FlipResult:  # fmt: skip
-    if walkers is None:
-        walkers = max(1, int(ray.cluster_resources().get("CPU", 1)) // threads)
-    pool = SchemePool.remote(keep)
-    ray.get(pool.offer.remote([s.to_z2() for s in (scheme, *pool_schemes)]))
-    clock = time.monotonic()  # the budget is walking time: from here, once the pool is up
-    deadline = clock + seconds
-    best = min([s.to_z2() for s in (scheme, *pool_schemes)], key=lambda s: s.rank)
-    totals, rounds = dict(flips=0, reductions=0, restarts=0, plus=0), 0
-    pending: dict[ray.ObjectRef, int] = {}
-    chooser = random.Random(seed)
-
-    def submit() -> None:
-        nonlocal rounds
-        left = deadline - time.monotonic()
-        if left <= 0.05 or best.rank <= target_rank:
-            return
-        lowest = ray.get(pool.lowest.remote())
-        chooser.shuffle(lowest)
-        ref = _round.options(num_cpus=threads).remote(
-            lowest[0], lowest[1:pool_size], target_rank, min(round_seconds, left),
-            pool_size=pool_size, seed=seed + rounds * threads, threads=threads, **settings,
-        )  # fmt: skip
-        pending[ref] = rounds
-        rounds += 1
-
-    for _ in range(walkers):
-        submit()
-    interrupted = False
-    while pending:
-        if should_stop():
-            interrupted = True
-            break
-        ready, _ = ray.wait(list(pending), num_returns=1, timeout=0.5)
-        if not ready:
-            continue
-        number = pending.pop(ready[0])
-        try:
-            result = ray.get(ready[0])
-        except ray.exceptions.RayTaskError:  # the walk itself failed: no use starting another
-            raise
-        except ray.exceptions.RayError as error:  # its worker died: the pool is untouched
-            if on_lost is not None:
-                reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-                on_lost(f"walker round {number} lost ({reason}); another starts from the pool")
+        for _ in range(walkers):
             submit()
-            continue
-        found = [s for s in (result.scheme, *result.distinct) if s.verify(target).ok]
-        if found:
-            ray.get(pool.offer.remote(found))
-            best = min([best, *found], key=lambda s: s.rank)
-        totals["flips"] += result.flips
-        totals["reductions"] += result.reductions
-        totals["restarts"] += result.restarts
-        totals["plus"] += result.plus_transitions
-        if progress is not None:
-            progress(_result(best, target_rank, totals, clock, pool, interrupted=False))
-        submit()
-    for ref in pending:  # a stop, or the target reached elsewhere: their work is not needed
-        ray.cancel(ref, force=True)
-    final = _result(best, target_rank, totals, clock, pool, interrupted=interrupted)
-    distinct = tuple(s for s in ray.get(pool.lowest.remote()) if s.verify(target).ok)
-    return dataclasses.replace(final, distinct=distinct)
+        interrupted = False
+        while pending:
+            if should_stop():
+                interrupted = True
+                break
+            ready, _ = ray.wait(list(pending), num_returns=1, timeout=0.5)
+            if not ready:
+                continue
+            number = pending.pop(ready[0])
+            try:
+                result = ray.get(ready[0])
+            except ray.exceptions.RayTaskError:  # the walk itself failed: no use starting another
+                raise
+            except ray.exceptions.RayError as error:  # its worker died: the pool is untouched
+                if on_lost is not None:
+                    reason = (
+                        str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+                    )
+                    on_lost(f"walker round {number} lost ({reason}); another starts from the pool")
+                submit()
+                continue
+            found = [s for s in (result.scheme, *result.distinct) if s.verify(target).ok]
+            if found:
+                ray.get(pool.offer.remote(found))
+                best = min([best, *found], key=lambda s: s.rank)
+            totals["flips"] += result.flips
+            totals["reductions"] += result.reductions
+            totals["restarts"] += result.restarts
+            totals["plus"] += result.plus_transitions
+            if progress is not None:
+                progress(_result(best, target_rank, totals, clock, pool, interrupted=False))
+            submit()
+        for ref in pending:  # a stop, or the target reached elsewhere: their work is not needed
+            ray.cancel(ref, force=True)
+        final = _result(best, target_rank, totals, clock, pool, interrupted=interrupted)
+        distinct = tuple(s for s in ray.get(pool.lowest.remote()) if s.verify(target).ok)
+        return dataclasses.replace(final, distinct=distinct)
 
 
 def _result(best, target_rank, totals, clock, pool, *, interrupted) -> FlipResult:

@@ -7,6 +7,8 @@ import datetime
 import os
 import platform
 import re
+import shlex
+import sys
 from pathlib import Path
 
 import jax
@@ -44,3 +46,18 @@ def header_lines(machine: dict, command: str) -> list[str]:
         f"- date: {machine['date']}, gamify {machine['gamify']}, Python {machine['python']}",
         f"- command: `{command}`",
     ]
+
+
+def script_command(script: str, argv: list[str] | None) -> str:
+    """The command line of a script of benchmarks/ (``argv`` None: this process's arguments)."""
+    return shlex.join(
+        ["python", f"benchmarks/{Path(script).name}", *(sys.argv[1:] if argv is None else argv)]
+    )
+
+
+def publish(lines: list[str], markdown: Path | None) -> None:
+    """Prints a benchmark's table, and writes it to ``markdown`` too when given (regenerate.py's)."""
+    text = "\n".join(lines)
+    print(text)
+    if markdown:
+        markdown.write_text(text + "\n", encoding="utf-8")
