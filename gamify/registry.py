@@ -42,6 +42,7 @@ BUILTIN_GAMES: dict[str, str] = {
     "flip_graph": "gamify.games.flip_graph:FlipGraph",
     "update_rule": "gamify.games.update_rule:UpdateRule",
     "automl_zero": "gamify.games.automl_zero:AutoMLZero",
+    "waring": "gamify.games.waring:Waring",
 }
 
 

@@ -7,8 +7,9 @@ disk damaged); 3 an internal error (a bug: rerun with --debug for the traceback)
 
 Command groups: :mod:`gamify.cli.train` (games, train, eval), :mod:`gamify.cli.search`
 (search), :mod:`gamify.cli.pretrain` (pretrain), :mod:`gamify.cli.schemes` (verify, flips, improve,
-lift), :mod:`gamify.cli.discover` (discover) and :mod:`gamify.cli.bench` (bench). Each adds its
-subcommands with ``add_parsers`` and maps them to functions ``args -> exit status`` in ``COMMANDS``.
+lift), :mod:`gamify.cli.tcount` (tcount), :mod:`gamify.cli.discover` (discover) and
+:mod:`gamify.cli.bench` (bench). Each adds its subcommands with ``add_parsers`` and maps them to
+functions ``args -> exit status`` in ``COMMANDS``.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import os
 import sys
 
 from gamify.checkpoint import CheckpointError
-from gamify.cli import bench, discover, pretrain, schemes, search, train
+from gamify.cli import bench, discover, pretrain, schemes, search, tcount, train
 from gamify.cli.common import UsageError
 from gamify.game import GameError
 from gamify.registry import GameNotFoundError
@@ -32,13 +33,14 @@ EXAMPLES = (
   gamify flips 3 3 3 --target-rank 23 --time 1m
   gamify improve scheme.exp --target-rank 22 --lift
   gamify lift runs/flips-3x3x3/scheme.json
+  gamify tcount tof_3 --time 10s
   gamify discover optimizer --time 10m
   gamify bench ranks --max-size 3 --method flips
 """
 )
 
 EXIT_INTERNAL = 3  # never 1, which says "the scheme is wrong"
-GROUPS = (train, search, pretrain, schemes, discover, bench)
+GROUPS = (train, search, pretrain, schemes, tcount, discover, bench)
 COMMANDS = {name: command for group in GROUPS for name, command in group.COMMANDS.items()}
 
 

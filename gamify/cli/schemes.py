@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from gamify.cli import tcount as tcount_cli
 from gamify.cli.common import (
     UsageError,
     ensure_writable,
@@ -24,6 +25,7 @@ from gamify.cli.common import (
     three_sizes,
     write_or_rescue,
 )
+from gamify.tensor import waring
 from gamify.tensor.flips import (
     MAX_DIM,
     MAX_SEED,
@@ -47,12 +49,15 @@ def add_parsers(commands) -> None:
     """Adds ``verify``, ``flips``, ``improve`` and ``lift`` to the CLI's subcommands."""
     verify = commands.add_parser(
         "verify",
-        help="check a scheme file exactly against its matrix-multiplication tensor (or any tensor)",
+        help="check a scheme file exactly against its matrix-multiplication tensor (or any tensor), "
+        "or a T-count/Toffoli decomposition against its phase tensor",
         description="Read a scheme file and check every Brent equation exactly (over Z, mod 2 over "
         "Z2, or over Q when a coefficient is a fraction such as 1/2) against the ⟨N,M,P⟩ tensor of "
         "its shape, the target a gamify scheme file stores (gamify search tensor writes it), or "
         "--tensor FILE. Prints the format, shape, field and rank, then OK or the first violated "
-        "equation. An .npz archive without --key is checked entry by entry. Exit status: 0 all OK, "
+        "equation. An .npz archive without --key is checked entry by entry. A phase decomposition (gamify "
+        "tcount's JSON) is checked against the tensor it stores or --tensor (a phase tensor file or a "
+        "shipped name). Exit status: 0 all OK, "
         "1 some scheme is wrong, 2 some input could not be read.",
     )
     verify.add_argument("file", metavar="FILE", type=Path, help=".json, .exp, .txt or .npz scheme file")
@@ -226,6 +231,8 @@ def add_parsers(commands) -> None:
 
 def run_verify(args) -> int:
     """``gamify verify``."""
+    if waring.is_decomposition_file(args.file):
+        return _verify_phase(args)
     fmt = args.format or detect_format(args.file)
     if fmt == "npz" and args.key is None:
         return _verify_npz(args)
@@ -262,6 +269,25 @@ def run_verify(args) -> int:
     result = scheme.verify()
     print("OK" if result.ok else f"WRONG: {result}")
     return 0 if result.ok else 1
+
+
+def _verify_phase(args) -> int:
+    """A Waring (T-count) or Toffoli decomposition of a phase tensor, exactly, entry by entry."""
+    decomposition = waring.read_decomposition(args.file)
+    tensor = decomposition.tensor
+    if args.tensor is not None:
+        tensor = tcount_cli.load(str(args.tensor))
+        if tensor != decomposition.tensor:
+            print(f"note: {args.tensor} differs from the tensor stored in {args.file}; checking against it")
+    label = "T-count" if decomposition.kind == "waring" else "Toffoli count"
+    print(f"format  {waring.FORMAT}, {decomposition.kind}")
+    print(
+        f"tensor  n = {tensor.n}, {tensor.nnz} cubic monomials" + (f", {args.tensor}" if args.tensor else "")
+    )
+    print(f"{label:<7} {decomposition.count}")
+    wrong = decomposition.check(tensor)
+    print("OK" if wrong is None else f"WRONG: entry {wrong} of the tensor differs")
+    return 0 if wrong is None else 1
 
 
 def _verify_npz(args) -> int:
