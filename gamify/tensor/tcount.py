@@ -7,8 +7,8 @@ Two stages, as polytof's pipeline has (its basis-change stage aside):
    ``threads`` walkers, each round restarting from the best decomposition or (every other
    round) from the cover, for a share of the budget.
 2. **T-count**: each Toffoli is 7 T gates; TOHPE/FastTODD descents
-   (:mod:`gamify.tensor.todd`) from the best Toffoli decompositions and from the
-   monomials' 7 gates each, then iterated local search (a random valid move that may
+   (:mod:`gamify.tensor.todd`) from the monomials' 7 gates each (at once, before stage 1)
+   and from the best Toffoli decompositions, then iterated local search (a random valid move that may
    lengthen by a little, then descend again) from the best, until the budget ends.
 
 Every decomposition returned is verified exactly against the tensor.
@@ -96,6 +96,8 @@ def search(
     report("start", result)
     if tensor.nnz == 0:
         return result
+    first = reduce_parities(result.parities, tensor.n, seed=seed, should_stop=should_stop)
+    _better(tensor, result, first, start, report)
     keep = _toffoli_stage(tensor, result, start, seconds * toffoli_share, seed, threads, report, should_stop)
     _tcount_stage(tensor, result, keep, start, seconds, seed, report, should_stop)
     if check_toffoli(tensor, result.toffoli) is not None or check_waring(tensor, result.parities) is not None:
@@ -147,19 +149,26 @@ def _toffoli_stage(tensor, result, start, budget, seed, threads, report, should_
 def _tcount_stage(tensor, result, keep, start, seconds, seed, report, should_stop) -> None:
     n = tensor.n
     rng = np.random.default_rng(seed)
-    starts = [toffoli_to_waring(terms) for terms in keep] + [result.parities]
-    current = None
+
+    def late() -> bool:
+        return should_stop() or time.perf_counter() - start > seconds
+
+    starts = [toffoli_to_waring(terms) for terms in keep]
+    current = result.parities
     for i, parities in enumerate(starts):  # every start once, then local search from the best
         if should_stop() or (i and time.perf_counter() - start > seconds):
             break
-        current = _better(tensor, result, reduce_parities(parities, n, seed=seed + i), start, report)
-    while time.perf_counter() - start < seconds and not should_stop() and current is not None:
+        current = _better(
+            tensor, result, reduce_parities(parities, n, seed=seed + i, should_stop=late), start, report
+        )
+    while time.perf_counter() - start < seconds and not should_stop():
         step = int(rng.integers(1 << 62))
         kicked = kick(
             result.parities if rng.random() < 0.5 else current, n, seed=step, slack=int(rng.integers(0, 3))
         )
-        current = _better(tensor, result, reduce_parities(kicked, n, seed=step), start, report)
-        result.descents += 1
+        current = _better(
+            tensor, result, reduce_parities(kicked, n, seed=step, should_stop=late), start, report
+        )
 
 
 def _better(tensor, result, parities, start, report) -> np.ndarray:

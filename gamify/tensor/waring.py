@@ -182,7 +182,9 @@ def bits(vectors, n: int) -> np.ndarray:
 
 def masks(rows) -> np.ndarray:
     """uint64 [len]: 0/1 rows as bit masks (inverse of :func:`bits`)."""
-    rows = np.asarray(rows, np.uint64).reshape(len(rows), -1)
+    rows = np.atleast_2d(np.asarray(rows, np.uint64))
+    if rows.size == 0:
+        return np.zeros(0, np.uint64)
     return (rows << np.arange(rows.shape[1], dtype=np.uint64)).sum(axis=1, dtype=np.uint64)
 
 

@@ -12,7 +12,9 @@ Suites (one module each, each with ``add_parser(suites)`` and ``run(args)``):
 - ``optimizers``: update rules found by ``gamify discover optimizer`` (or by searches it runs)
   against SGD, momentum, RMSProp, Adam, Lion, ... on held-out tasks (:mod:`gamify.cli.bench.optimizers`);
 - ``matmul``: a verified scheme run as a matrix-multiplication routine against the
-  library matmul (:mod:`gamify.cli.bench.matmul`).
+  library matmul (:mod:`gamify.cli.bench.matmul`);
+- ``tcount``: Toffoli and T counts of polytof's benchmark circuits against the best known
+  (:mod:`gamify.cli.bench.tcount`).
 
 The bench is a command group of the CLI layer: it uses the engine, the tensor domain and
 :mod:`gamify.cli.common`, and nothing below it uses the bench.
@@ -20,7 +22,7 @@ The bench is a command group of the CLI layer: it uses the engine, the tensor do
 
 from __future__ import annotations
 
-from gamify.cli.bench import ablation, matmul, optimizers, ranks, throughput
+from gamify.cli.bench import ablation, matmul, optimizers, ranks, tcount, throughput
 
 SUITES = {
     "ranks": ranks,
@@ -28,6 +30,7 @@ SUITES = {
     "throughput": throughput,
     "optimizers": optimizers,
     "matmul": matmul,
+    "tcount": tcount,
 }
 
 
@@ -35,7 +38,7 @@ def add_parsers(commands) -> None:
     """Adds ``bench`` and its suites to the CLI's subcommands."""
     bench = commands.add_parser(
         "bench",
-        help="reproduce the benchmark tables (ranks, ablation, throughput, optimizers, matmul)",
+        help="reproduce the benchmark tables (ranks, ablation, throughput, optimizers, matmul, tcount)",
         description="Regenerate gamify's published figures: each suite prints a table and can write "
         "JSON/markdown next to it. See benchmarks/RESULTS.md for the recorded runs.",
     )
