@@ -10,15 +10,16 @@ sum to T (its Waring rank).
 - **State**: the residual tensor R (starts at T), plus the change of basis it was dealt in.
 - **Move**: a nonzero parity u; ``R <- R + u⊗u⊗u (mod 2)``; reward -1. The game ends
   when R = 0, so a finished game's return is minus its T-count.
-- **Step limit**: ``max_steps`` (default: the bound of the start, capped at 64); when it
+- **Step limit**: ``max_steps`` (default: the bound of the start, capped at 64 and at
+  ``2^n - 1``); when it
   ends the game first, ``truncation_reward`` is minus an upper bound of the residual's
   Waring rank: its cubic monomials grouped by their two lowest indices, 7 parities per
   group (a Toffoli), plus 3 per quadratic pair ``R[i,i,j]`` and 1 per linear ``R[i,i,i]``
   (moves can leave such lower-degree entries; they always come as ``R[i,i,j] =
   R[i,j,j]``). Running out of moves is never better than finishing.
-- **Actions**: flat for n ≤ 10 (action a is the parity with the bits of a + 1, so all
-  ``2^n - 1`` are legal); factored for larger n, one token per 8 bits of u (the zero
-  parity is illegal).
+- **Actions**: flat for n ≤ 10 (action a is the parity with the bits of a + 1); factored
+  for larger n, one token per 8 bits of u (the zero parity is illegal). A parity already
+  played is illegal: playing it again cancels it, which no shortest decomposition does.
 - **Change of basis**: with ``basis_changes > 0`` each game is dealt in a random basis
   (a product of that many random transvections M, T' = T ×₁ M ×₂ M ×₃ M, the same
   Waring rank); :meth:`solution` maps parities back by ``M⁻¹`` before anything verifies them.
@@ -52,6 +53,8 @@ DEFAULT_STEP_CAP = 64
 class WaringState(NamedTuple):
     residual: Array  # bool[n, n, n]
     inverse: Array  # bool[n, n]: M⁻¹, mapping this game's parities back to the tensor's basis
+    played: Array  # bool[max_steps, n]: the parities played so far (rows past `moves` are zero)
+    moves: Array  # int32: how many
 
 
 class Waring(gamify.Game[WaringState]):
@@ -80,10 +83,13 @@ class Waring(gamify.Game[WaringState]):
         self.basis_changes = int(basis_changes)
         self.target = self.tensor.dense().astype(bool)
         start_bound = int(residual_bound(jnp.asarray(self.target)))
+        distinct = 2**n - 1  # moves are distinct nonzero parities
         if max_steps is None:
-            max_steps = max(1, min(start_bound, DEFAULT_STEP_CAP))
-        if not isinstance(max_steps, (int, np.integer)) or max_steps < 1:
-            raise ValueError(f"waring: max_steps must be an integer >= 1, got {max_steps!r}")
+            max_steps = max(1, min(start_bound, DEFAULT_STEP_CAP, distinct))
+        if not isinstance(max_steps, (int, np.integer)) or not 1 <= max_steps <= distinct:
+            raise ValueError(
+                f"waring: max_steps must be an integer in [1, 2^n - 1 = {distinct}], got {max_steps!r}"
+            )
         self.max_steps = int(max_steps)
         if n <= FLAT_MAX_N:
             self.action_space = gamify.FlatActions(2**n - 1)
@@ -95,7 +101,7 @@ class Waring(gamify.Game[WaringState]):
         target = jnp.asarray(self.target)
         eye = jnp.eye(self.n, dtype=jnp.bool_)
         if not self.basis_changes:
-            return WaringState(target, eye)
+            return self._start(target, eye)
         pairs = jax.random.randint(key, (self.basis_changes, 2), 0, self.n - 1)
 
         def transvect(carry, pair):  # x_i += x_j for i != j: M <- E M, M⁻¹ <- M⁻¹ E (E = E⁻¹)
@@ -108,25 +114,33 @@ class Waring(gamify.Game[WaringState]):
         (m, inverse), _ = jax.lax.scan(transvect, (eye, eye), pairs)
         mi = m.astype(jnp.int32)
         t = jnp.einsum("ai,bj,ck,ijk->abc", mi, mi, mi, target.astype(jnp.int32)) % 2
-        return WaringState(t.astype(jnp.bool_), inverse)
+        return self._start(t.astype(jnp.bool_), inverse)
+
+    def _start(self, residual: Array, inverse: Array) -> WaringState:
+        return WaringState(residual, inverse, jnp.zeros((self.max_steps, self.n), jnp.bool_), jnp.int32(0))
 
     def step(self, state: WaringState, action: Array) -> tuple[WaringState, Array, Array]:
         u = self.parity(action)
         cube = u[:, None, None] & u[None, :, None] & u[None, None, :]
         residual = state.residual ^ cube
-        return WaringState(residual, state.inverse), jnp.float32(-1.0), ~jnp.any(residual)
+        played = state.played.at[jnp.minimum(state.moves, self.max_steps - 1)].set(u)
+        next_state = WaringState(residual, state.inverse, played, state.moves + 1)
+        return next_state, jnp.float32(-1.0), ~jnp.any(residual)
 
     def observe(self, state: WaringState) -> Array:
         """float32[n, n, n]: the residual tensor."""
         return state.residual.astype(jnp.float32)
 
     def legal_action_mask(self, state: WaringState) -> Array:
-        del state  # every flat action is a nonzero parity
-        return jnp.ones(self.action_space.num_actions, jnp.bool_)
+        size = self.action_space.num_actions
+        index = jnp.sum(state.played * 2 ** jnp.arange(self.n), axis=1) - 1
+        index = jnp.where(index < 0, size, index)  # empty rows: out of range, dropped
+        used = jnp.zeros(size, jnp.bool_).at[index].set(True, mode="drop")
+        return ~used
 
     def is_legal(self, state: WaringState, action: Array) -> Array:
-        del state
-        return jnp.any(self.parity(action))
+        u = self.parity(action)
+        return jnp.any(u) & ~jnp.any(jnp.all(state.played == u[None, :], axis=1))
 
     def truncation_reward(self, state: WaringState) -> Array:
         return -residual_bound(state.residual).astype(jnp.float32)
@@ -141,25 +155,47 @@ class Waring(gamify.Game[WaringState]):
         return ((token >> (bits % TOKEN_BITS)) & 1).astype(jnp.bool_)
 
     def demonstration(self, key: Array) -> tuple[WaringState, Array, Array]:
-        """A random sum of 1..max_steps random nonzero parities, and those parities as the moves."""
+        """A random sum of 1..max_steps distinct random parities, and those parities as the moves."""
         count_key, move_key = jax.random.split(key)
         length = jax.random.randint(count_key, (), 1, self.max_steps + 1)
+
+        def draw(played, step):
+            index, step_key = step
+
+            def redraw(carry):
+                _, k = carry
+                k, sub = jax.random.split(k)
+                return self._random_parity(sub), k
+
+            def repeated(carry):
+                return jnp.any(jnp.all(played == carry[0][None, :], axis=1))
+
+            u, _ = jax.lax.while_loop(repeated, redraw, (self._random_parity(step_key), step_key))
+            return played.at[index].set(u), u
+
+        keys = jax.random.split(move_key, self.max_steps)
+        empty = jnp.zeros((self.max_steps, self.n), jnp.bool_)
+        _, parities = jax.lax.scan(draw, empty, (jnp.arange(self.max_steps), keys))
+        used = (jnp.arange(self.max_steps) < length)[:, None] & parities
+        cubes = used[:, :, None, None] & used[:, None, :, None] & used[:, None, None, :]
+        residual = (jnp.sum(cubes, axis=0) % 2).astype(jnp.bool_)
+        actions = jax.vmap(self.action)(parities)
+        return self._start(residual, jnp.eye(self.n, dtype=jnp.bool_)), actions, length
+
+    def _random_parity(self, key: Array) -> Array:
+        u = jax.random.bernoulli(key, 0.5, (self.n,))
+        return u.at[0].set(u[0] | ~jnp.any(u))  # never the zero parity
+
+    def action(self, u: Array) -> Array:
+        """The action that plays parity ``u`` (bool[n]): the inverse of :meth:`parity`."""
+        bits = jnp.arange(self.n)
         if isinstance(self.action_space, gamify.FlatActions):
-            actions = jax.random.randint(move_key, (self.max_steps,), 0, self.action_space.num_actions)
-        else:
-            raw = jax.random.randint(move_key, (self.max_steps, self.n), 0, 2).astype(jnp.bool_)
-            raw = raw.at[:, 0].set(raw[:, 0] | ~jnp.any(raw, axis=1))  # never the zero parity
-            weights = 2 ** (jnp.arange(self.n) % TOKEN_BITS)
-            tokens = [
-                jnp.sum(raw[:, s : s + TOKEN_BITS] * weights[s : s + TOKEN_BITS], axis=1)
-                for s in range(0, self.n, TOKEN_BITS)
-            ]
-            actions = jnp.stack(tokens, axis=1).astype(jnp.int32)
-        used = jnp.arange(self.max_steps) < length
-        u = jax.vmap(self.parity)(actions) & used[:, None]
-        cubes = u[:, :, None, None] & u[:, None, :, None] & u[:, None, None, :]
-        residual = jnp.sum(cubes, axis=0) % 2
-        return WaringState(residual.astype(jnp.bool_), jnp.eye(self.n, dtype=jnp.bool_)), actions, length
+            return (jnp.sum(u * 2**bits) - 1).astype(jnp.int32)
+        weights = 2 ** (bits % TOKEN_BITS)
+        tokens = [
+            jnp.sum(u[s : s + TOKEN_BITS] * weights[s : s + TOKEN_BITS]) for s in range(0, self.n, TOKEN_BITS)
+        ]
+        return jnp.stack(tokens).astype(jnp.int32)
 
     def solution(self, final: WaringState, actions) -> np.ndarray:
         """The game's parities in the tensor's own basis: uint8 [moves, n] rows ``M⁻¹ u``."""

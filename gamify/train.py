@@ -69,8 +69,9 @@ class TrainConfig:
         ):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
-        if self.eval_every < 0:
-            raise ValueError(f"eval_every must be >= 0, got {self.eval_every}")
+        for name in ("eval_every", "demonstrations_per_iteration"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
         for name in ("games_per_iteration", "eval_games"):
             if (count := getattr(self, name)) % self.shards:
                 raise ValueError(f"{name} ({count}) must be a multiple of shards ({self.shards})")

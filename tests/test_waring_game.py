@@ -87,3 +87,17 @@ def test_bad_parameters_are_clear():
         Waring(tensor="0804")  # n = 50
     with pytest.raises(ValueError, match="basis_changes"):
         Waring(basis_changes=-1)
+
+
+def test_a_parity_played_twice_is_illegal():
+    flat = Waring()
+    state, _, _ = flat.step(flat.init(jax.random.PRNGKey(0)), jnp.int32(5))
+    mask = np.asarray(flat.legal_action_mask(state))
+    assert not mask[5] and mask.sum() == flat.action_space.num_actions - 1
+    factored = Waring(tensor="0822")
+    action = jnp.array([3, 1], jnp.int32)
+    state, _, _ = factored.step(factored.init(jax.random.PRNGKey(0)), action)
+    assert not bool(factored.is_legal(state, action))
+    assert bool(factored.is_legal(state, jnp.array([3, 2], jnp.int32)))
+    assert not bool(factored.is_legal(state, jnp.array([0, 0], jnp.int32)))  # the zero parity
+    assert int(factored.action(factored.parity(action))[1]) == 1

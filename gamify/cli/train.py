@@ -100,6 +100,13 @@ def add_parsers(commands) -> None:
         "the search alone (an ablation)",
     )
     knobs.add_argument("--learning-rate", type=float, default=1e-3, help="Adam learning rate (1e-3)")
+    knobs.add_argument(
+        "--demonstrations",
+        type=int,
+        default=0,
+        metavar="N",
+        help="synthetic solved episodes (the game's demonstration()) added to the replay per iteration (0)",
+    )
     train.add_argument(
         "--checkpoint-every", type=parse_duration, default=30.0, help="seconds between checkpoints (30)"
     )
@@ -141,6 +148,7 @@ def _train_config(args, layout) -> train.TrainConfig:
         ),
         search=SearchConfig(num_simulations=args.simulations, num_samples=args.samples),
         learner=LearnerConfig(learning_rate=args.learning_rate),
+        demonstrations_per_iteration=args.demonstrations,
     )
     return with_shards(config, args.shards, layout)
 

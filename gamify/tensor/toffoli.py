@@ -133,7 +133,7 @@ def _reduce_around(terms, rank, p, rng_state):
 
 
 @numba.njit(nogil=True, cache=True)
-def _walk(start, n, target_rank, max_flips, plateau, seed):
+def _walk(start, n, target_rank, max_flips, plateau, plus_levels, seed):
     """One walker from ``start`` (r, 3); returns (best terms, flips made)."""
     capacity = start.shape[0] + 64
     terms = np.zeros((capacity, 3), np.uint64)
@@ -152,6 +152,15 @@ def _walk(start, n, target_rank, max_flips, plateau, seed):
             break
         flips += 1
         since += 1
+        if since >= plateau:  # a plateau: climb by a plus move, or restart from the best when high
+            since = 0
+            if rank >= best.shape[0] + plus_levels or rank + 1 >= capacity or n < 4:
+                rank = best.shape[0]
+                terms[:rank] = best
+            else:
+                _plus(terms, rank, _rand(rng_state, rank), n, rng_state)
+                rank += 1
+            continue
         p = _rand(rng_state, rank)
         sp = _span(terms[p, 0], terms[p, 1], terms[p, 2])
         x = sp[_rand(rng_state, 7)]
@@ -166,20 +175,6 @@ def _walk(start, n, target_rank, max_flips, plateau, seed):
                     found += 1
                     break
         if found == 0:
-            if since > plateau and rank + 1 < capacity:
-                since = 0  # plus: split p along a random outside vector d
-                while True:
-                    d = np.uint64(0)
-                    for bit in range(n):
-                        if _rand(rng_state, 2):
-                            d |= np.uint64(1) << np.uint64(bit)
-                    if _independent(terms[p, 0], terms[p, 1], terms[p, 2] ^ d) and _independent(
-                        terms[p, 0], terms[p, 1], d
-                    ):
-                        break
-                terms[rank, 0], terms[rank, 1], terms[rank, 2] = terms[p, 0], terms[p, 1], d
-                terms[p, 2] ^= d
-                rank += 1
             continue
         q = candidates[_rand(rng_state, found)]
         if _shared(terms[p], terms[q]) >= 3:
@@ -201,11 +196,26 @@ def _walk(start, n, target_rank, max_flips, plateau, seed):
         if rank < best.shape[0]:
             best = terms[:rank].copy()
             since = 0
-        elif since > 20 * plateau:
-            rank = best.shape[0]  # a long plateau above the best: restart from it
-            terms[:rank] = best
-            since = 0
     return best, flips
+
+
+@numba.njit(nogil=True, cache=True)
+def _plus(terms, rank, p, n, rng_state):
+    """Splits term p into (a, b, c + d) and (a, b, d), d outside span(a, b, c), as row ``rank``."""
+    a, b, c = terms[p, 0], terms[p, 1], terms[p, 2]
+    span = _span(a, b, c)
+    while True:  # n >= 4: a random vector lies outside the 3-dim span with probability >= 1/2
+        d = np.uint64(0)
+        for bit in range(n):
+            if _rand(rng_state, 2):
+                d |= np.uint64(1) << np.uint64(bit)
+        outside = d != 0
+        for v in span:
+            outside &= d != v
+        if outside:
+            break
+    terms[rank, 0], terms[rank, 1], terms[rank, 2] = a, b, d
+    terms[p, 2] = c ^ d
 
 
 def pair_cover(tensor: PhaseTensor) -> np.ndarray:
@@ -232,11 +242,24 @@ def pair_cover(tensor: PhaseTensor) -> np.ndarray:
 
 
 def walk_toffoli(
-    terms, n: int, *, target_rank: int = 0, max_flips: int = 100_000, plateau: int = 2_000, seed: int = 0
+    terms,
+    n: int,
+    *,
+    target_rank: int = 0,
+    max_flips: int = 100_000,
+    plateau: int = 2_000,
+    plus_levels: int = 2,
+    seed: int = 0,
 ) -> tuple[np.ndarray, int]:
-    """One flip-graph walk from a Toffoli decomposition; returns (the best one met, flips made)."""
+    """One flip-graph walk from a Toffoli decomposition; returns (the best one met, flips made).
+
+    After ``plateau`` flips without a new best, the walker makes a plus move, unless it is
+    already ``plus_levels`` above its best: then it restarts from the best.
+    """
     terms = np.ascontiguousarray(np.asarray(terms, np.uint64).reshape(-1, 3))
     if len(terms) == 0:
         return terms, 0
-    best, flips = _walk(terms, int(n), int(target_rank), int(max_flips), int(plateau), int(seed))
+    best, flips = _walk(
+        terms, int(n), int(target_rank), int(max_flips), int(plateau), int(plus_levels), int(seed)
+    )
     return best, int(flips)
