@@ -187,3 +187,50 @@ def test_tcount_cli_writes_verified_files(tmp_path, capsys):
     assert "no shipped phase tensor" in capsys.readouterr().err
     assert gamify(["tcount", "--list"]) == 0
     assert "GF(2^4) Mult" in capsys.readouterr().out
+
+
+def test_improve_walks_a_scheme_of_any_tensor(tmp_path, capsys):
+    """`gamify improve` on a non-matmul tensor: the target stored in the file, or --tensor."""
+    from gamify.tensor.formats import read_scheme, write_scheme
+    from gamify.tensor.scheme import Scheme
+
+    rng = np.random.default_rng(0)
+    u, v, w = (rng.integers(0, 2, size=(6, d)) for d in (3, 4, 5))
+    target = np.einsum("ri,rj,rk->ijk", u, v, w) % 2  # a random 3x4x5 tensor of rank <= 6
+    i, j, k = np.nonzero(target)
+    eye = [np.eye(d, dtype=np.int64) for d in (3, 4, 5)]
+    naive = Scheme(eye[0][i], eye[1][j], eye[2][k], field="z2", target=target)  # one term per entry
+    write_scheme(naive, tmp_path / "naive.json")
+    out = tmp_path / "out"
+    assert (
+        gamify(
+            ["improve", str(tmp_path / "naive.json"), "--time", "2s", "--target-rank", "6", "--out", str(out)]
+        )
+        == 0
+    )
+    assert "a 3x4x5 tensor over Z2" in capsys.readouterr().out
+    best = read_scheme(out / "scheme.json")
+    assert best.rank <= 6 < naive.rank and best.verify(target).ok
+    np.save(tmp_path / "target.npy", target)
+    bare = tmp_path / "bare.json"
+    write_scheme(Scheme(naive.u, naive.v, naive.w, field="z2"), bare)
+    assert gamify(["improve", str(bare), "--time", "1s", "--out", str(tmp_path / "o2")]) == 2
+    assert "give the tensor with --tensor" in capsys.readouterr().err
+    assert (
+        gamify(
+            [
+                "improve",
+                str(bare),
+                "--tensor",
+                str(tmp_path / "target.npy"),
+                "--time",
+                "1s",
+                "--target-rank",
+                "6",
+                "--out",
+                str(tmp_path / "o3"),
+            ]
+        )
+        == 0
+    )
+    assert read_scheme(tmp_path / "o3" / "scheme.json").verify(target).ok

@@ -125,6 +125,13 @@ def add_parsers(commands) -> None:
     improve.add_argument("file", type=Path, metavar="SCHEME")
     improve.add_argument("--key", help="the scheme's key in an .npz archive, e.g. 4,4,4")
     improve.add_argument(
+        "--tensor",
+        type=Path,
+        metavar="FILE",
+        help="the tensor the scheme decomposes (.npy or text, as gamify search tensor reads), for a "
+        "scheme of any tensor that stores none (default: the target the file stores, else its matmul shape)",
+    )
+    improve.add_argument(
         "--lift", action="store_true", help="Hensel-lift the best scheme to Z (or Q) as well (gamify lift)"
     )
     for sub in (flips, improve):
@@ -352,14 +359,28 @@ def run_flips(args) -> int:
         )
     else:
         start = read_scheme(args.file, key=args.key)
-        sizes = start.matmul or matmul_sizes(start.shape)
-        if sizes is None:
-            raise UsageError(f"{args.file}: shape {start.shape} is not a matrix-multiplication shape")
-        start = dataclasses.replace(start, matmul=sizes)
+        if args.tensor is not None:
+            try:
+                target = load_target(args.tensor, "z2") & 1
+            except ValueError as error:
+                raise UsageError(f"--tensor: {error}") from None
+            if target.shape != start.shape:
+                raise UsageError(f"--tensor has shape {target.shape}, the scheme {start.shape}")
+            start = dataclasses.replace(start, target=target, matmul=None)
+        sizes = None if start.target is not None else start.matmul or matmul_sizes(start.shape)
+        if sizes is None and start.target is None:
+            raise UsageError(
+                f"{args.file}: shape {start.shape} is not a matrix-multiplication shape and the file "
+                "stores no target: give the tensor with --tensor FILE"
+            )
+        if sizes is None and args.guide is not None:
+            raise UsageError("--guide walks matrix-multiplication schemes only")
+        if sizes is not None:
+            start = dataclasses.replace(start, matmul=sizes)
         name = f"improve-{args.file.stem}" + (f"-{args.key.replace(',', 'x')}" if args.key else "")
     if max(start.shape) > MAX_DIM:
         raise UsageError(
-            f"flips handle factors of at most {MAX_DIM} entries; ⟨{sizes}⟩ has {max(start.shape)}"
+            f"flips handle factors of at most {MAX_DIM} entries; the scheme's have {max(start.shape)}"
         )
     out = args.out or Path("runs") / name
     pooled = _pool_schemes(args.pool_from, start, args.pool)
@@ -388,7 +409,8 @@ def run_flips(args) -> int:
     if transposed:
         origin += ", walked under the 6-element group"
     guide = _load_guide(args, sizes) if args.guide is not None else None
-    print("start: rank {} ({}), ⟨{},{},{}⟩ over Z2".format(start.rank, origin, *sizes))
+    what = "⟨{},{},{}⟩".format(*sizes) if sizes else "a {}x{}x{} tensor".format(*start.shape)
+    print(f"start: rank {start.rank} ({origin}), {what} over Z2")
     with graceful_stop("the walk; its best scheme will be written") as stop_requested:
         if guide is not None:
             result = _guided_walk(args, start, guide, stop_requested)
@@ -417,7 +439,7 @@ def run_flips(args) -> int:
         verdict = "interrupted"
     print(f"rank {result.scheme.rank} ({verdict}), verified exactly over Z2, {result.seconds:.2f} s")
     with folder_lock(out):  # the comparison and the writes, as one step against other runs
-        kept = _kept_rank(out / "scheme.json", sizes)
+        kept = _kept_rank(out / "scheme.json", start)
         if result.distinct and (kept is None or kept >= result.scheme.rank):
             _write_distinct(result.distinct, out / "distinct")
         if kept is not None and kept <= result.scheme.rank:  # never replace a better earlier result
@@ -579,13 +601,13 @@ def lift_and_write(scheme: Scheme, path: Path, bits: int | None = None, hint: st
     return 0
 
 
-def _kept_rank(path: Path, sizes) -> int | None:
-    """The rank of a valid Z2 scheme for ⟨sizes⟩ already at path, else None."""
+def _kept_rank(path: Path, start: Scheme) -> int | None:
+    """The rank of a valid Z2 scheme of ``start``'s tensor already at path, else None."""
     try:
-        scheme = read_scheme(path, field="z2", matmul=tuple(sizes))
-    except (OSError, SchemeFormatError):
+        scheme = read_scheme(path, field="z2", matmul=start.matmul)
+        return scheme.rank if scheme.shape == start.shape and scheme.verify(start.tensor()).ok else None
+    except (OSError, SchemeFormatError, ValueError):
         return None
-    return scheme.rank if scheme.verify().ok else None
 
 
 def run_lift(args) -> int:

@@ -39,6 +39,7 @@ from gamify.tensor.waring import (
 ROUND_FLIPS = 50_000  # flips per walker between restarts
 PLATEAU = 1_000  # flips without a reduction before a plus move
 KEEP = 8  # distinct best Toffoli decompositions handed to the T-count stage
+MAX_PAIRS = 50_000  # FastTODD pairs tried per move on long tables (all of them up to ~316 parities)
 
 
 @dataclasses.dataclass
@@ -96,7 +97,9 @@ def search(
     report("start", result)
     if tensor.nnz == 0:
         return result
-    first = reduce_parities(result.parities, tensor.n, seed=seed, should_stop=should_stop)
+    first = reduce_parities(
+        result.parities, tensor.n, seed=seed, max_pairs=MAX_PAIRS, should_stop=should_stop
+    )
     _better(tensor, result, first, start, report)
     keep = _toffoli_stage(tensor, result, start, seconds * toffoli_share, seed, threads, report, should_stop)
     _tcount_stage(tensor, result, keep, start, seconds, seed, report, should_stop)
@@ -159,7 +162,11 @@ def _tcount_stage(tensor, result, keep, start, seconds, seed, report, should_sto
         if should_stop() or (i and time.perf_counter() - start > seconds):
             break
         current = _better(
-            tensor, result, reduce_parities(parities, n, seed=seed + i, should_stop=late), start, report
+            tensor,
+            result,
+            reduce_parities(parities, n, seed=seed + i, max_pairs=MAX_PAIRS, should_stop=late),
+            start,
+            report,
         )
     while time.perf_counter() - start < seconds and not should_stop():
         step = int(rng.integers(1 << 62))
@@ -167,7 +174,11 @@ def _tcount_stage(tensor, result, keep, start, seconds, seed, report, should_sto
             result.parities if rng.random() < 0.5 else current, n, seed=step, slack=int(rng.integers(0, 3))
         )
         current = _better(
-            tensor, result, reduce_parities(kicked, n, seed=step, should_stop=late), start, report
+            tensor,
+            result,
+            reduce_parities(kicked, n, seed=step, max_pairs=MAX_PAIRS, should_stop=late),
+            start,
+            report,
         )
 
 

@@ -30,6 +30,10 @@ import numpy as np
 from gamify.tensor.waring import cancel_pairs
 
 _ONE = np.uint64(1)
+TOHPE_TOP = 8  # most frequent candidates of a TOHPE move applied exactly
+TOHPE_PAIRS = 1 << 22  # candidate pairs looked at per TOHPE move (bounded memory)
+TOHPE_TRIES = 16  # kernel vectors tried per round before FastTODD
+MAX_KICK_PAIRS = 1 << 16  # pairs a kick draws from (bounded memory on long tables)
 
 
 @numba.njit(nogil=True, cache=True)
@@ -134,18 +138,47 @@ def _after(table, z, y) -> np.ndarray:
 
 
 @numba.njit(nogil=True, cache=True)
-def _tohpe(table, n, kernel_aug):
-    """The best TOHPE move for one kernel vector: z over the candidates that cancel something."""
+def _tohpe(table, kernel_aug, order, top, limit):
+    """The best TOHPE move for one kernel vector y (any z keeps the tensor).
+
+    Candidates z are scored by what they cancel: ``a_i + a_j`` (i in y, j not: a_i lands
+    on a_j, 2 parities go) and ``a_i`` (i in y: it becomes zero); the ``top`` most frequent
+    are applied exactly and the shortest result returned. At most ``limit`` pairs are
+    looked at, rows of y taken in ``order``.
+    """
     m = table.shape[0]
+    inside = np.zeros(m, np.bool_)
+    for q in range(m):
+        inside[q] = _test(kernel_aug, q)
+    values = np.empty(min(limit, m * m) + m, np.uint64)
+    count = 0
+    for i in order:
+        if not inside[i]:
+            continue
+        values[count] = table[i]
+        count += 1
+        for j in range(m):
+            if not inside[j] and count < values.shape[0]:
+                values[count] = table[i] ^ table[j]
+                count += 1
+        if count >= values.shape[0] - m:
+            break
+    values = np.sort(values[:count])
+    runs = np.zeros(count, np.int64)  # run length at each run's start
+    i = 0
+    while i < count:
+        j = i
+        while j < count and values[j] == values[i]:
+            j += 1
+        runs[i] = j - i
+        i = j
     best = table
-    for i in range(m):
-        for j in range(m + 1):
-            z = table[i] if j == m else table[i] ^ table[j]
-            if z == 0:
-                continue
-            after = _after(table, z, kernel_aug)
-            if after.shape[0] < best.shape[0]:
-                best = after
+    for pick in np.argsort(-runs)[:top]:
+        if runs[pick] == 0 or values[pick] == 0:
+            break
+        after = _after(table, values[pick], kernel_aug)
+        if after.shape[0] < best.shape[0]:
+            best = after
     return best
 
 
@@ -237,19 +270,15 @@ def reduce_parities(
         pivots = set(order.tolist())
         kernel = [aug[q] for q in range(len(table)) if q not in pivots]
         improved = False
-        for k in rng.permutation(len(kernel)):
-            after = _tohpe(table, n, kernel[k])
+        for k in rng.permutation(len(kernel))[:TOHPE_TRIES]:
+            after = _tohpe(table, kernel[k], rng.permutation(len(table)), TOHPE_TOP, TOHPE_PAIRS)
             if len(after) < len(table):
                 table, improved = after, True
                 break
         if improved:
             continue
-        i, j = np.triu_indices(len(table), k=1)
-        pairs = np.stack([i, j], axis=1).astype(np.int64)
-        order = rng.permutation(len(pairs))
-        if max_pairs:
-            order = order[:max_pairs]
-        after = _fast_todd(table, n, pairs, order, -1)
+        pairs = _pairs(len(table), max_pairs, rng)
+        after = _fast_todd(table, n, pairs, np.arange(len(pairs)), -1)
         if len(after) >= len(table):
             break
         table = after
@@ -265,6 +294,16 @@ def kick(parities, n: int, *, seed: int = 0, slack: int = 2) -> np.ndarray:
     table = cancel_pairs(parities)
     if len(table) < 2:
         return table
-    i, j = np.triu_indices(len(table), k=1)
-    pairs = np.stack([i, j], axis=1).astype(np.int64)
-    return _fast_todd(table, n, pairs, rng.permutation(len(pairs)), int(slack))
+    pairs = _pairs(len(table), MAX_KICK_PAIRS, rng)
+    return _fast_todd(table, n, pairs, np.arange(len(pairs)), int(slack))
+
+
+def _pairs(m: int, limit: int, rng: np.random.Generator) -> np.ndarray:
+    """int64 [k, 2]: every pair i < j of m parities in random order, or ``limit`` random ones."""
+    if limit and m * (m - 1) // 2 > limit:
+        i = rng.integers(0, m, limit)
+        j = rng.integers(0, m - 1, limit)
+        j += j >= i
+        return np.stack([np.minimum(i, j), np.maximum(i, j)], axis=1).astype(np.int64)
+    i, j = np.triu_indices(m, k=1)
+    return np.stack([i, j], axis=1).astype(np.int64)[rng.permutation(len(i))]
