@@ -19,6 +19,7 @@ PARSED_ONLY = {
     "scale-out": "several devices and processes: tests/test_parallel.py",
     "ray-walks": "walks on Ray: tests/test_ray_walks.py",
     "update-rule": "its searches: tests/test_update_rule.py (run_search), the optimizers block's smoke",
+    "waring-learning": "the waring game: tests/test_waring_game.py (check_game, a game in a changed basis)",
 }
 
 

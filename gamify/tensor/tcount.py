@@ -103,6 +103,7 @@ def search(
     _better(tensor, result, first, start, report)
     keep = _toffoli_stage(tensor, result, start, seconds * toffoli_share, seed, threads, report, should_stop)
     _tcount_stage(tensor, result, keep, start, seconds, seed, report, should_stop)
+    result.stopped = should_stop()
     if check_toffoli(tensor, result.toffoli) is not None or check_waring(tensor, result.parities) is not None:
         raise PhaseTensorError(
             "internal error: a search result does not decompose the tensor"
