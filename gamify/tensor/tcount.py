@@ -7,7 +7,7 @@ Two stages, as polytof's pipeline has (its basis-change stage aside):
    ``threads`` walkers, each round restarting from the best decomposition or (every other
    round) from the cover, for a share of the budget.
 2. **T-count**: each Toffoli is 7 T gates; TOHPE/FastTODD descents
-   (:mod:`gamify.tensor.todd`) from the monomials' 7 gates each (at once, before stage 1)
+   (:mod:`gamify.tensor.todd`) from the pair cover's 7 gates each (at once, before stage 1)
    and from the best Toffoli decompositions, then iterated local search (a random valid move that may
    lengthen by a little, then descend again) from the best, until the budget ends.
 
@@ -27,14 +27,7 @@ import numpy as np
 
 from gamify.tensor.todd import kick, reduce_parities
 from gamify.tensor.toffoli import pair_cover, walk_toffoli
-from gamify.tensor.waring import (
-    PhaseTensor,
-    PhaseTensorError,
-    check_toffoli,
-    check_waring,
-    monomial_terms,
-    toffoli_to_waring,
-)
+from gamify.tensor.waring import PhaseTensor, PhaseTensorError, check_toffoli, check_waring, toffoli_to_waring
 
 ROUND_FLIPS = 50_000  # flips per walker between restarts
 PLATEAU = 1_000  # flips without a reduction before a plus move
@@ -83,7 +76,7 @@ def search(
         result when the budget is not what ends a stage).
       threads: walkers at once (default: the CPUs this process may use).
       progress: called as ``progress(stage, result)`` with stage ``"start"`` (the pair cover and
-        the monomials' 7 T gates each), then ``"toffoli"`` or ``"tcount"`` at each improvement.
+        its 7 T gates each), then ``"toffoli"`` or ``"tcount"`` at each improvement.
       should_stop: polled between rounds (Ctrl-C): the best so far is returned.
     """
     if seconds <= 0 or not 0 < toffoli_share < 1:
@@ -92,14 +85,16 @@ def search(
     _compile()
     start = time.perf_counter()
     cover = pair_cover(tensor)
-    result = TcountResult(tensor, cover, toffoli_to_waring(monomial_terms(tensor)), 0.0, 0.0)
+    result = TcountResult(tensor, cover, toffoli_to_waring(cover), 0.0, 0.0)
     report = progress or (lambda stage, r: None)
     report("start", result)
     if tensor.nnz == 0:
         return result
-    first = reduce_parities(
-        result.parities, tensor.n, seed=seed, max_pairs=MAX_PAIRS, should_stop=should_stop
-    )
+
+    def late() -> bool:
+        return should_stop() or time.perf_counter() - start > seconds
+
+    first = reduce_parities(result.parities, tensor.n, seed=seed, max_pairs=MAX_PAIRS, should_stop=late)
     _better(tensor, result, first, start, report)
     keep = _toffoli_stage(tensor, result, start, seconds * toffoli_share, seed, threads, report, should_stop)
     _tcount_stage(tensor, result, keep, start, seconds, seed, report, should_stop)

@@ -31,7 +31,7 @@ from gamify.tensor.waring import cancel_pairs
 
 _ONE = np.uint64(1)
 TOHPE_TOP = 8  # most frequent candidates of a TOHPE move applied exactly
-TOHPE_PAIRS = 1 << 22  # candidate pairs looked at per TOHPE move (bounded memory)
+TOHPE_PAIRS = 1 << 20  # candidate pairs looked at per TOHPE move (bounded memory)
 TOHPE_TRIES = 16  # kernel vectors tried per round before FastTODD
 MAX_KICK_PAIRS = 1 << 16  # pairs a kick draws from (bounded memory on long tables)
 
