@@ -111,7 +111,9 @@ def main(argv: list[str] | None = None) -> int:
     for tensor in dict.fromkeys(r["tensor"] for r in rows):
         for arm in arms:
             mine = [r for r in rows if r["tensor"] == tensor and r["arm"] == arm]
-            counts = ", ".join("—" if r["tcount"] is None else str(r["tcount"]) for r in mine)
+            counts = ", ".join(
+                f"— ({r['return']:g})" if r["tcount"] is None else str(r["tcount"]) for r in mine
+            )
             times = [r["seconds"] for r in mine if r["seconds"] is not None]
             median = f"{statistics.median(times):.0f}" if times else "—"
             games = statistics.median(r["games"] for r in mine)
@@ -119,7 +121,11 @@ def main(argv: list[str] | None = None) -> int:
                 f"| {tensor} | {mine[0]['known']} | {min(mine[0]['classical'])} | {arm} | {counts} "
                 f"| {median} | {games:.0f} |"
             )
-    lines += ["", "— : no finished game within the step limit (the best was a truncated one)."]
+    lines += [
+        "",
+        "— (R): no finished game within the step limit; R is the best return, minus the moves and the "
+        "residual's bound (the game's truncation penalty).",
+    ]
     publish(lines, args.markdown)
     return 0
 
