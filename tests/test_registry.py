@@ -97,7 +97,7 @@ def test_file_colon_class_spec(game_file):
             "nope",
             {},
             r"unknown game 'nope'; available: automl_zero, flip_graph, lights_out, tensor_decomposition, "
-            r"update_rule, xor_rank",
+            r"update_rule, waring, xor_rank",
         ),
         (
             "lights_out",
@@ -175,7 +175,7 @@ def test_plugin_errors():
         load_game("missing")
     with raises_one_line(
         "available: automl_zero, flip_graph, lights_out, missing, not_a_game, tensor_decomposition, tiny, "
-        "tiny_factory, update_rule, xor_rank"
+        "tiny_factory, update_rule, waring, xor_rank"
     ):
         load_game("other")
 
@@ -191,6 +191,7 @@ def test_list_games_includes_plugins():
         "flip_graph",
         "update_rule",
         "automl_zero",
+        "waring",
         "missing",
         "not_a_game",
         "tiny",
