@@ -70,12 +70,12 @@ BLOCKS = {
         "ray_walks.py --formats 4x4x4,3x4x5 --seconds 30 --seeds 0,1,2",
         "ray_walks.py --formats 2x2x3 --seconds 1 --seeds 0 --round 0.5",
     ),
-    "tcount": (  # ~35 minutes: 17 tensors x 2 seeds x 60 s
-        "tcount --max-n 15 --time 60s --seeds 0,1",
+    "tcount": (  # ~26 minutes: 17 tensors x 2 seeds x 45 s
+        "tcount --max-n 15 --time 45s --seeds 0,1",
         "tcount --ids 0820,0812 --time 1s",
     ),
-    "tcount-large": (  # ~15 minutes
-        "tcount --ids 0803,0805,0819,0811,0815,0823,0806,0817,0804,0729,0730,0731 --time 75s",
+    "tcount-large": (  # ~12 minutes
+        "tcount --ids 0803,0805,0819,0811,0815,0823,0806,0817,0804,0729,0730,0731 --time 60s",
         "tcount --ids 0803 --time 2s",
     ),
     "waring-learning": (  # ~25 minutes: 9 training runs of 2 minutes and the classical search's
