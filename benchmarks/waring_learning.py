@@ -100,11 +100,7 @@ def main(argv: list[str] | None = None) -> int:
                     row |= {"tensor": phase.name, "known": known["tcount"], "classical": classical}
                     rows.append(row)
                     print(json.dumps(row), flush=True)
-    shown = sys.argv[1:] if argv is None else list(argv)
-    if "--markdown" in shown:  # where the table goes is not part of the experiment
-        at = shown.index("--markdown")
-        del shown[at : at + 2]
-    lines = header_lines(machine, script_command("waring_learning.py", shown)) + [
+    lines = header_lines(machine, script_command("waring_learning.py", argv)) + [
         f"- budget: {args.time:g} s per run; `gamify train waring` defaults otherwise"
         + (f" plus `{args.train_args}`" if args.train_args else ""),
         "",

@@ -49,10 +49,15 @@ def header_lines(machine: dict, command: str) -> list[str]:
 
 
 def script_command(script: str, argv: list[str] | None) -> str:
-    """The command line of a script of benchmarks/ (``argv`` None: this process's arguments)."""
-    return shlex.join(
-        ["python", f"benchmarks/{Path(script).name}", *(sys.argv[1:] if argv is None else argv)]
-    )
+    """The command line of a script of benchmarks/ (``argv`` None: this process's arguments).
+
+    ``--markdown FILE`` is left out: where the table goes is not part of the experiment.
+    """
+    args = list(sys.argv[1:] if argv is None else argv)
+    if "--markdown" in args:
+        at = args.index("--markdown")
+        del args[at : at + 2]
+    return shlex.join(["python", f"benchmarks/{Path(script).name}", *args])
 
 
 def publish(lines: list[str], markdown: Path | None) -> None:
