@@ -99,7 +99,7 @@ def main(argv: list[str] | None = None) -> int:
             shown = "none" + (f" (return −{demo_best})" if demo_best else "")
         else:
             shown = str(demo_best)
-        known = next(r for r in waring.benchmarks() if ident in (r["id"], r.get("alias")))
+        known = waring.benchmark_row(ident)
         rows.append(
             f"| {name.lower()} ({ident}) | {ours.n} | {known['tcount']} | {shown} "
             f"| {first['elapsed'] if first else float('nan'):.0f} | {result.t_count} "

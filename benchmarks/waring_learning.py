@@ -92,7 +92,7 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as scratch:
         for tensor in args.tensors.split(","):
             phase = waring.benchmark_tensor(tensor)
-            known = next(r for r in waring.benchmarks() if tensor in (r["id"], r.get("alias")))
+            known = waring.benchmark_row(tensor)
             classical = [tcount.search(phase, args.time, seed=s).t_count for s in seeds]
             for seed in seeds:  # arms interleaved per seed: drift in the machine hits all alike
                 for arm in arms:

@@ -32,7 +32,6 @@ against them (``gamify train waring``).
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import NamedTuple
 
 import jax
@@ -40,7 +39,7 @@ import jax.numpy as jnp
 import numpy as np
 
 import gamify
-from gamify.tensor.waring import PhaseTensor, PhaseTensorError, benchmark_tensor, check_waring, read_tensor
+from gamify.tensor.waring import PhaseTensor, PhaseTensorError, check_waring, load_tensor
 
 Array = jax.Array
 
@@ -72,7 +71,10 @@ class Waring(gamify.Game[WaringState]):
     description = "T-count: a circuit's phase tensor as the fewest cubes u⊗u⊗u over GF(2)"
 
     def __init__(self, tensor: str = "0820", max_steps: int | None = None, basis_changes: int = 0):
-        self.tensor = _load(tensor)
+        try:
+            self.tensor = tensor if isinstance(tensor, PhaseTensor) else load_tensor(tensor)
+        except PhaseTensorError as e:
+            raise ValueError(f"waring: {e}") from None
         self.n = n = self.tensor.n
         if n > MAX_N:
             raise ValueError(
@@ -239,14 +241,3 @@ def residual_bound(residual: Array) -> Array:
     pairs = jnp.diagonal(r, axis1=0, axis2=1).T  # [i, j] -> r[i, i, j]
     upper = jnp.arange(n)[:, None] < jnp.arange(n)[None, :]
     return (7 * groups + 3 * jnp.sum(pairs & upper) + jnp.sum(diagonal)).astype(jnp.int32)
-
-
-def _load(spec) -> PhaseTensor:
-    if isinstance(spec, PhaseTensor):
-        return spec
-    try:
-        if isinstance(spec, (str, Path)) and Path(spec).suffix in (".npy", ".json"):
-            return read_tensor(spec)
-        return benchmark_tensor(str(spec))
-    except PhaseTensorError as e:
-        raise ValueError(f"waring: {e}") from None

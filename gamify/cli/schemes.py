@@ -14,7 +14,6 @@ from pathlib import Path
 
 import numpy as np
 
-from gamify.cli import tcount as tcount_cli
 from gamify.cli.common import (
     UsageError,
     ensure_writable,
@@ -283,7 +282,7 @@ def _verify_phase(args) -> int:
     decomposition = waring.read_decomposition(args.file)
     tensor = decomposition.tensor
     if args.tensor is not None:
-        tensor = tcount_cli.load(str(args.tensor))
+        tensor = waring.load_tensor(args.tensor)
         if tensor != decomposition.tensor:
             print(f"note: {args.tensor} differs from the tensor stored in {args.file}; checking against it")
     label = "T-count" if decomposition.kind == "waring" else "Toffoli count"

@@ -77,8 +77,8 @@ def run(args) -> int:
         raise UsageError("--time must be positive and --toffoli-share in (0, 1)")
     if args.threads is not None and args.threads < 1:
         raise UsageError(f"--threads must be positive, got {args.threads}")
-    tensor = load(args.tensor)
-    known = best_known(tensor)
+    tensor = waring.load_tensor(args.tensor)
+    known = waring.benchmark_row(tensor.name)
     ensure_writable(args.out)
     print(f"tensor  {tensor.name}: n = {tensor.n}, {tensor.nnz} cubic monomials" + _known_text(known))
 
@@ -114,22 +114,6 @@ def run(args) -> int:
     print(f"T-count       {result.t_count}" + _versus(result.t_count, known, "tcount"))
     print("verified; wrote " + ", ".join(str(p) for p in paths))
     return 130 if interrupted else 0
-
-
-def load(spec: str) -> waring.PhaseTensor:
-    """A shipped benchmark by ID or name, or a tensor file (a path that exists or ends in .npy/.json)."""
-    path = Path(spec)
-    if path.suffix in (".npy", ".json") or path.exists():
-        if not path.is_file():
-            raise UsageError(f"{spec}: no such file")
-        return waring.read_tensor(path)
-    return waring.benchmark_tensor(spec)
-
-
-def best_known(tensor: waring.PhaseTensor) -> dict | None:
-    """polytof's row for a shipped tensor (by the ID its name starts with), else None."""
-    ident = tensor.name.split(" ")[0]
-    return next((r for r in waring.benchmarks() if ident in (r["id"], r.get("alias"))), None)
 
 
 def _known_text(known: dict | None) -> str:

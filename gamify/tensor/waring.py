@@ -448,3 +448,19 @@ def benchmark_tensor(spec: str) -> PhaseTensor:
         f"no shipped phase tensor {spec!r} (ids such as 0820, names such as tof_3; "
         "`gamify tcount --list` lists them)"
     )
+
+
+def benchmark_row(ident: str) -> dict | None:
+    """polytof's row for a shipped tensor by ID or ATQ alias (a tensor's name starts with it), else None."""
+    ident = ident.split(" ")[0]
+    return next((row for row in benchmarks() if ident in (row["id"], row.get("alias"))), None)
+
+
+def load_tensor(spec) -> PhaseTensor:
+    """A phase tensor from a file (a path that exists or ends in .npy/.json) or a shipped ID or name."""
+    path = Path(spec)
+    if path.suffix in (".npy", ".json") or path.exists():
+        if not path.is_file():
+            raise PhaseTensorError(f"{spec}: no such file")
+        return read_tensor(path)
+    return benchmark_tensor(str(spec))

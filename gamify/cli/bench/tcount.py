@@ -63,9 +63,8 @@ def cases(args) -> list[tuple[str, dict]]:
     if args.ids:
         chosen = []
         for spec in args.ids.split(","):
-            tensor = waring.benchmark_tensor(spec.strip())  # raises on an unknown id
-            ident = tensor.name.split(" ")[0]
-            chosen.append((ident, next(r for r in rows if ident in (r["id"], r.get("alias")))))
+            ident = waring.benchmark_tensor(spec.strip()).name.split(" ")[0]  # raises on an unknown id
+            chosen.append((ident, waring.benchmark_row(ident)))
         return chosen
     chosen = [(r["id"], r) for r in rows if r["n"] <= args.max_n]
     if args.atq:
